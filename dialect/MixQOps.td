@@ -1,0 +1,205 @@
+//===- MixQOps.td - mixq operations ------------------------*- tablegen -*-===//
+//
+// The ops of quantized Llama inference that upstream dialects lack: binding a
+// packed weight, quantized matmul, dequantization, the sparse outlier part,
+// QUIK's activation quantization, and the norm/RoPE/attention of a decoder.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MIXQ_OPS_TD
+#define MIXQ_OPS_TD
+
+include "dialect/MixQTypes.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def MixQ_QWeight : Type<CPred<"::llvm::isa<::mixq::QWeightType>($_self)">,
+                        "quantized weight", "::mixq::QWeightType">;
+
+def MixQ_FloatTensor : RankedTensorOf<[F16, BF16, F32]>;
+
+def MixQ_WeightOp : MixQ_Op<"weight", [Pure]> {
+  let summary = "Binds a tensor of the package to a quantized weight value";
+  let description = [{
+    Names one weight of the mixq package the module is compiled against. The
+    result type gives its shape and layout; the runtime checks both against
+    the package's metadata when it loads the package.
+
+    ```mlir
+    %w = mixq.weight "layers.0.feed_forward.w1"
+        : !mixq.qweight<768x288, #mixq.layout<uniform, bits = 4, group = 32>>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs MixQ_QWeight:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def MixQ_QMatmulOp : MixQ_Op<"qmatmul", [Pure]> {
+  let summary = "Activations times the transpose of a quantized weight";
+  let description = [{
+    `result[m, n] = sum_k input[m, k] * W[n, k]` where W is the dequantized
+    weight (N x K). The input is M x K (M may be dynamic), the result M x N.
+    With `exclude_outliers` the CSR outliers of a `lut` weight are left out;
+    `-mixq-split-outliers` sets it and adds them with `mixq.sparse_add`.
+    For a `quik` weight whose layout quantizes activations, the input is
+    quantized per token as the layout says.
+
+    ```mlir
+    %y = mixq.qmatmul %x, %w : tensor<?x288xf32>,
+        !mixq.qweight<768x288, #mixq.layout<uniform, bits = 4, group = 32>>
+        -> tensor<?x768xf32>
+    ```
+  }];
+  let arguments = (ins MixQ_FloatTensor:$input, MixQ_QWeight:$weight,
+                       UnitAttr:$exclude_outliers);
+  let results = (outs MixQ_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def MixQ_DequantOp : MixQ_Op<"dequant", [Pure]> {
+  let summary = "Expands a quantized weight to a dense tensor";
+  let description = [{
+    Produces the dense N x K weight exactly as the reference engine sees it
+    (codes through scales, zeros, LUTs, plus every outlier). Meant for tests
+    and reference paths; kernels never materialize it.
+
+    ```mlir
+    %d = mixq.dequant %w
+        : !mixq.qweight<64x64, #mixq.layout<lut, bits = 3>> -> tensor<64x64xf32>
+    ```
+  }];
+  let arguments = (ins MixQ_QWeight:$weight);
+  let results = (outs MixQ_FloatTensor:$result);
+  let assemblyFormat = "$weight attr-dict `:` type($weight) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def MixQ_SparseAddOp : MixQ_Op<"sparse_add", [Pure]> {
+  let summary = "Adds the sparse outlier part of a weight to a product";
+  let description = [{
+    `result = acc + input * S^T`, where S is the N x K sparse matrix of the
+    weight's CSR outliers. Together with
+    `mixq.qmatmul {exclude_outliers}` it computes the full product.
+
+    ```mlir
+    %z = mixq.sparse_add %y, %x, %w : tensor<?x768xf32>, tensor<?x288xf32>,
+        !mixq.qweight<768x288, #mixq.layout<lut, bits = 3, outliers = csr<1100>>>
+        -> tensor<?x768xf32>
+    ```
+  }];
+  let arguments = (ins MixQ_FloatTensor:$acc, MixQ_FloatTensor:$input,
+                       MixQ_QWeight:$weight);
+  let results = (outs MixQ_FloatTensor:$result);
+  let assemblyFormat = [{
+    $acc `,` $input `,` $weight attr-dict `:` type($acc) `,` type($input) `,`
+    type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def MixQ_ActQuantOp : MixQ_Op<"act_quant", [Pure]> {
+  let summary = "Per-token activation quantization with the FP16 column split";
+  let description = [{
+    QUIK's input stage for a `quik` weight: the weight's `fp16_cols` outlier
+    columns of the M x K input are copied out in floating point, and the other
+    K - fp16_cols columns are quantized per token (row) to the layout's
+    activation width, asymmetric or symmetric. Results: the codes (M x Kq, i8
+    holding 4- or 8-bit values), the per-token scale and zero point (f32), and
+    the outlier columns (M x fp16_cols, the input's element type).
+
+    ```mlir
+    %q, %s, %z, %o = mixq.act_quant %x for %w : tensor<?x4096xf16>,
+        !mixq.qweight<4096x4096, #mixq.layout<quik, bits = 4, fp16_cols = 256,
+                                              act = <4, per_token, asym>>>
+        -> tensor<?x3840xi8>, tensor<?xf32>, tensor<?xf32>, tensor<?x256xf16>
+    ```
+  }];
+  let arguments = (ins MixQ_FloatTensor:$input, MixQ_QWeight:$weight);
+  let results = (outs RankedTensorOf<[I8]>:$codes,
+                      RankedTensorOf<[F32]>:$scale,
+                      RankedTensorOf<[F32]>:$zero,
+                      MixQ_FloatTensor:$outlier_cols);
+  let assemblyFormat = [{
+    $input `for` $weight attr-dict `:` type($input) `,` type($weight) `->`
+    type($codes) `,` type($scale) `,` type($zero) `,` type($outlier_cols)
+  }];
+  let hasVerifier = 1;
+}
+
+def MixQ_RMSNormOp : MixQ_Op<"rms_norm", [Pure]> {
+  let summary = "Root-mean-square normalization over the last dimension";
+  let description = [{
+    `result = input / sqrt(mean(input^2) + epsilon) * gamma`, per row of the
+    last dimension, as in Llama. `gamma` has the size of that dimension.
+
+    ```mlir
+    %n = mixq.rms_norm %x, %g {epsilon = 1.0e-05 : f32}
+        : tensor<?x288xf32>, tensor<288xf32> -> tensor<?x288xf32>
+    ```
+  }];
+  let arguments = (ins MixQ_FloatTensor:$input, MixQ_FloatTensor:$gamma,
+                       F32Attr:$epsilon);
+  let results = (outs MixQ_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $gamma attr-dict `:` type($input) `,` type($gamma) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def MixQ_RopeOp : MixQ_Op<"rope", [Pure]> {
+  let summary = "Rotary position embedding of queries or keys";
+  let description = [{
+    Rotates each pair of a head (see `#mixq.rope_style`) of the tokens x heads
+    x head_dim input by angle `pos * theta^(-2i/head_dim)`, where `pos` is the
+    token's position (an i32 or i64 per token).
+
+    ```mlir
+    %r = mixq.rope %q, %pos {theta = 10000.0 : f32,
+                             style = #mixq.rope_style<adjacent>}
+        : tensor<?x6x48xf32>, tensor<?xi32> -> tensor<?x6x48xf32>
+    ```
+  }];
+  let arguments = (ins MixQ_FloatTensor:$input,
+                       RankedTensorOf<[I32, I64]>:$positions, F32Attr:$theta,
+                       MixQ_RopeStyleAttr:$style);
+  let results = (outs MixQ_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $positions attr-dict `:` type($input) `,` type($positions) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def MixQ_AttentionOp : MixQ_Op<"attention", [Pure]> {
+  let summary = "Causal grouped-query attention over a KV cache";
+  let description = [{
+    For M new tokens at positions `start` ... `start + M - 1`, each query head
+    h attends to cache rows 0 ... its position of KV head
+    h / (heads / kv_heads): `softmax(q k^T * scale) v`. The query is M x heads
+    x head_dim; each cache is ctx x kv_heads x head_dim and already holds the
+    new tokens' keys and values. `scale` defaults to 1/sqrt(head_dim).
+
+    ```mlir
+    %o = mixq.attention %q, %kc, %vc, %start
+        : tensor<?x6x48xf32>, tensor<256x6x48xf32>, tensor<256x6x48xf32>,
+          index -> tensor<?x6x48xf32>
+    ```
+  }];
+  let arguments = (ins MixQ_FloatTensor:$query, MixQ_FloatTensor:$key_cache,
+                       MixQ_FloatTensor:$value_cache, Index:$start,
+                       OptionalAttr<F32Attr>:$scale);
+  let results = (outs MixQ_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key_cache `,` $value_cache `,` $start attr-dict `:`
+    type($query) `,` type($key_cache) `,` type($value_cache) `,`
+    type($start) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // MIXQ_OPS_TD

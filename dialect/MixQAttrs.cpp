@@ -18,6 +18,13 @@ using namespace mixq;
 #define GET_ATTRDEF_CLASSES
 #include "dialect/MixQAttrs.cpp.inc"
 
+void MixQDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialect/MixQAttrs.cpp.inc"
+      >();
+}
+
 Layout LayoutAttr::toLayout() const {
   Layout l;
   l.scheme = getScheme();

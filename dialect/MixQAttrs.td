@@ -19,6 +19,7 @@ def MixQ_RopeStyle : I32EnumAttr<"RopeStyle", "pairs rotated by RoPE", [
 }
 
 def MixQ_RopeStyleAttr : EnumAttr<MixQ_Dialect, MixQ_RopeStyle, "rope_style"> {
+  let assemblyFormat = "`<` $value `>`";
   let summary = "Which elements RoPE rotates together";
   let description = [{
     `adjacent`: elements 2i and 2i+1 of a head form a pair (Meta's layout, used

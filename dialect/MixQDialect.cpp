@@ -5,21 +5,13 @@
 //===----------------------------------------------------------------------===//
 #include "dialect/MixQDialect.h"
 
-#include "llvm/ADT/TypeSwitch.h"
-
 using namespace mixq;
 
 #include "dialect/MixQDialect.cpp.inc"
 
 void MixQDialect::initialize() {
-  addAttributes<
-#define GET_ATTRDEF_LIST
-#include "dialect/MixQAttrs.cpp.inc"
-      >();
-  addTypes<
-#define GET_TYPEDEF_LIST
-#include "dialect/MixQTypes.cpp.inc"
-      >();
+  registerAttributes();
+  registerTypes();
   addOperations<
 #define GET_OP_LIST
 #include "dialect/MixQOps.cpp.inc"

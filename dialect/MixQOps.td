@@ -30,7 +30,7 @@ def MixQ_WeightOp : MixQ_Op<"weight", [Pure]> {
   }];
   let arguments = (ins StrAttr:$name);
   let results = (outs MixQ_QWeight:$result);
-  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let assemblyFormat = "$name attr-dict `:` qualified(type($result))";
   let hasVerifier = 1;
 }
 
@@ -54,7 +54,7 @@ def MixQ_QMatmulOp : MixQ_Op<"qmatmul", [Pure]> {
                        UnitAttr:$exclude_outliers);
   let results = (outs MixQ_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->`
+    $input `,` $weight attr-dict `:` type($input) `,` qualified(type($weight)) `->`
     type($result)
   }];
   let hasVerifier = 1;
@@ -74,7 +74,7 @@ def MixQ_DequantOp : MixQ_Op<"dequant", [Pure]> {
   }];
   let arguments = (ins MixQ_QWeight:$weight);
   let results = (outs MixQ_FloatTensor:$result);
-  let assemblyFormat = "$weight attr-dict `:` type($weight) `->` type($result)";
+  let assemblyFormat = "$weight attr-dict `:` qualified(type($weight)) `->` type($result)";
   let hasVerifier = 1;
 }
 
@@ -96,7 +96,7 @@ def MixQ_SparseAddOp : MixQ_Op<"sparse_add", [Pure]> {
   let results = (outs MixQ_FloatTensor:$result);
   let assemblyFormat = [{
     $acc `,` $input `,` $weight attr-dict `:` type($acc) `,` type($input) `,`
-    type($weight) `->` type($result)
+    qualified(type($weight)) `->` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -124,7 +124,7 @@ def MixQ_ActQuantOp : MixQ_Op<"act_quant", [Pure]> {
                       RankedTensorOf<[F32]>:$zero,
                       MixQ_FloatTensor:$outlier_cols);
   let assemblyFormat = [{
-    $input `for` $weight attr-dict `:` type($input) `,` type($weight) `->`
+    $input `for` $weight attr-dict `:` type($input) `,` qualified(type($weight)) `->`
     type($codes) `,` type($scale) `,` type($zero) `,` type($outlier_cols)
   }];
   let hasVerifier = 1;

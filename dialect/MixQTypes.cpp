@@ -13,6 +13,13 @@ using namespace mixq;
 #define GET_TYPEDEF_CLASSES
 #include "dialect/MixQTypes.cpp.inc"
 
+void MixQDialect::registerTypes() {
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "dialect/MixQTypes.cpp.inc"
+      >();
+}
+
 LogicalResult QWeightType::verify(function_ref<InFlightDiagnostic()> emitError,
                                   ArrayRef<int64_t> shape, LayoutAttr layout) {
   if (shape.size() != 2)

@@ -5,7 +5,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 
-#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 
 namespace mixq {
 #define GEN_PASS_DEF_MIXQSTORAGEREPORT
@@ -33,7 +33,7 @@ struct StorageReportPass
                       << ", maps " << s.maps << ", luts " << s.luts
                       << ", outlier index " << s.outlierIndex
                       << ", outlier values " << s.outlierValue << ") = "
-                      << llvm::format("%.4f", type.getBitsPerWeight())
+                      << llvm::formatv("{0:F4}", type.getBitsPerWeight()).str()
                       << " bits/weight";
       totalBits += s.total();
       totalWeights += weights;
@@ -44,7 +44,7 @@ struct StorageReportPass
     getOperation().emitRemark()
         << "total: " << tensors << " weights, " << totalWeights
         << " parameters, " << totalBits << " bits = "
-        << llvm::format("%.4f", double(totalBits) / double(totalWeights))
+        << llvm::formatv("{0:F4}", double(totalBits) / double(totalWeights)).str()
         << " bits/weight";
   }
 };

@@ -1,0 +1,91 @@
+// RUN: mixq-opt %s | mixq-opt | FileCheck %s
+// RUN: mixq-opt %s --mlir-print-op-generic | mixq-opt | FileCheck %s
+// Round-trips every op and every form of #mixq.layout: keys in any order come
+// back in canonical order, defaults are omitted, `bits` of a mixed layout
+// stays a list.
+
+// CHECK-LABEL: func.func @layouts
+func.func @layouts() {
+  // CHECK: mixq.weight "dense16" : !mixq.qweight<32x64, #mixq.layout<dense, bits = 16>>
+  %0 = mixq.weight "dense16" : !mixq.qweight<32x64, #mixq.layout<dense, bits = 16>>
+  // CHECK: mixq.weight "dense32" : !mixq.qweight<32x64, #mixq.layout<dense, bits = 32>>
+  %1 = mixq.weight "dense32" : !mixq.qweight<32x64, #mixq.layout<dense, bits = [32]>>
+  // CHECK: mixq.weight "u2" : !mixq.qweight<32x64, #mixq.layout<uniform, bits = 2, group = 32>>
+  %2 = mixq.weight "u2" : !mixq.qweight<32x64, #mixq.layout<uniform, bits = 2, group = 32>>
+  // CHECK: mixq.weight "u3" : !mixq.qweight<32x64, #mixq.layout<uniform, bits = 3, group = 64, asym>>
+  %3 = mixq.weight "u3" : !mixq.qweight<32x64, #mixq.layout<uniform, asym, group = 64, bits = 3>>
+  // CHECK: mixq.weight "u4" : !mixq.qweight<32x64, #mixq.layout<uniform, bits = 4, group = 16, asym, scales = <4, 256>>>
+  %4 = mixq.weight "u4" : !mixq.qweight<32x64, #mixq.layout<uniform, bits = 4, group = 16, asym, scales = <4, 256>>>
+  // CHECK: mixq.weight "u8" : !mixq.qweight<32x64, #mixq.layout<uniform, bits = 8>>
+  %5 = mixq.weight "u8" : !mixq.qweight<32x64, #mixq.layout<uniform, bits = 8>>
+  // CHECK: mixq.weight "mixed" : !mixq.qweight<32x128, #mixq.layout<mixed, bits = [2, 4, 16], group = 64, tile = 16, alloc = [2, 1, 1], asym, scales = <4, 256>, outliers = slots<1>>>
+  %6 = mixq.weight "mixed" : !mixq.qweight<32x128, #mixq.layout<mixed, bits = [2, 4, 16], group = 64, tile = 16, alloc = [2, 1, 1], asym, scales = <4, 256>, outliers = slots<1>>>
+  // CHECK: mixq.weight "mixed24" : !mixq.qweight<32x128, #mixq.layout<mixed, bits = [2, 4], group = 128, tile = 32, alloc = [1, 0]>>
+  %7 = mixq.weight "mixed24" : !mixq.qweight<32x128, #mixq.layout<mixed, bits = [2, 4], group = 128, tile = 32, alloc = [1, 0], outliers = none>>
+  // CHECK: mixq.weight "mixed216" : !mixq.qweight<16x64, #mixq.layout<mixed, bits = [2, 16], group = 32, tile = 16, alloc = [1, 1], outliers = slots<2>>>
+  %8 = mixq.weight "mixed216" : !mixq.qweight<16x64, #mixq.layout<mixed, bits = [2, 16], group = 32, tile = 16, alloc = [1, 1], outliers = slots<2>>>
+  // CHECK: mixq.weight "lut3" : !mixq.qweight<32x64, #mixq.layout<lut, bits = 3>>
+  %9 = mixq.weight "lut3" : !mixq.qweight<32x64, #mixq.layout<lut, bits = 3>>
+  // CHECK: mixq.weight "lut4" : !mixq.qweight<32x64, #mixq.layout<lut, bits = 4, outliers = csr<10>>>
+  %10 = mixq.weight "lut4" : !mixq.qweight<32x64, #mixq.layout<lut, bits = 4, outliers = csr<10>>>
+  // CHECK: mixq.weight "quik4" : !mixq.qweight<32x64, #mixq.layout<quik, bits = 4, fp16_cols = 8, act = <4, per_token, asym>>>
+  %11 = mixq.weight "quik4" : !mixq.qweight<32x64, #mixq.layout<quik, bits = 4, fp16_cols = 8, act = <4, per_token, asym>>>
+  // CHECK: mixq.weight "quik8" : !mixq.qweight<32x64, #mixq.layout<quik, bits = 8, act = <8, per_token, sym>>>
+  %12 = mixq.weight "quik8" : !mixq.qweight<32x64, #mixq.layout<quik, bits = 8, act = <8, per_token, sym>>>
+  // CHECK: mixq.weight "quik16" : !mixq.qweight<32x64, #mixq.layout<quik, bits = 4, fp16_cols = 4>>
+  %13 = mixq.weight "quik16" : !mixq.qweight<32x64, #mixq.layout<quik, bits = 4, fp16_cols = 4, act = <16, per_token, asym>>>
+  return
+}
+
+// CHECK-LABEL: func.func @qmatmul
+// CHECK-SAME: (%[[X:.*]]: tensor<?x64xf16>)
+func.func @qmatmul(%x: tensor<?x64xf16>) -> tensor<?x32xf32> {
+  // CHECK: %[[W:.*]] = mixq.weight "w" : !mixq.qweight<32x64, #mixq.layout<uniform, bits = 4, group = 32>>
+  %w = mixq.weight "w" : !mixq.qweight<32x64, #mixq.layout<uniform, bits = 4, group = 32>>
+  // CHECK: mixq.qmatmul %[[X]], %[[W]] : tensor<?x64xf16>, !mixq.qweight<32x64, #mixq.layout<uniform, bits = 4, group = 32>> -> tensor<?x32xf32>
+  %y = mixq.qmatmul %x, %w : tensor<?x64xf16>, !mixq.qweight<32x64, #mixq.layout<uniform, bits = 4, group = 32>> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// CHECK-LABEL: func.func @split_outliers
+func.func @split_outliers(%x: tensor<4x64xf32>) -> tensor<4x32xf32> {
+  %w = mixq.weight "w" : !mixq.qweight<32x64, #mixq.layout<lut, bits = 3, outliers = csr<12>>>
+  // CHECK: %[[Y:.*]] = mixq.qmatmul %{{.*}}, %{{.*}} {exclude_outliers} : tensor<4x64xf32>
+  %y = mixq.qmatmul %x, %w {exclude_outliers} : tensor<4x64xf32>, !mixq.qweight<32x64, #mixq.layout<lut, bits = 3, outliers = csr<12>>> -> tensor<4x32xf32>
+  // CHECK: mixq.sparse_add %[[Y]], %{{.*}}, %{{.*}} : tensor<4x32xf32>, tensor<4x64xf32>, !mixq.qweight<32x64, #mixq.layout<lut, bits = 3, outliers = csr<12>>> -> tensor<4x32xf32>
+  %z = mixq.sparse_add %y, %x, %w : tensor<4x32xf32>, tensor<4x64xf32>, !mixq.qweight<32x64, #mixq.layout<lut, bits = 3, outliers = csr<12>>> -> tensor<4x32xf32>
+  return %z : tensor<4x32xf32>
+}
+
+// CHECK-LABEL: func.func @dequant
+func.func @dequant() -> tensor<32x128xf16> {
+  %w = mixq.weight "w" : !mixq.qweight<32x128, #mixq.layout<mixed, bits = [2, 4, 16], group = 64, tile = 16, alloc = [2, 1, 1], outliers = slots<1>>>
+  // CHECK: mixq.dequant %{{.*}} : !mixq.qweight<32x128, {{.*}}> -> tensor<32x128xf16>
+  %d = mixq.dequant %w : !mixq.qweight<32x128, #mixq.layout<mixed, bits = [2, 4, 16], group = 64, tile = 16, alloc = [2, 1, 1], outliers = slots<1>>> -> tensor<32x128xf16>
+  return %d : tensor<32x128xf16>
+}
+
+// CHECK-LABEL: func.func @act_quant
+func.func @act_quant(%x: tensor<?x64xf16>) -> tensor<?x56xi8> {
+  %w = mixq.weight "w" : !mixq.qweight<32x64, #mixq.layout<quik, bits = 4, fp16_cols = 8, act = <4, per_token, asym>>>
+  // CHECK: %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} = mixq.act_quant %{{.*}} for %{{.*}} : tensor<?x64xf16>, !mixq.qweight<32x64, {{.*}}> -> tensor<?x56xi8>, tensor<?xf32>, tensor<?xf32>, tensor<?x8xf16>
+  %q, %s, %z, %o = mixq.act_quant %x for %w : tensor<?x64xf16>, !mixq.qweight<32x64, #mixq.layout<quik, bits = 4, fp16_cols = 8, act = <4, per_token, asym>>> -> tensor<?x56xi8>, tensor<?xf32>, tensor<?xf32>, tensor<?x8xf16>
+  return %q : tensor<?x56xi8>
+}
+
+// CHECK-LABEL: func.func @decoder_ops
+func.func @decoder_ops(%x: tensor<?x288xf32>, %g: tensor<288xf32>, %q: tensor<?x6x48xf32>,
+                       %pos: tensor<?xi32>, %kc: tensor<256x2x48xf32>, %vc: tensor<256x2x48xf32>,
+                       %start: index) -> (tensor<?x288xf32>, tensor<?x6x48xf32>, tensor<?x6x48xf32>, tensor<?x6x48xf32>) {
+  // CHECK: mixq.rms_norm %{{.*}}, %{{.*}} {epsilon = 9.99999974E-6 : f32} : tensor<?x288xf32>, tensor<288xf32> -> tensor<?x288xf32>
+  %n = mixq.rms_norm %x, %g {epsilon = 1.0e-5 : f32} : tensor<?x288xf32>, tensor<288xf32> -> tensor<?x288xf32>
+  // CHECK: mixq.rope %{{.*}}, %{{.*}} {style = #mixq.rope_style<adjacent>, theta = 1.000000e+04 : f32} : tensor<?x6x48xf32>, tensor<?xi32> -> tensor<?x6x48xf32>
+  %r = mixq.rope %q, %pos {theta = 10000.0 : f32, style = #mixq.rope_style<adjacent>} : tensor<?x6x48xf32>, tensor<?xi32> -> tensor<?x6x48xf32>
+  // CHECK: mixq.rope {{.*}}style = #mixq.rope_style<half>
+  %h = mixq.rope %q, %pos {theta = 500000.0 : f32, style = #mixq.rope_style<half>} : tensor<?x6x48xf32>, tensor<?xi32> -> tensor<?x6x48xf32>
+  // CHECK: mixq.attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x6x48xf32>, tensor<256x2x48xf32>, tensor<256x2x48xf32>, index -> tensor<?x6x48xf32>
+  %a = mixq.attention %r, %kc, %vc, %start : tensor<?x6x48xf32>, tensor<256x2x48xf32>, tensor<256x2x48xf32>, index -> tensor<?x6x48xf32>
+  // CHECK: mixq.attention {{.*}} {scale = 1.250000e-01 : f32}
+  %b = mixq.attention %r, %kc, %vc, %start {scale = 0.125 : f32} : tensor<?x6x48xf32>, tensor<256x2x48xf32>, tensor<256x2x48xf32>, index -> tensor<?x6x48xf32>
+  return %n, %h, %a, %b : tensor<?x288xf32>, tensor<?x6x48xf32>, tensor<?x6x48xf32>, tensor<?x6x48xf32>
+}

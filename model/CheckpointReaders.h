@@ -1,0 +1,31 @@
+//===- CheckpointReaders.h - Format readers behind Checkpoint::open -*- C++ -*-===//
+//
+// Internal to model/: the entry point of each checkpoint format. Checkpoint::
+// open detects the format from the contents and calls one of these. Each
+// validates everything it will later hand out (see docs/Readers.md).
+//
+//===----------------------------------------------------------------------===//
+#ifndef MIXQ_MODEL_CHECKPOINTREADERS_H
+#define MIXQ_MODEL_CHECKPOINTREADERS_H
+
+#include "model/Checkpoint.h"
+#include "model/MappedFile.h"
+
+namespace mixq {
+
+/// A llama2.c version-0 .bin (already mapped).
+llvm::Expected<std::unique_ptr<Checkpoint>>
+openLlama2c(std::unique_ptr<MappedFile> file);
+
+/// Hugging Face safetensors: `path` is a directory, a .safetensors file or a
+/// model.safetensors.index.json (config.json beside it in the last two cases).
+llvm::Expected<std::unique_ptr<Checkpoint>>
+openSafetensorsCheckpoint(llvm::StringRef path);
+
+/// A GGUF v2/v3 file (already mapped).
+llvm::Expected<std::unique_ptr<Checkpoint>>
+openGguf(std::unique_ptr<MappedFile> file);
+
+} // namespace mixq
+
+#endif // MIXQ_MODEL_CHECKPOINTREADERS_H

@@ -11,6 +11,7 @@
 #include "model/MappedFile.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -64,9 +65,15 @@ Checkpoint::open(llvm::StringRef path) {
   };
   if (startsWith("GGUF"))
     return openGguf(std::move(*file));
-  // safetensors: u64 header length, then a JSON object.
-  if (bytes.size() >= 9 && bytes[8] == '{')
-    return openSafetensorsCheckpoint(path);
+  // safetensors: u64 header length, then a JSON object. A llama2.c header
+  // can have '{' at byte 8 too (n_layers = 123), but then bytes 4..7 hold a
+  // positive hidden_dim, while a plausible safetensors header length has its
+  // high half zero (an absurd one, the sign bit set).
+  if (bytes.size() >= 9 && bytes[8] == '{') {
+    uint32_t high = llvm::support::endian::read32le(bytes.data() + 4);
+    if (high == 0 || high >= 0x80000000u)
+      return openSafetensorsCheckpoint(path);
+  }
   // A JSON file: model.safetensors.index.json or config.json.
   size_t firstNonSpace = 0;
   while (firstNonSpace < bytes.size() && firstNonSpace < 4096 &&

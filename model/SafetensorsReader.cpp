@@ -46,6 +46,7 @@ private:
                        const std::set<std::string> *only);
 
   std::vector<std::unique_ptr<MappedFile>> files_;
+  std::set<std::string> names_;
 };
 
 /// Hugging Face tensor name -> canonical name ("" when not a Llama weight).
@@ -208,10 +209,9 @@ SafetensorsCheckpoint::addShard(const std::string &shardPath,
     t.file = shardPath;
     t.offset = st.fileOffset;
     t.size = st.size();
-    for (const TensorInfo &other : tensors_)
-      if (other.name == t.name)
-        return fileError(shardPath, "tensor '" + t.name +
-                                        "' is also in " + other.file);
+    if (!names_.insert(t.name).second)
+      return fileError(shardPath, "tensor '" + t.name +
+                                      "' is also in another shard");
     tensors_.push_back(std::move(t));
   }
   files_.push_back(std::move(*file));
@@ -302,19 +302,12 @@ SafetensorsCheckpoint::create(llvm::StringRef path) {
       return fileError(index, "weight_map is empty");
     for (const auto &[shard, names] : shards) {
       std::string shardPath = join(dir, shard);
-      size_t before = ckpt->tensors_.size();
       if (llvm::Error e = ckpt->addShard(shardPath, &names))
         return std::move(e);
-      if (ckpt->tensors_.size() - before != names.size()) {
-        for (const std::string &name : names) {
-          bool found = false;
-          for (size_t i = before; i < ckpt->tensors_.size() && !found; ++i)
-            found = ckpt->tensors_[i].name == name;
-          if (!found)
-            return fileError(shardPath, "tensor '" + name + "' listed in " +
-                                            index + " is not in this shard");
-        }
-      }
+      for (const std::string &name : names)
+        if (!ckpt->names_.count(name))
+          return fileError(shardPath, "tensor '" + name + "' listed in " +
+                                          index + " is not in this shard");
     }
   }
   return std::unique_ptr<Checkpoint>(std::move(ckpt));

@@ -122,6 +122,10 @@ private:
   friend struct PackageParser;
 };
 
+/// True when `path` is a file whose safetensors header declares
+/// "format": "mixq-package" (a cheap sniff; open() does the checking).
+bool isPackageFile(llvm::StringRef path);
+
 /// Safetensors dtype name of a stream type ("U8", "F16", ...) and back.
 llvm::StringRef streamTypeName(StreamType type);
 unsigned streamTypeSize(StreamType type);

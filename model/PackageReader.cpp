@@ -13,6 +13,8 @@
 #include "model/Safetensors.h"
 
 #include "llvm/Support/Base64.h"
+#include "llvm/Support/Endian.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <set>
@@ -240,4 +242,22 @@ const PackageTensorView *PackageReader::find(llvm::StringRef name) const {
     if (t.name == name)
       return &t;
   return nullptr;
+}
+
+bool mixq::isPackageFile(llvm::StringRef path) {
+  if (llvm::sys::fs::is_directory(path))
+    return false;
+  auto file = MappedFile::open(path);
+  if (!file) {
+    llvm::consumeError(file.takeError());
+    return false;
+  }
+  llvm::ArrayRef<uint8_t> bytes = (*file)->bytes();
+  if (bytes.size() < 8)
+    return false;
+  uint64_t length = llvm::support::endian::read64le(bytes.data());
+  llvm::StringRef header(reinterpret_cast<const char *>(bytes.data()) + 8,
+                         std::min<uint64_t>(length, bytes.size() - 8));
+  return header.starts_with("{") &&
+         header.contains("\"format\":\"mixq-package\"");
 }

@@ -9,6 +9,7 @@
 #include "tools/mixq/Command.h"
 
 #include "model/Checkpoint.h"
+#include "model/Package.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -61,6 +62,8 @@ void printConfigTable(const LlamaConfig &c, raw_ostream &os) {
 } // namespace
 
 namespace mixq::cli {
+
+int inspectPackage(StringRef path, bool json, raw_ostream &os);
 
 /// Prints an opened checkpoint as a table or JSON.
 void printCheckpoint(const Checkpoint &ckpt, bool json, raw_ostream &os) {
@@ -140,7 +143,11 @@ int inspectCheckpoint(StringRef path, bool json, raw_ostream &os) {
 
 namespace {
 
-int runInspect() { return inspectCheckpoint(inputPath, jsonOutput, outs()); }
+int runInspect() {
+  if (isPackageFile(inputPath))
+    return inspectPackage(inputPath, jsonOutput, outs());
+  return inspectCheckpoint(inputPath, jsonOutput, outs());
+}
 
 CommandRegistration registration(inspectCommand, runInspect);
 

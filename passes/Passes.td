@@ -31,4 +31,34 @@ def MixQStorageReport : Pass<"mixq-storage-report", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mixq::MixQDialect"];
 }
 
+def MixQSplitOutliers : Pass<"mixq-split-outliers"> {
+  let summary = "Splits the CSR outliers of a weight off its dense product";
+  let description = [{
+    Rewrites every `mixq.qmatmul` whose weight keeps CSR outliers (the `lut`
+    scheme's dense-and-sparse decomposition) into the dense product without
+    them, `mixq.qmatmul {exclude_outliers}`, followed by `mixq.sparse_add`,
+    which adds `input * S^T` for the sparse part S. Kernels then handle a
+    regular dense part and a separate sparse part. Weights without CSR
+    outliers (including `mixq` slots, which kernels apply in registers) are
+    left alone, as are products already split. Runs on any op.
+
+    Input:
+    ```mlir
+    %y = mixq.qmatmul %x, %w : tensor<?x288xf32>,
+        !mixq.qweight<768x288, #mixq.layout<lut, bits = 3, outliers = csr<1100>>>
+        -> tensor<?x768xf32>
+    ```
+    Output:
+    ```mlir
+    %d = mixq.qmatmul %x, %w {exclude_outliers} : tensor<?x288xf32>,
+        !mixq.qweight<768x288, #mixq.layout<lut, bits = 3, outliers = csr<1100>>>
+        -> tensor<?x768xf32>
+    %y = mixq.sparse_add %d, %x, %w : tensor<?x768xf32>, tensor<?x288xf32>,
+        !mixq.qweight<768x288, #mixq.layout<lut, bits = 3, outliers = csr<1100>>>
+        -> tensor<?x768xf32>
+    ```
+  }];
+  let dependentDialects = ["::mixq::MixQDialect"];
+}
+
 #endif // MIXQ_PASSES_TD

@@ -6,6 +6,9 @@
 // (the packer's tests check this), so the bits per weight mixq reports are
 // the bits it stores.
 //
+// Streams whose size is 0 bytes (codes16 without FP16 tile-groups, CSR with
+// nnz 0, QUIK without FP16 columns) are omitted.
+//
 // Conventions for every stream:
 //   - little-endian; sub-byte codes are packed LSB-first, consecutively, with
 //     no padding between rows (the stream is padded to a byte at its end);
@@ -26,9 +29,13 @@
 //           "codes2", "codes4": the codes of 2- and 4-bit tile-groups, one
 //             tile-group after another (tile rows x group columns, row-major
 //             inside), "codes16": F16 values of the FP16 tile-groups;
-//           "scales" / "scale_codes" + "scale_meta": per quantized row-group
-//             (2/4-bit tile-groups in stream order, then their rows);
-//           "zeros" (asym): per quantized row-group, at its own code width;
+//           "scales" / "scale_codes" + "scale_meta": per quantized row-group,
+//             precision-major: the row-groups of all 2-bit tile-groups (in
+//             codes2 order, tile-group by tile-group, then rows), then those
+//             of the 4-bit tile-groups;
+//           "zeros" (asym): per quantized row-group in the same order, each
+//             at its own code width (the 4-bit zeros start at bit
+//             alloc[2-bit]*tile*2);
 //           "slot_index": U8 (U16 when group > 256) and "slot_value": F16,
 //             `slots` per 2-bit row-group, in stream order (index within
 //             the group). An unused slot has index 0 and value 0.

@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools libzstd-dev
   libedit-dev libcurl4-openssl-dev ninja-build clang-22 lld-22 cmake ccache
-  libgtest-dev python3 python3-numpy ca-certificates
+  libgtest-dev python3 python3-numpy ca-certificates bible-kjv bible-kjv-text
 )
 missing=()
 for p in "${packages[@]}"; do

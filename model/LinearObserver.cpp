@@ -8,6 +8,7 @@
 using namespace mixq;
 
 LinearObserver::~LinearObserver() = default;
+LinearInputTransform::~LinearInputTransform() = default;
 
 std::vector<std::string> mixq::linearsReading(int layer, LinearInput input) {
   std::string prefix = "layers." + std::to_string(layer) + ".";

@@ -34,6 +34,16 @@ public:
                        llvm::ArrayRef<float> values) = 0;
 };
 
+/// Rewrites the input of a linear group before the linears read it (the
+/// residual stream is not affected); used to simulate QUIK's run-time
+/// activation quantization on the reference engine.
+class LinearInputTransform {
+public:
+  virtual ~LinearInputTransform();
+  virtual void transform(int layer, LinearInput input,
+                         llvm::MutableArrayRef<float> values) = 0;
+};
+
 } // namespace mixq
 
 #endif // MIXQ_MODEL_LINEAROBSERVER_H

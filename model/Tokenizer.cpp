@@ -19,13 +19,19 @@ Tokenizer::~Tokenizer() = default;
 
 llvm::Expected<std::unique_ptr<Tokenizer>>
 Tokenizer::load(llvm::StringRef path, int64_t vocabSize) {
-  if (vocabSize < 0)
-    return fileError(path, "negative expected vocabulary size " +
-                               llvm::Twine(vocabSize));
   auto file = MappedFile::open(path);
   if (!file)
     return file.takeError();
-  llvm::ArrayRef<uint8_t> bytes = (*file)->bytes();
+  return loadFromBytes((*file)->bytes(), path, vocabSize);
+}
+
+llvm::Expected<std::unique_ptr<Tokenizer>>
+Tokenizer::loadFromBytes(llvm::ArrayRef<uint8_t> bytes, llvm::StringRef name,
+                         int64_t vocabSize) {
+  llvm::StringRef path = name;
+  if (vocabSize < 0)
+    return fileError(path, "negative expected vocabulary size " +
+                               llvm::Twine(vocabSize));
   if (bytes.empty())
     return fileError(path, "empty file is not a tokenizer");
 
@@ -48,6 +54,13 @@ Tokenizer::load(llvm::StringRef path, int64_t vocabSize) {
                         bytes.size()),
         vocabSize);
   return loadLlama2cTokenizer(path, bytes, vocabSize);
+}
+
+bool Tokenizer::isJson(llvm::ArrayRef<uint8_t> bytes) {
+  for (uint8_t b : bytes)
+    if (!llvm::isSpace(b))
+      return b == '{';
+  return false;
 }
 
 namespace {

@@ -28,6 +28,13 @@ public:
   /// format is detected from the contents. `vocabSize` > 0 checks the count.
   static llvm::Expected<std::unique_ptr<Tokenizer>>
   load(llvm::StringRef path, int64_t vocabSize = 0);
+  /// The same from the file's bytes (e.g. the copy a package embeds); `name`
+  /// names it in errors. The loaders copy what they keep.
+  static llvm::Expected<std::unique_ptr<Tokenizer>>
+  loadFromBytes(llvm::ArrayRef<uint8_t> bytes, llvm::StringRef name,
+                int64_t vocabSize = 0);
+  /// Whether tokenizer bytes are a tokenizer.json (else a tokenizer.bin).
+  static bool isJson(llvm::ArrayRef<uint8_t> bytes);
 
   virtual std::vector<int> encode(llvm::StringRef text, bool bos,
                                   bool eos) const = 0;

@@ -1,0 +1,228 @@
+//===- CmdGenerate.cpp - `mixq generate`: text from the fp32 engine -------===//
+//
+//   mixq generate --model M --prompt "..." -n N [--temp T] [--top-p P]
+//                 [--seed S] [--tokenizer FILE] [--threads N]
+//
+// Encodes the prompt with BOS and runs N positions counting BOS and the
+// prompt (as llama2.c does: -n 64 runs positions 0..63), printing each piece
+// as soon as it is known; prompt pieces are printed too. Stops early when the
+// model produces BOS or EOS. The speed goes to stderr.
+//
+// Defaults: temperature 0 (greedy, so the reference engine is deterministic
+// unless asked otherwise), top-p 0.9, seed 0. -n 0 means the whole context;
+// -n beyond the context is clamped to it with a warning. A prompt that does
+// not fit in the context is an error.
+//
+// This file also defines loadReferenceModel(), shared with CmdPpl.cpp: the
+// checkpoint, its weights, its tokenizer and an engine over them.
+//
+//===----------------------------------------------------------------------===//
+#include "tools/mixq/Command.h"
+
+#include "model/Checkpoint.h"
+#include "model/Engine.h"
+#include "model/MappedFile.h"
+#include "model/Sampler.h"
+#include "model/Tokenizer.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cctype>
+
+using namespace llvm;
+using namespace mixq;
+using namespace mixq::cli;
+
+namespace mixq::cli {
+
+/// A model ready for the reference engine.
+struct ReferenceModel {
+  std::unique_ptr<Checkpoint> checkpoint;
+  std::unique_ptr<LlamaWeights> weights; ///< stable address for the engine
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Engine> engine;
+};
+
+/// The tokenizer file used for `modelPath` when --tokenizer is not given:
+/// tokenizer.json inside a model directory; beside a file, tokenizer.bin for
+/// a llama2.c checkpoint, else tokenizer.json if present, else tokenizer.bin.
+std::string defaultTokenizerPath(const Checkpoint &checkpoint) {
+  StringRef modelPath = checkpoint.path();
+  if (sys::fs::is_directory(modelPath)) {
+    SmallString<256> p(modelPath);
+    sys::path::append(p, "tokenizer.json");
+    return std::string(p);
+  }
+  SmallString<256> dir(sys::path::parent_path(modelPath));
+  if (dir.empty())
+    dir = ".";
+  SmallString<256> json(dir), bin(dir);
+  sys::path::append(json, "tokenizer.json");
+  sys::path::append(bin, "tokenizer.bin");
+  if (checkpoint.formatName() != "llama2c" && sys::fs::exists(json))
+    return std::string(json);
+  return std::string(bin);
+}
+
+/// Opens the checkpoint, loads its weights and tokenizer, builds the engine.
+Expected<ReferenceModel> loadReferenceModel(StringRef modelPath,
+                                            StringRef tokenizerPath,
+                                            unsigned threads) {
+  ReferenceModel m;
+  Expected<std::unique_ptr<Checkpoint>> checkpoint = Checkpoint::open(modelPath);
+  if (!checkpoint)
+    return checkpoint.takeError();
+  m.checkpoint = std::move(*checkpoint);
+  Expected<LlamaWeights> weights = loadLlamaWeights(*m.checkpoint);
+  if (!weights)
+    return weights.takeError();
+  m.weights = std::make_unique<LlamaWeights>(std::move(*weights));
+
+  std::string tokenizerFile = tokenizerPath.empty()
+                                  ? defaultTokenizerPath(*m.checkpoint)
+                                  : tokenizerPath.str();
+  if (!sys::fs::exists(tokenizerFile))
+    return fileError(tokenizerFile,
+                     tokenizerPath.empty()
+                         ? "no tokenizer beside the model (pass --tokenizer)"
+                         : "no such file");
+  Expected<std::unique_ptr<Tokenizer>> tokenizer =
+      Tokenizer::load(tokenizerFile, m.weights->config.vocabSize);
+  if (!tokenizer)
+    return tokenizer.takeError();
+  m.tokenizer = std::move(*tokenizer);
+
+  Expected<std::unique_ptr<Engine>> engine = Engine::create(*m.weights, threads);
+  if (!engine)
+    return fileError(modelPath, toString(engine.takeError()));
+  m.engine = std::move(*engine);
+  return std::move(m);
+}
+
+} // namespace mixq::cli
+
+namespace {
+
+cl::SubCommand generateCommand("generate",
+                               "Generate text with the fp32 reference engine");
+cl::opt<std::string> modelPath("model", cl::desc("Checkpoint file or directory"),
+                               cl::value_desc("path"), cl::Required,
+                               cl::sub(generateCommand), cl::cat(category()));
+cl::opt<std::string> prompt("prompt", cl::desc("Text to continue"),
+                            cl::init(""), cl::sub(generateCommand),
+                            cl::cat(category()));
+cl::opt<int> steps("n",
+                   cl::desc("Positions to run, counting BOS and the prompt "
+                            "(0 = the whole context)"),
+                   cl::init(256), cl::sub(generateCommand),
+                   cl::cat(category()));
+cl::opt<float> temperature("temp",
+                           cl::desc("Sampling temperature (0 = greedy)"),
+                           cl::init(0.0f), cl::sub(generateCommand),
+                           cl::cat(category()));
+cl::opt<float> topP("top-p",
+                    cl::desc("Nucleus sampling threshold (>= 1 disables)"),
+                    cl::init(0.9f), cl::sub(generateCommand),
+                    cl::cat(category()));
+cl::opt<uint64_t> seed("seed", cl::desc("Seed of the sampler"), cl::init(0),
+                       cl::sub(generateCommand), cl::cat(category()));
+cl::opt<std::string>
+    tokenizerPath("tokenizer",
+                  cl::desc("tokenizer.bin or tokenizer.json (default: beside "
+                           "the model)"),
+                  cl::value_desc("file"), cl::init(""),
+                  cl::sub(generateCommand), cl::cat(category()));
+cl::opt<unsigned> threads("threads",
+                          cl::desc("Threads (0 = one per hardware thread)"),
+                          cl::init(0), cl::sub(generateCommand),
+                          cl::cat(category()));
+
+int fail(Error err) {
+  WithColor::error(errs(), "mixq") << toString(std::move(err)) << "\n";
+  return Failure;
+}
+
+/// Prints a piece unless it is a lone control byte (other than whitespace):
+/// byte-fallback tokens can produce those. Bytes >= 0x80 are kept so that
+/// UTF-8 characters split over byte tokens come out whole.
+void printPiece(StringRef piece, raw_ostream &os) {
+  if (piece.size() == 1) {
+    unsigned char c = piece[0];
+    if (c < 0x80 && !std::isprint(c) && !std::isspace(c))
+      return;
+  }
+  os << piece;
+  os.flush();
+}
+
+int runGenerate() {
+  if (temperature < 0)
+    return fail(createStringError(inconvertibleErrorCode(),
+                                  "--temp must be >= 0"));
+  if (steps < 0)
+    return fail(createStringError(inconvertibleErrorCode(),
+                                  "-n must be >= 0"));
+  Expected<ReferenceModel> model =
+      loadReferenceModel(modelPath, tokenizerPath, threads);
+  if (!model)
+    return fail(model.takeError());
+  const LlamaConfig &config = model->engine->config();
+  Engine &engine = *model->engine;
+  const Tokenizer &tokenizer = *model->tokenizer;
+
+  std::vector<int> tokens = tokenizer.encode(prompt, /*bos=*/true,
+                                             /*eos=*/false);
+  if (int64_t(tokens.size()) > config.maxSeqLen)
+    return fail(fileError(
+        modelPath, formatv("the prompt is {0} tokens with BOS but the context "
+                           "holds {1}",
+                           tokens.size(), config.maxSeqLen)));
+  int64_t n = steps;
+  if (n == 0)
+    n = config.maxSeqLen;
+  if (n > config.maxSeqLen) {
+    WithColor::warning(errs(), "mixq")
+        << "-n " << n << " exceeds the context; running " << config.maxSeqLen
+        << " positions\n";
+    n = config.maxSeqLen;
+  }
+
+  Sampler sampler(temperature, topP, seed);
+  int bos = tokenizer.bosId(), eos = tokenizer.eosId();
+  int token = tokens[0];
+  int64_t pos = 0;
+  auto start = std::chrono::steady_clock::now();
+  while (pos < n) {
+    int next;
+    if (pos + 1 < int64_t(tokens.size())) {
+      engine.advance(token, int(pos));
+      next = tokens[pos + 1];
+    } else {
+      next = sampler.sample(engine.forward(token, int(pos)));
+    }
+    ++pos;
+    if (next == bos || next == eos)
+      break;
+    printPiece(tokenizer.decodeToken(token, next), outs());
+    token = next;
+  }
+  outs() << "\n";
+  outs().flush();
+  double seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  errs() << formatv("{0} positions in {1:f3} s: {2:f1} tokens/s ({3} "
+                    "threads)\n",
+                    pos, seconds, seconds > 0 ? double(pos) / seconds : 0.0,
+                    engine.threads());
+  return Success;
+}
+
+CommandRegistration registration(generateCommand, runGenerate);
+
+} // namespace

@@ -253,8 +253,7 @@ void Engine::runLayers(int token, int pos) {
 
     // Attention block.
     rmsNorm(x_.data(), lw.attentionNorm.data(), xn_.data(), dim, c.rmsEps);
-    if (observer_)
-      observer_->observe(layer, LinearInput::AttentionInput, xn_);
+    observeInput(layer, LinearInput::AttentionInput, xn_);
     MatvecSegment qkv[] = {{lw.wq.data(), q_.data(), dim},
                            {lw.wk.data(), k, kvDim},
                            {lw.wv.data(), v, kvDim}};
@@ -262,16 +261,14 @@ void Engine::runLayers(int token, int pos) {
     applyRope(q_.data(), c.nHeads, pos);
     applyRope(k, c.nKvHeads, pos);
     attention(layer, pos);
-    if (observer_)
-      observer_->observe(layer, LinearInput::AttentionOutput, attOut_);
+    observeInput(layer, LinearInput::AttentionOutput, attOut_);
     matvec(lw.wo, attOut_.data(), proj_.data(), dim, dim);
     for (int64_t i = 0; i < dim; ++i)
       x_[i] += proj_[i];
 
     // Feed-forward block (SwiGLU).
     rmsNorm(x_.data(), lw.ffnNorm.data(), xn_.data(), dim, c.rmsEps);
-    if (observer_)
-      observer_->observe(layer, LinearInput::FfnInput, xn_);
+    observeInput(layer, LinearInput::FfnInput, xn_);
     MatvecSegment gateUp[] = {{lw.w1.data(), gate_.data(), hidden},
                               {lw.w3.data(), up_.data(), hidden}};
     fusedMatvec(gateUp, xn_.data(), dim);
@@ -279,14 +276,21 @@ void Engine::runLayers(int token, int pos) {
       float g = gate_[i];
       gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
     }
-    if (observer_)
-      observer_->observe(layer, LinearInput::FfnHidden, gate_);
+    observeInput(layer, LinearInput::FfnHidden, gate_);
     matvec(lw.w2, gate_.data(), proj_.data(), dim, hidden);
     for (int64_t i = 0; i < dim; ++i)
       x_[i] += proj_[i];
   }
   filled_ = pos + 1;
   lastPos_ = pos;
+}
+
+void Engine::observeInput(int layer, LinearInput input,
+                          std::vector<float> &values) {
+  if (observer_)
+    observer_->observe(layer, input, values);
+  if (transform_)
+    transform_->transform(layer, input, values);
 }
 
 void Engine::advance(int token, int pos) { runLayers(token, pos); }

@@ -84,6 +84,12 @@ public:
   /// calling thread; null (the default) disables observation.
   void setObserver(LinearObserver *observer) { observer_ = observer; }
 
+  /// Rewrites the input of every linear group after the observer saw it
+  /// (QUIK's activation quantization, simulated); null (the default): none.
+  void setInputTransform(LinearInputTransform *transform) {
+    transform_ = transform;
+  }
+
   /// The logits of the last forward().
   llvm::ArrayRef<float> logits() const { return logits_; }
 
@@ -93,6 +99,7 @@ public:
 
 private:
   void runLayers(int token, int pos);
+  void observeInput(int layer, LinearInput input, std::vector<float> &values);
   void attention(int layer, int pos);
   void matvec(const std::vector<float> &w, const float *x, float *out,
               int64_t rows, int64_t cols);
@@ -102,6 +109,7 @@ private:
   LlamaConfig config_;
   ThreadPool pool_;
   LinearObserver *observer_ = nullptr;
+  LinearInputTransform *transform_ = nullptr;
   int filled_ = 0;    ///< positions in the KV cache since reset()
   int lastPos_ = -1;  ///< position of the last call
 

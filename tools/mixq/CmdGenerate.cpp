@@ -13,11 +13,11 @@
 // -n beyond the context is clamped to it with a warning. A prompt that does
 // not fit in the context is an error.
 //
-// This file also defines loadReferenceModel(), shared with CmdPpl.cpp: the
-// checkpoint, its weights, its tokenizer and an engine over them.
+// The model may be a checkpoint or a mixq package (ReferenceModel.h).
 //
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/Command.h"
+#include "tools/mixq/ReferenceModel.h"
 
 #include "model/Checkpoint.h"
 #include "model/Engine.h"
@@ -38,79 +38,12 @@ using namespace llvm;
 using namespace mixq;
 using namespace mixq::cli;
 
-namespace mixq::cli {
-
-/// A model ready for the reference engine.
-struct ReferenceModel {
-  std::unique_ptr<Checkpoint> checkpoint;
-  std::unique_ptr<LlamaWeights> weights; ///< stable address for the engine
-  std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<Engine> engine;
-};
-
-/// The tokenizer file used for `modelPath` when --tokenizer is not given:
-/// tokenizer.json inside a model directory; beside a file, tokenizer.bin for
-/// a llama2.c checkpoint, else tokenizer.json if present, else tokenizer.bin.
-std::string defaultTokenizerPath(const Checkpoint &checkpoint) {
-  StringRef modelPath = checkpoint.path();
-  if (sys::fs::is_directory(modelPath)) {
-    SmallString<256> p(modelPath);
-    sys::path::append(p, "tokenizer.json");
-    return std::string(p);
-  }
-  SmallString<256> dir(sys::path::parent_path(modelPath));
-  if (dir.empty())
-    dir = ".";
-  SmallString<256> json(dir), bin(dir);
-  sys::path::append(json, "tokenizer.json");
-  sys::path::append(bin, "tokenizer.bin");
-  if (checkpoint.formatName() != "llama2c" && sys::fs::exists(json))
-    return std::string(json);
-  return std::string(bin);
-}
-
-/// Opens the checkpoint, loads its weights and tokenizer, builds the engine.
-Expected<ReferenceModel> loadReferenceModel(StringRef modelPath,
-                                            StringRef tokenizerPath,
-                                            unsigned threads) {
-  ReferenceModel m;
-  Expected<std::unique_ptr<Checkpoint>> checkpoint = Checkpoint::open(modelPath);
-  if (!checkpoint)
-    return checkpoint.takeError();
-  m.checkpoint = std::move(*checkpoint);
-  Expected<LlamaWeights> weights = loadLlamaWeights(*m.checkpoint);
-  if (!weights)
-    return weights.takeError();
-  m.weights = std::make_unique<LlamaWeights>(std::move(*weights));
-
-  std::string tokenizerFile = tokenizerPath.empty()
-                                  ? defaultTokenizerPath(*m.checkpoint)
-                                  : tokenizerPath.str();
-  if (!sys::fs::exists(tokenizerFile))
-    return fileError(tokenizerFile,
-                     tokenizerPath.empty()
-                         ? "no tokenizer beside the model (pass --tokenizer)"
-                         : "no such file");
-  Expected<std::unique_ptr<Tokenizer>> tokenizer =
-      Tokenizer::load(tokenizerFile, m.weights->config.vocabSize);
-  if (!tokenizer)
-    return tokenizer.takeError();
-  m.tokenizer = std::move(*tokenizer);
-
-  Expected<std::unique_ptr<Engine>> engine = Engine::create(*m.weights, threads);
-  if (!engine)
-    return fileError(modelPath, toString(engine.takeError()));
-  m.engine = std::move(*engine);
-  return std::move(m);
-}
-
-} // namespace mixq::cli
 
 namespace {
 
 cl::SubCommand generateCommand("generate",
                                "Generate text with the fp32 reference engine");
-cl::opt<std::string> modelPath("model", cl::desc("Checkpoint file or directory"),
+cl::opt<std::string> modelPath("model", cl::desc("Checkpoint (file or directory) or mixq package"),
                                cl::value_desc("path"), cl::Required,
                                cl::sub(generateCommand), cl::cat(category()));
 cl::opt<std::string> prompt("prompt", cl::desc("Text to continue"),

@@ -25,6 +25,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/Command.h"
+#include "tools/mixq/ReferenceModel.h"
 
 #include "model/Checkpoint.h"
 #include "model/Engine.h"
@@ -46,23 +47,11 @@ using namespace llvm;
 using namespace mixq;
 using namespace mixq::cli;
 
-namespace mixq::cli {
-// Defined in CmdGenerate.cpp.
-struct ReferenceModel {
-  std::unique_ptr<Checkpoint> checkpoint;
-  std::unique_ptr<LlamaWeights> weights;
-  std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<Engine> engine;
-};
-Expected<ReferenceModel> loadReferenceModel(StringRef modelPath,
-                                            StringRef tokenizerPath,
-                                            unsigned threads);
-} // namespace mixq::cli
 
 namespace {
 
 cl::SubCommand pplCommand("ppl", "Measure perplexity on a text file");
-cl::opt<std::string> modelPath("model", cl::desc("Checkpoint file or directory"),
+cl::opt<std::string> modelPath("model", cl::desc("Checkpoint (file or directory) or mixq package"),
                                cl::value_desc("path"), cl::Required,
                                cl::sub(pplCommand), cl::cat(category()));
 cl::opt<std::string> textPath("text", cl::desc("UTF-8 text to score"),

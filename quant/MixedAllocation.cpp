@@ -40,9 +40,7 @@ llvm::Expected<MixedShape> mixq::chooseMixedShape(llvm::StringRef name,
                               "tile-group layout fits it",
                               n));
   MixedShape s;
-  s.group = std::min(group, k);
-  while (k % s.group != 0)
-    --s.group;
+  s.group = fittingGroup(group, k);
   s.tile = std::min(tile, n) / 16 * 16;
   while (n % s.tile != 0)
     s.tile -= 16;

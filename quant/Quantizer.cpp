@@ -149,6 +149,15 @@ std::vector<int64_t> mixq::quikOutlierColumns(const InputStats &stats,
   return columns;
 }
 
+int64_t mixq::fittingGroup(int64_t group, int64_t k) {
+  if (group <= 0 || k <= 0)
+    return 0;
+  int64_t g = std::min(group, k);
+  while (k % g != 0)
+    --g;
+  return g;
+}
+
 int64_t mixq::quikColumnCount(const QuantizerOptions &options, int64_t k) {
   if (options.fp16Cols >= 0)
     return std::min(options.fp16Cols, k);

@@ -109,6 +109,11 @@ quantizeQuikScheme(llvm::StringRef name, llvm::ArrayRef<float> w, int64_t n,
                    int64_t k, const InputStats &stats,
                    const QuantizerOptions &options);
 
+/// The group size used for a K-wide weight when `group` is asked: `group`
+/// if it divides K, else the largest divisor of K below it (so K = 288 with
+/// group 64 gets 48, not per-row scales); 0 (per row) stays 0.
+int64_t fittingGroup(int64_t group, int64_t k);
+
 /// QUIK's FP16 columns of an input: the `count` columns with the largest
 /// calibration max |x|, in increasing column order. Every weight reading the
 /// same input gets the same columns, so the run-time split is shared.

@@ -14,10 +14,7 @@ llvm::Expected<QuantizedTensor>
 mixq::quantizeUniformScheme(llvm::StringRef name, llvm::ArrayRef<float> w,
                             int64_t n, int64_t k, const InputStats *stats,
                             const QuantizerOptions &options) {
-  int64_t group = options.group > 0 && k % options.group == 0 ? options.group
-                  : options.group > 0 ? 0 // a group that does not divide K:
-                                          // fall back to per-row scales
-                                      : 0;
+  int64_t group = fittingGroup(options.group, k);
   Layout layout = uniformLayout(options.bits, group, options.asym,
                                 options.scaleBits, options.scaleBlock);
   if (options.scheme == "rtn" || !stats) {

@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
-# The README's main command: installs dependencies (if missing), builds, then
-# parses, verifies and round-trips a sample mixq module and reports the exact
-# bits per weight of each layout in it.
+# The README's main command: installs dependencies (if missing), builds,
+# fetches stories15M, generates a story with the fp32 reference engine on the
+# CPU (printing tokens/s), quantizes the model with the 2/4/16 mixed scheme
+# at 2.91 bits per weight, shows what the package stores, and generates from
+# the quantized weights.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${MIXQ_BUILD_DIR:-$root/build}"
 bash "$root/scripts/install-deps.sh"
 bash "$root/scripts/build.sh" >/dev/null
-sample="$root/docs/examples/llama-layer.mlir"
+mixq="$build/bin/mixq"
+prompt="${MIXQ_PROMPT:-Once upon a time}"
 
-echo "== parse, verify and print $sample"
-"$build/bin/mixq-opt" "$sample" -o /tmp/mixq-demo.$$.mlir
-echo "== round trip: print -> parse -> print is stable"
-if "$build/bin/mixq-opt" /tmp/mixq-demo.$$.mlir | diff -q - /tmp/mixq-demo.$$.mlir >/dev/null; then
-  echo "   identical"
-else
-  echo "demo: printing the parsed module again changed it" >&2
-  rm -f /tmp/mixq-demo.$$.mlir
+echo "== mixq fetch stories15M"
+model="$("$mixq" fetch stories15M | tail -n 1)"
+echo "   $model"
+
+echo "== mixq generate (fp32 reference engine, $(nproc) CPU threads)"
+"$mixq" generate --model "$model" --prompt "$prompt" -n 256
+echo
+
+package="$build/demo/stories15M-mixed-2.91.mixq"
+mkdir -p "$(dirname "$package")"
+echo "== mixq quantize --scheme mixed --bpw 2.91 (calibrated on the KJV Bible)"
+log="$build/demo/quantize.log"
+if ! "$mixq" quantize --model "$model" --scheme mixed --bpw 2.91 -o "$package" 2>"$log"; then
+  cat "$log" >&2
   exit 1
 fi
-rm -f /tmp/mixq-demo.$$.mlir
-echo "== exact storage of each weight (mixq-opt --mixq-storage-report)"
-"$build/bin/mixq-opt" "$sample" --mixq-storage-report -o /dev/null 2>&1 \
-  | sed -n 's/.*remark: /   /p'
+"$mixq" inspect "$package" | grep "bits per weight"
+
+echo "== mixq generate from the package (dequantized weights on the same engine)"
+"$mixq" generate --model "$package" --prompt "$prompt" -n 256

@@ -131,6 +131,20 @@ LogicalResult ActQuantOp::verify() {
   return success();
 }
 
+LogicalResult EmbedOp::verify() {
+  auto table = llvm::cast<QWeightType>(getTable().getType());
+  RankedTensorType tokens = getTokens().getType();
+  RankedTensorType result = getResult().getType();
+  if (failed(checkRank(*this, tokens, 1, "tokens", "M")) ||
+      failed(checkRank(*this, result, 2, "result", "M x D")) ||
+      failed(checkSameDim(*this, result.getDimSize(0), "the result",
+                          tokens.getDimSize(0), "the tokens", "M")) ||
+      failed(checkSameDim(*this, result.getDimSize(1), "the result",
+                          table.getK(), "the table", "D")))
+    return failure();
+  return success();
+}
+
 LogicalResult RMSNormOp::verify() {
   RankedTensorType input = getInput().getType();
   RankedTensorType gamma = getGamma().getType();

@@ -130,6 +130,28 @@ def MixQ_ActQuantOp : MixQ_Op<"act_quant", [Pure]> {
   let hasVerifier = 1;
 }
 
+def MixQ_EmbedOp : MixQ_Op<"embed", [Pure]> {
+  let summary = "Looks up and dequantizes rows of an embedding table";
+  let description = [{
+    `result[m, :] = dequant(table)[tokens[m], :]` for M token ids (i32) and a
+    V x D table in any layout; only the M rows read are dequantized. Ids
+    outside [0, V) are the caller's to reject (the runtime checks them).
+
+    ```mlir
+    %x = mixq.embed %tokens, %table : tensor<?xi32>,
+        !mixq.qweight<32000x288, #mixq.layout<dense, bits = 16>>
+        -> tensor<?x288xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I32]>:$tokens, MixQ_QWeight:$table);
+  let results = (outs MixQ_FloatTensor:$result);
+  let assemblyFormat = [{
+    $tokens `,` $table attr-dict `:` type($tokens) `,`
+    qualified(type($table)) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def MixQ_RMSNormOp : MixQ_Op<"rms_norm", [Pure]> {
   let summary = "Root-mean-square normalization over the last dimension";
   let description = [{

@@ -692,3 +692,39 @@ func.func @f(%q: tensor<?x6x48xf32>, %k: tensor<256x2x48xf32>, %v: tensor<256x2x
   %o = mixq.attention %q, %k, %v, %s {scale = 0.0 : f32} : tensor<?x6x48xf32>, tensor<256x2x48xf32>, tensor<256x2x48xf32>, index -> tensor<?x6x48xf32>
   return
 }
+
+// -----
+
+func.func @f(%t: tensor<4x1xi32>) {
+  %e = mixq.weight "e" : !mixq.qweight<100x64, #mixq.layout<uniform, bits = 4, group = 32>>
+  // expected-error @+1 {{'mixq.embed' op tokens must be M (rank 1), got rank 2}}
+  %x = mixq.embed %t, %e : tensor<4x1xi32>, !mixq.qweight<100x64, #mixq.layout<uniform, bits = 4, group = 32>> -> tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<4xi32>) {
+  %e = mixq.weight "e" : !mixq.qweight<100x64, #mixq.layout<uniform, bits = 4, group = 32>>
+  // expected-error @+1 {{'mixq.embed' op result must be M x D (rank 2), got rank 1}}
+  %x = mixq.embed %t, %e : tensor<4xi32>, !mixq.qweight<100x64, #mixq.layout<uniform, bits = 4, group = 32>> -> tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<4xi32>) {
+  %e = mixq.weight "e" : !mixq.qweight<100x64, #mixq.layout<uniform, bits = 4, group = 32>>
+  // expected-error @+1 {{'mixq.embed' op the result has M = 3 but the tokens has M = 4}}
+  %x = mixq.embed %t, %e : tensor<4xi32>, !mixq.qweight<100x64, #mixq.layout<uniform, bits = 4, group = 32>> -> tensor<3x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<?xi32>) {
+  %e = mixq.weight "e" : !mixq.qweight<100x64, #mixq.layout<uniform, bits = 4, group = 32>>
+  // expected-error @+1 {{'mixq.embed' op the result has D = 32 but the table has D = 64}}
+  %x = mixq.embed %t, %e : tensor<?xi32>, !mixq.qweight<100x64, #mixq.layout<uniform, bits = 4, group = 32>> -> tensor<?x32xf32>
+  return
+}

@@ -89,3 +89,11 @@ func.func @decoder_ops(%x: tensor<?x288xf32>, %g: tensor<288xf32>, %q: tensor<?x
   %b = mixq.attention %r, %kc, %vc, %start {scale = 0.125 : f32} : tensor<?x6x48xf32>, tensor<256x2x48xf32>, tensor<256x2x48xf32>, index -> tensor<?x6x48xf32>
   return %n, %h, %a, %b : tensor<?x288xf32>, tensor<?x6x48xf32>, tensor<?x6x48xf32>, tensor<?x6x48xf32>
 }
+
+// CHECK-LABEL: func.func @embed
+func.func @embed(%t: tensor<?xi32>) -> tensor<?x64xf32> {
+  %e = mixq.weight "tok_embeddings.weight" : !mixq.qweight<100x64, #mixq.layout<dense, bits = 16>>
+  // CHECK: mixq.embed %{{.*}}, %{{.*}} : tensor<?xi32>, !mixq.qweight<100x64, #mixq.layout<dense, bits = 16>> -> tensor<?x64xf32>
+  %x = mixq.embed %t, %e : tensor<?xi32>, !mixq.qweight<100x64, #mixq.layout<dense, bits = 16>> -> tensor<?x64xf32>
+  return %x : tensor<?x64xf32>
+}

@@ -19,6 +19,24 @@
 
 using namespace mixq;
 
+std::string mixq::canonicalTensorName(llvm::StringRef name,
+                                      const TensorNaming &naming) {
+  for (const auto &[file, canonical] : naming.globals)
+    if (name == file)
+      return canonical;
+  if (!name.consume_front(naming.layerPrefix))
+    return "";
+  auto [index, rest] = name.split('.');
+  unsigned layer;
+  if (index.empty() || index.getAsInteger(10, layer) ||
+      (index.size() > 1 && index[0] == '0'))
+    return "";
+  for (const auto &[file, canonical] : naming.layerSuffixes)
+    if (rest == file)
+      return "layers." + std::to_string(layer) + "." + canonical;
+  return "";
+}
+
 llvm::StringRef mixq::dtypeName(DType dtype) {
   switch (dtype) {
   case DType::F32:

@@ -13,6 +13,20 @@
 
 namespace mixq {
 
+/// How a format names the Llama tensors: whole-model names, the prefix of
+/// per-layer names ("blk.", "model.layers.") and per-layer suffixes, each
+/// paired with its canonical form (Checkpoint.h).
+struct TensorNaming {
+  llvm::ArrayRef<std::pair<const char *, const char *>> globals;
+  const char *layerPrefix;
+  llvm::ArrayRef<std::pair<const char *, const char *>> layerSuffixes;
+};
+
+/// The canonical name of a file's tensor `name`, or "" when it is not a
+/// Llama weight (layer numbers must be plain decimals without leading 0s).
+std::string canonicalTensorName(llvm::StringRef name,
+                                const TensorNaming &naming);
+
 /// A llama2.c version-0 .bin (already mapped).
 llvm::Expected<std::unique_ptr<Checkpoint>>
 openLlama2c(std::unique_ptr<MappedFile> file);

@@ -31,21 +31,6 @@ llvm::Error streamError(const QuantizedTensor &t, llvm::StringRef stream,
   return fail("tensor '" + t.name + "': stream '" + stream + "': " + message);
 }
 
-const char *typeName(StreamType type) {
-  switch (type) {
-  case StreamType::U8:
-    return "U8";
-  case StreamType::U16:
-    return "U16";
-  case StreamType::I32:
-    return "I32";
-  case StreamType::F16:
-    return "F16";
-  case StreamType::F32:
-    return "F32";
-  }
-  return "?";
-}
 
 /// Count of scales of a layout's scale streams and their specs.
 void addScaleStreams(std::vector<StreamSpec> &out, const Layout &l,
@@ -319,7 +304,7 @@ llvm::Error checkStreamSet(const QuantizedTensor &t) {
     if (stream.type != s.type)
       return streamError(t, s.name,
                          formatv("has type {0}, expected {1}",
-                                 typeName(stream.type), typeName(s.type)));
+                                 streamTypeName(stream.type), streamTypeName(s.type)));
     if (stream.bytes.size() != s.bytes)
       return streamError(t, s.name,
                          formatv("has {0} bytes, expected {1} for a {2}x{3} "

@@ -234,19 +234,11 @@ llvm::Error readValue(ByteReader &r, uint32_t type, const std::string &key,
 
 /// GGUF tensor name -> canonical name ("" when not a Llama weight).
 std::string canonicalName(llvm::StringRef name) {
-  if (name == "token_embd.weight")
-    return "tok_embeddings.weight";
-  if (name == "output_norm.weight")
-    return "norm.weight";
-  if (name == "output.weight")
-    return "output.weight";
-  if (!name.consume_front("blk."))
-    return "";
-  auto [index, rest] = name.split('.');
-  unsigned layer;
-  if (index.empty() || index.getAsInteger(10, layer) ||
-      (index.size() > 1 && index[0] == '0'))
-    return "";
+  static const std::pair<const char *, const char *> globals[] = {
+      {"token_embd.weight", "tok_embeddings.weight"},
+      {"output_norm.weight", "norm.weight"},
+      {"output.weight", "output.weight"},
+  };
   static const std::pair<const char *, const char *> suffixes[] = {
       {"attn_norm.weight", "attention_norm.weight"},
       {"attn_q.weight", "attention.wq.weight"},
@@ -258,10 +250,7 @@ std::string canonicalName(llvm::StringRef name) {
       {"ffn_down.weight", "feed_forward.w2.weight"},
       {"ffn_up.weight", "feed_forward.w3.weight"},
   };
-  for (const auto &[gguf, canonical] : suffixes)
-    if (rest == gguf)
-      return "layers." + std::to_string(layer) + "." + canonical;
-  return "";
+  return canonicalTensorName(name, {globals, "blk.", suffixes});
 }
 
 llvm::Expected<std::unique_ptr<Checkpoint>>

@@ -126,10 +126,6 @@ private:
 /// "format": "mixq-package" (a cheap sniff; open() does the checking).
 bool isPackageFile(llvm::StringRef path);
 
-/// Safetensors dtype name of a stream type ("U8", "F16", ...) and back.
-llvm::StringRef streamTypeName(StreamType type);
-unsigned streamTypeSize(StreamType type);
-bool parseStreamTypeName(llvm::StringRef name, StreamType &type);
 
 } // namespace mixq
 

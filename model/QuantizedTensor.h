@@ -77,6 +77,12 @@ namespace mixq {
 /// Element type of a stream, as a safetensors dtype names it.
 enum class StreamType { U8, U16, I32, F16, F32 };
 
+/// Safetensors dtype name of a stream type ("U8", "F16", ...), its element
+/// size, and the reverse lookup.
+llvm::StringRef streamTypeName(StreamType type);
+unsigned streamTypeSize(StreamType type);
+bool parseStreamTypeName(llvm::StringRef name, StreamType &type);
+
 struct Stream {
   StreamType type = StreamType::U8;
   std::vector<uint8_t> bytes;

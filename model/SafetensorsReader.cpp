@@ -51,19 +51,11 @@ private:
 
 /// Hugging Face tensor name -> canonical name ("" when not a Llama weight).
 std::string canonicalName(llvm::StringRef name) {
-  if (name == "model.embed_tokens.weight")
-    return "tok_embeddings.weight";
-  if (name == "model.norm.weight")
-    return "norm.weight";
-  if (name == "lm_head.weight")
-    return "output.weight";
-  if (!name.consume_front("model.layers."))
-    return "";
-  auto [index, rest] = name.split('.');
-  unsigned layer;
-  if (index.empty() || index.getAsInteger(10, layer) ||
-      (index.size() > 1 && index[0] == '0'))
-    return "";
+  static const std::pair<const char *, const char *> globals[] = {
+      {"model.embed_tokens.weight", "tok_embeddings.weight"},
+      {"model.norm.weight", "norm.weight"},
+      {"lm_head.weight", "output.weight"},
+  };
   static const std::pair<const char *, const char *> suffixes[] = {
       {"input_layernorm.weight", "attention_norm.weight"},
       {"self_attn.q_proj.weight", "attention.wq.weight"},
@@ -75,10 +67,7 @@ std::string canonicalName(llvm::StringRef name) {
       {"mlp.down_proj.weight", "feed_forward.w2.weight"},
       {"mlp.up_proj.weight", "feed_forward.w3.weight"},
   };
-  for (const auto &[hf, canonical] : suffixes)
-    if (rest == hf)
-      return "layers." + std::to_string(layer) + "." + canonical;
-  return "";
+  return canonicalTensorName(name, {globals, "model.layers.", suffixes});
 }
 
 llvm::Expected<llvm::json::Value> readJSONFile(const std::string &path) {

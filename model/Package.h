@@ -122,8 +122,9 @@ private:
   friend struct PackageParser;
 };
 
-/// True when `path` is a file whose safetensors header declares
-/// "format": "mixq-package" (a cheap sniff; open() does the checking).
+/// True when `path` is a file whose safetensors header starts with
+/// {"__metadata__":{"format":"mixq-package" as the writer puts it (a cheap
+/// sniff that works on truncated files too; open() does the checking).
 bool isPackageFile(llvm::StringRef path);
 
 

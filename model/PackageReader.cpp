@@ -13,7 +13,6 @@
 #include "model/Safetensors.h"
 
 #include "llvm/Support/Base64.h"
-#include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -252,12 +251,11 @@ bool mixq::isPackageFile(llvm::StringRef path) {
     llvm::consumeError(file.takeError());
     return false;
   }
+  // The writer puts this right after the 8-byte header length.
+  static const char prefix[] = "{\"__metadata__\":{\"format\":\"mixq-package\"";
   llvm::ArrayRef<uint8_t> bytes = (*file)->bytes();
-  if (bytes.size() < 8)
+  if (bytes.size() < 8 + sizeof(prefix) - 1)
     return false;
-  uint64_t length = llvm::support::endian::read64le(bytes.data());
-  llvm::StringRef header(reinterpret_cast<const char *>(bytes.data()) + 8,
-                         std::min<uint64_t>(length, bytes.size() - 8));
-  return header.starts_with("{") &&
-         header.contains("\"format\":\"mixq-package\"");
+  return llvm::StringRef(reinterpret_cast<const char *>(bytes.data()) + 8,
+                         sizeof(prefix) - 1) == prefix;
 }

@@ -125,19 +125,25 @@ llvm::Error mixq::writePackage(const Package &package, llvm::StringRef path) {
                            : llvm::ArrayRef<uint8_t>(zeros).take_front(p.size));
   metadata["content_sha256"] = hasher.finalHex();
 
-  // The safetensors header.
-  llvm::json::Object header;
-  llvm::json::Object meta;
+  // The safetensors header. "__metadata__" comes first and "format" first in
+  // it, so that isPackageFile() recognizes even a truncated package.
+  std::string headerText = "{\"__metadata__\":{\"format\":";
+  headerText += jsonText(llvm::json::Value(metadata["format"]));
   for (const auto &[key, value] : metadata)
-    meta[key] = value;
-  header["__metadata__"] = std::move(meta);
+    if (key != "format")
+      headerText += "," + jsonText(llvm::json::Value(key)) + ":" +
+                    jsonText(llvm::json::Value(value));
+  headerText += "}";
   for (const Placement &p : placements)
-    header[p.name] = llvm::json::Object{
-        {"dtype", streamTypeName(p.type).str()},
-        {"shape", llvm::json::Array{int64_t(p.size / streamTypeSize(p.type))}},
-        {"data_offsets",
-         llvm::json::Array{int64_t(p.begin), int64_t(p.begin + p.size)}}};
-  std::string headerText = jsonText(llvm::json::Value(std::move(header)));
+    headerText +=
+        "," + jsonText(llvm::json::Value(p.name)) + ":" +
+        jsonText(llvm::json::Object{
+            {"dtype", streamTypeName(p.type).str()},
+            {"shape",
+             llvm::json::Array{int64_t(p.size / streamTypeSize(p.type))}},
+            {"data_offsets",
+             llvm::json::Array{int64_t(p.begin), int64_t(p.begin + p.size)}}});
+  headerText += "}";
   while ((8 + headerText.size()) % kPackageAlignment != 0)
     headerText.push_back(' ');
 

@@ -213,6 +213,8 @@ TEST_F(PackageTest, RejectsTruncatedAndForeignFiles) {
     SCOPED_TRACE(keep);
     writeAll(std::vector<uint8_t>(good.begin(), good.begin() + keep));
     EXPECT_NE(openError(), "");
+    // Recognized as a (broken) package as soon as its first bytes are there.
+    EXPECT_EQ(isPackageFile(path), keep >= 100);
   }
   // A plain safetensors file (a checkpoint) is not a package.
   std::string header = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
@@ -222,6 +224,7 @@ TEST_F(PackageTest, RejectsTruncatedAndForeignFiles) {
   plain.insert(plain.end(), 4, 0);
   writeAll(plain);
   EXPECT_NE(openError().find("not a mixq package"), std::string::npos);
+  EXPECT_FALSE(isPackageFile(path));
 }
 
 TEST_F(PackageTest, RejectsLyingMetadata) {

@@ -11,14 +11,16 @@
 include "dialect/MixQBase.td"
 include "mlir/IR/EnumAttr.td"
 
-def MixQ_RopeStyle : I32EnumAttr<"RopeStyle", "pairs rotated by RoPE", [
+// The C++ enum is RopePairing so that it can sit beside model/LlamaConfig.h's
+// mixq::RopeStyle in one translation unit; the IR spells it rope_style.
+def MixQ_RopePairing : I32EnumAttr<"RopePairing", "pairs rotated by RoPE", [
     I32EnumAttrCase<"Adjacent", 0, "adjacent">,
     I32EnumAttrCase<"Half", 1, "half">]> {
   let cppNamespace = "::mixq";
   let genSpecializedAttr = 0;
 }
 
-def MixQ_RopeStyleAttr : EnumAttr<MixQ_Dialect, MixQ_RopeStyle, "rope_style"> {
+def MixQ_RopeStyleAttr : EnumAttr<MixQ_Dialect, MixQ_RopePairing, "rope_style"> {
   let assemblyFormat = "`<` $value `>`";
   let summary = "Which elements RoPE rotates together";
   let description = [{

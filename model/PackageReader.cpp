@@ -228,6 +228,10 @@ PackageReader::open(llvm::StringRef path, bool verifyContentHash) {
   auto file = MappedFile::open(path);
   if (!file)
     return file.takeError();
+  if (!isPackageFile(path))
+    return fileError(path, "not a mixq package (it does not start with a "
+                           "mixq package header); `mixq quantize` makes one "
+                           "from a checkpoint");
   std::unique_ptr<PackageReader> reader(new PackageReader());
   reader->file_ = std::move(*file);
   PackageParser parser{*reader, reader->file_->path()};

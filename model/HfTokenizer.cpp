@@ -42,17 +42,6 @@ constexpr int64_t kMaxIdHoles = 1024;
 /// Deeper JSON is rejected before parsing (llvm::json parses recursively).
 constexpr int kMaxJsonDepth = 64;
 
-/// The byte a piece of the form "<0xNN>" stands for, or -1.
-int hexBytePiece(llvm::StringRef piece) {
-  if (piece.size() != 6 || !piece.starts_with("<0x") || piece[5] != '>')
-    return -1;
-  unsigned hi = llvm::hexDigitValue(piece[3]);
-  unsigned lo = llvm::hexDigitValue(piece[4]);
-  if (hi > 15 || lo > 15)
-    return -1;
-  return static_cast<int>(hi * 16 + lo);
-}
-
 /// The length of the UTF-8 character at the start of `s` (1 for an invalid
 /// or truncated sequence, so that every byte belongs to one character).
 size_t utf8CharLength(llvm::StringRef s) {

@@ -60,17 +60,6 @@ int cCompare(llvm::StringRef a, llvm::StringRef b) {
   return cString(a).compare(cString(b));
 }
 
-/// The byte a piece of the form "<0xNN>" stands for, or -1.
-int hexBytePiece(llvm::StringRef piece) {
-  if (piece.size() != 6 || !piece.starts_with("<0x") || piece[5] != '>')
-    return -1;
-  unsigned hi = llvm::hexDigitValue(piece[3]);
-  unsigned lo = llvm::hexDigitValue(piece[4]);
-  if (hi > 15 || lo > 15)
-    return -1;
-  return static_cast<int>(hi * 16 + lo);
-}
-
 class Llama2cTokenizer final : public Tokenizer {
 public:
   Llama2cTokenizer(std::vector<std::string> pieces, std::vector<float> scores)

@@ -56,6 +56,16 @@ Tokenizer::loadFromBytes(llvm::ArrayRef<uint8_t> bytes, llvm::StringRef name,
   return loadLlama2cTokenizer(path, bytes, vocabSize);
 }
 
+int mixq::hexBytePiece(llvm::StringRef piece) {
+  if (piece.size() != 6 || !piece.starts_with("<0x") || piece[5] != '>')
+    return -1;
+  unsigned hi = llvm::hexDigitValue(piece[3]);
+  unsigned lo = llvm::hexDigitValue(piece[4]);
+  if (hi > 15 || lo > 15)
+    return -1;
+  return static_cast<int>(hi * 16 + lo);
+}
+
 bool Tokenizer::isJson(llvm::ArrayRef<uint8_t> bytes) {
   for (uint8_t b : bytes)
     if (!llvm::isSpace(b))

@@ -26,6 +26,9 @@ llvm::Expected<std::unique_ptr<Tokenizer>>
 loadLlama2cTokenizer(llvm::StringRef path, llvm::ArrayRef<uint8_t> contents,
                      int64_t vocabSize);
 
+/// The byte a byte-fallback piece of the form "<0xNN>" stands for, or -1.
+int hexBytePiece(llvm::StringRef piece);
+
 /// Hugging Face tokenizer.json of a Llama SentencePiece-BPE model.
 /// `vocabSize` > 0 requires every token id to be below it.
 llvm::Expected<std::unique_ptr<Tokenizer>>

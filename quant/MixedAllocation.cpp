@@ -18,25 +18,24 @@
 using namespace mixq;
 using llvm::formatv;
 
-namespace {
-llvm::Error fail(llvm::StringRef name, const llvm::Twine &message) {
+llvm::Error mixq::mixedError(llvm::StringRef name,
+                             const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                  "mixed quantization of '" + name +
                                      "': " + message);
 }
-} // namespace
 
 llvm::Expected<MixedShape> mixq::chooseMixedShape(llvm::StringRef name,
                                                   int64_t n, int64_t k,
                                                   int64_t group, int64_t tile) {
   if (n <= 0 || k <= 0)
-    return fail(name, formatv("weight shape {0}x{1} must be positive", n, k));
+    return mixedError(name, formatv("weight shape {0}x{1} must be positive", n, k));
   if (group <= 0 || tile <= 0 || tile % 16 != 0)
-    return fail(name, formatv("group {0} and tile {1} must be positive, the "
+    return mixedError(name, formatv("group {0} and tile {1} must be positive, the "
                               "tile a multiple of 16",
                               group, tile));
   if (n % 16 != 0)
-    return fail(name, formatv("N = {0} is not a multiple of 16 rows, so no "
+    return mixedError(name, formatv("N = {0} is not a multiple of 16 rows, so no "
                               "tile-group layout fits it",
                               n));
   MixedShape s;
@@ -72,7 +71,7 @@ mixq::allocateMixedBudget(llvm::StringRef name, const Layout &base, int64_t n,
                           double maxFp16Share) {
   int64_t T = int64_t(e2.size());
   if (e4.size() != e2.size())
-    return fail(name, "sensitivities of mismatched sizes");
+    return mixedError(name, "sensitivities of mismatched sizes");
   Layout l = base;
   auto total = [&](int64_t a2, int64_t a4, int64_t a16) -> uint64_t {
     l.alloc = {a2, a4, a16};
@@ -87,9 +86,9 @@ mixq::allocateMixedBudget(llvm::StringRef name, const Layout &base, int64_t n,
   uint64_t budget = budgetD < 0 ? 0 : uint64_t(budgetD);
   uint64_t floor2 = total(T, 0, 0);
   if (floor2 == UINT64_MAX)
-    return fail(name, "the layout does not fit the weight");
+    return mixedError(name, "the layout does not fit the weight");
   if (floor2 > budget)
-    return fail(name, formatv("the target of {0} bits per weight is below the "
+    return mixedError(name, formatv("the target of {0} bits per weight is below the "
                               "2-bit floor of this layout ({1:F3}: codes, "
                               "scales, zeros, maps and outlier slots)",
                               bpw, double(floor2) / (double(n) * k)));

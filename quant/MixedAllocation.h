@@ -60,6 +60,9 @@
 
 namespace mixq {
 
+/// "mixed quantization of '<name>': <message>".
+llvm::Error mixedError(llvm::StringRef name, const llvm::Twine &message);
+
 struct QuantizerOptions;
 
 struct MixedShape {

@@ -56,12 +56,6 @@ using llvm::formatv;
 
 namespace {
 
-llvm::Error fail(llvm::StringRef name, const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 "mixed quantization of '" + name +
-                                     "': " + message);
-}
-
 /// Round to nearest, ties to even (the default FP mode), as nearbyint for
 /// |v| < 2^22; callers clamp first.
 inline float roundEven(float v) {
@@ -260,10 +254,10 @@ mixq::quantizeMixedScheme(llvm::StringRef name, llvm::ArrayRef<float> w,
                           int64_t n, int64_t k, const InputStats &stats,
                           const QuantizerOptions &options) {
   if (w.size() != uint64_t(n) * k)
-    return fail(name, formatv("{0} values for a {1}x{2} weight", w.size(), n,
+    return mixedError(name, formatv("{0} values for a {1}x{2} weight", w.size(), n,
                               k));
   if (stats.size != k || stats.gram.size() != uint64_t(k) * k)
-    return fail(name, formatv("calibration statistics of width {0} for "
+    return mixedError(name, formatv("calibration statistics of width {0} for "
                               "K = {1}",
                               stats.size, k));
   auto shapeOr = chooseMixedShape(name, n, k, options.mixedGroup, options.tile);
@@ -276,7 +270,7 @@ mixq::quantizeMixedScheme(llvm::StringRef name, llvm::ArrayRef<float> w,
   if (auto e = verifyLayoutForShape(mixedLayout(shape, options, maxSlots, T,
                                                 0, 0),
                                     n, k))
-    return fail(name, llvm::toString(std::move(e)));
+    return mixedError(name, llvm::toString(std::move(e)));
 
   // Sensitivity weights d_k = E[x_k²] + damp * mean.
   std::vector<double> moment = stats.secondMoment();
@@ -345,7 +339,7 @@ mixq::quantizeMixedScheme(llvm::StringRef name, llvm::ArrayRef<float> w,
     }
   } else {
     if (options.fractions.size() != 2)
-      return fail(name, "bpw = 0 needs fractions {4-bit share, FP16 share}");
+      return mixedError(name, "bpw = 0 needs fractions {4-bit share, FP16 share}");
     precision = allocateMixedFractions(e2[maxSlots], e4, options.fractions[0],
                                        options.fractions[1]);
   }
@@ -356,7 +350,7 @@ mixq::quantizeMixedScheme(llvm::StringRef name, llvm::ArrayRef<float> w,
       mixedLayout(shape, options, slots, alloc[0], alloc[1], alloc[2]);
   auto planOr = MixedPlan::build(layout, n, k, precision);
   if (!planOr)
-    return fail(name, llvm::toString(planOr.takeError()));
+    return mixedError(name, llvm::toString(planOr.takeError()));
   const MixedPlan &plan = *planOr;
 
   // Second-order scales in the package's row-group order, then the best
@@ -436,11 +430,11 @@ mixq::quantizeMixedScheme(llvm::StringRef name, llvm::ArrayRef<float> w,
   gopt.staticGroups = true;
   auto factor = factorGptq(stats.hessian(), k, gopt);
   if (!factor)
-    return fail(name, llvm::toString(factor.takeError()));
+    return mixedError(name, llvm::toString(factor.takeError()));
   MixedColumnQuantizer quantizer(plan, slots, scale, zero, slotIndex);
   auto run = runGptq(w, n, k, *factor, quantizer, gopt);
   if (!run)
-    return fail(name, llvm::toString(run.takeError()));
+    return mixedError(name, llvm::toString(run.takeError()));
 
   MixedDecisions decisions;
   decisions.precision = precision;

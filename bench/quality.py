@@ -52,6 +52,17 @@ def run(cmd, **kw):
     return result.stdout
 
 
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip() + f" ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return "an unknown CPU"
+
+
 def last_line(text):
     return text.strip().splitlines()[-1]
 
@@ -116,7 +127,8 @@ def main():
                 "inspect` reports them, every stream counted: `bpw` over the "
                 "quantized linear layers, `bpw all` over everything stored "
                 "(FP16 embeddings, FP32 norms). Produced by "
-                "`python3 bench/quality.py`.\n\n")
+                "`python3 bench/quality.py` on " + cpu_model() + ". The "
+                "`quantize s` column is wall time, not a benchmark.\n\n")
         f.write("| scheme | bpw | bpw all | ppl | ppl / fp32 | quantize s |\n")
         f.write("|---|---:|---:|---:|---:|---:|\n")
         for r in rows:

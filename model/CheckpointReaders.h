@@ -27,6 +27,17 @@ struct TensorNaming {
 std::string canonicalTensorName(llvm::StringRef name,
                                 const TensorNaming &naming);
 
+/// A checkpoint whose tensors all live in one mapped file (llama2.c, GGUF).
+class SingleFileCheckpoint : public Checkpoint {
+protected:
+  llvm::Expected<llvm::ArrayRef<uint8_t>>
+  tensorBytes(const TensorInfo &tensor) const override {
+    return file_->range(tensor.offset, tensor.size,
+                        "tensor '" + tensor.name + "'");
+  }
+  std::unique_ptr<MappedFile> file_;
+};
+
 /// A llama2.c version-0 .bin (already mapped).
 llvm::Expected<std::unique_ptr<Checkpoint>>
 openLlama2c(std::unique_ptr<MappedFile> file);

@@ -78,22 +78,12 @@ llvm::StringRef ggmlTypeName(uint32_t type) {
 constexpr unsigned kMaxArrayDepth = 4;
 constexpr uint64_t kMaxKeyLength = 65535;
 
-class GgufCheckpoint : public Checkpoint {
+class GgufCheckpoint : public SingleFileCheckpoint {
 public:
   llvm::StringRef formatName() const override { return "gguf"; }
 
   static llvm::Expected<std::unique_ptr<Checkpoint>>
   create(std::unique_ptr<MappedFile> file);
-
-protected:
-  llvm::Expected<llvm::ArrayRef<uint8_t>>
-  tensorBytes(const TensorInfo &tensor) const override {
-    return file_->range(tensor.offset, tensor.size,
-                        "tensor '" + tensor.name + "'");
-  }
-
-private:
-  std::unique_ptr<MappedFile> file_;
 };
 
 /// Reads (or skips, for arrays) one value of `type`.

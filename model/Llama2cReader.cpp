@@ -26,22 +26,12 @@ using namespace mixq;
 
 namespace {
 
-class Llama2cCheckpoint : public Checkpoint {
+class Llama2cCheckpoint : public SingleFileCheckpoint {
 public:
   llvm::StringRef formatName() const override { return "llama2c"; }
 
   static llvm::Expected<std::unique_ptr<Checkpoint>>
   create(std::unique_ptr<MappedFile> file);
-
-protected:
-  llvm::Expected<llvm::ArrayRef<uint8_t>>
-  tensorBytes(const TensorInfo &tensor) const override {
-    return file_->range(tensor.offset, tensor.size,
-                        "tensor '" + tensor.name + "'");
-  }
-
-private:
-  std::unique_ptr<MappedFile> file_;
 };
 
 /// Appends tensors laid out back to back, with overflow-checked offsets.

@@ -2,7 +2,8 @@
 //
 // The attribute is a thin MLIR face of mixq::Layout: the parser fills a
 // Layout, the verifier and the printer defer to model/Layout.cpp, so the
-// compiler and the package format can never disagree.
+// compiler and the package format can never disagree. #mixq.plan's format is
+// declarative; only its verifier is here.
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/MixQDialect.h"
@@ -75,6 +76,37 @@ LogicalResult LayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   l.act.asymmetric = actAsym;
   if (llvm::Error e = verifyLayout(l))
     return emitError() << "invalid #mixq.layout: " << llvm::toString(std::move(e));
+  return success();
+}
+
+LogicalResult PlanAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               PlanTarget target, PlanKernel kernel,
+                               int64_t tileM, int64_t tileN, int64_t tileK,
+                               int64_t splitK, int64_t stages) {
+  if (tileM <= 0 || tileN <= 0 || tileK <= 0)
+    return emitError() << "#mixq.plan tile sizes must be positive, got ["
+                       << tileM << ", " << tileN << ", " << tileK << "]";
+  if (splitK <= 0)
+    return emitError() << "#mixq.plan split_k must be positive, got "
+                       << splitK;
+  if (stages <= 0)
+    return emitError() << "#mixq.plan stages must be positive, got " << stages;
+  if (kernel == PlanKernel::Gemv && tileM > 16)
+    return emitError() << "#mixq.plan gemv tiles at most 16 rows, got tile m = "
+                       << tileM;
+  if (target == PlanTarget::X86) {
+    if (stages != 1)
+      return emitError() << "#mixq.plan for x86 has stages = 1, got "
+                         << stages;
+    return success();
+  }
+  if (stages < 2)
+    return emitError() << "#mixq.plan for " << stringifyPlanTarget(target)
+                       << " pipelines at least 2 stages, got " << stages;
+  if (tileM % 16 != 0 || tileN % 16 != 0)
+    return emitError() << "#mixq.plan for " << stringifyPlanTarget(target)
+                       << " needs tile m and n multiples of 16, got ["
+                       << tileM << ", " << tileN << ", " << tileK << "]";
   return success();
 }
 

@@ -3,6 +3,7 @@
 // #mixq.layout: the storage format of one quantized weight. Its parameters
 // mirror the plain C++ mixq::Layout (model/Layout.h), which verifies them and
 // counts their storage; the attribute converts to and from it losslessly.
+// #mixq.plan: the kernel chosen for one mixq.qmatmul (set by -mixq-plan).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MIXQ_ATTRS_TD
@@ -129,6 +130,73 @@ def MixQ_LayoutAttr : AttrDef<MixQ_Dialect, "Layout"> {
     ::llvm::Expected<::mixq::StorageBits>
     getStorageBits(::llvm::ArrayRef<int64_t> shape) const;
   }];
+}
+
+// The C++ enums are PlanTarget and PlanKernel so that they cannot clash with
+// names in model/; the IR spells the cases x86, sm_80, sm_90a and gemv, gemm.
+def MixQ_PlanTarget : I32EnumAttr<"PlanTarget", "target a plan is made for", [
+    I32EnumAttrCase<"X86", 0, "x86">,
+    I32EnumAttrCase<"Sm80", 1, "sm_80">,
+    I32EnumAttrCase<"Sm90a", 2, "sm_90a">]> {
+  let cppNamespace = "::mixq";
+  let genSpecializedAttr = 0;
+}
+
+def MixQ_PlanKernel : I32EnumAttr<"PlanKernel", "kernel family of a plan", [
+    I32EnumAttrCase<"Gemv", 0, "gemv">,
+    I32EnumAttrCase<"Gemm", 1, "gemm">]> {
+  let cppNamespace = "::mixq";
+  let genSpecializedAttr = 0;
+}
+
+def MixQ_PlanAttr : AttrDef<MixQ_Dialect, "Plan"> {
+  let mnemonic = "plan";
+  let summary = "The kernel chosen for one quantized matmul";
+  let description = [{
+    The target, the kernel family and its tiling for one `mixq.qmatmul`;
+    `-mixq-plan` attaches one to every product, `-mixq-tile` and the
+    lowerings read it.
+
+    - `target`: `x86`, `sm_80` or `sm_90a`.
+    - `kernel`: `gemv` (decode: a static M of at most 16 rows; the kernel
+      streams the weight once) or `gemm` (prefill: tiles of M as well).
+    - `tile = [m, n, k]`: rows of the input (M), output features (N) and
+      input features (K) one tile covers.
+    - `split_k`: how many parts the K loop is split into, reduced at the end
+      (1: not split).
+    - `stages`: software-pipeline stages (shared-memory buffers in flight on
+      a GPU; 1 on x86, which does not pipeline).
+
+    Rules (the attribute verifier):
+    - every size (`tile`, `split_k`, `stages`) is positive;
+    - `gemv` has `tile[0]` (m) <= 16;
+    - `x86` has `stages = 1`;
+    - `sm_80` and `sm_90a` have `stages >= 2` and `m`, `n` multiples of 16
+      (the rows of one `mma` fragment).
+    A planned `mixq.qmatmul` adds the rules that relate the plan to its
+    shapes and layout (see the op).
+
+    ```mlir
+    #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 512], split_k = 1, stages = 1>
+    #mixq.plan<target = sm_80, kernel = gemm, tile = [128, 128, 64], split_k = 1, stages = 3>
+    #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 128], split_k = 2, stages = 4>
+    ```
+  }];
+  let parameters = (ins
+    AttrParameter<"::mixq::PlanTarget", "x86, sm_80 or sm_90a">:$target,
+    AttrParameter<"::mixq::PlanKernel", "gemv or gemm">:$kernel,
+    AttrParameter<"int64_t", "input rows (M) per tile">:$tileM,
+    AttrParameter<"int64_t", "output features (N) per tile">:$tileN,
+    AttrParameter<"int64_t", "input features (K) per tile">:$tileK,
+    AttrParameter<"int64_t", "parts the K loop is split into; 1 = none">:$splitK,
+    AttrParameter<"int64_t", "software-pipeline stages; 1 on x86">:$stages
+  );
+  let assemblyFormat = [{
+    `<` `target` `=` $target `,` `kernel` `=` $kernel `,`
+    `tile` `=` `[` $tileM `,` $tileN `,` $tileK `]` `,`
+    `split_k` `=` $splitK `,` `stages` `=` $stages `>`
+  }];
+  let genVerifyDecl = 1;
 }
 
 #endif // MIXQ_ATTRS_TD

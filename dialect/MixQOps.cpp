@@ -70,6 +70,27 @@ LogicalResult QMatmulOp::verify() {
   if (getExcludeOutliers() &&
       weight.getLayout().getOutliers() != OutlierKind::Csr)
     return emitOpError("'exclude_outliers' needs a weight with CSR outliers");
+  if (PlanAttr plan = getPlanAttr()) {
+    int64_t k = weight.getK();
+    int64_t group = weight.getLayout().getGroup();
+    int64_t tileK = plan.getTileK();
+    if (k % tileK != 0)
+      return emitOpError() << "plan tile k = " << tileK
+                           << " must divide the weight's K = " << k;
+    if (group > 0 && tileK % group != 0 && tileK != k)
+      return emitOpError() << "plan tile k = " << tileK
+                           << " must be a multiple of the layout's group = "
+                           << group << " (or equal K = " << k << ")";
+    if (plan.getKernel() == PlanKernel::Gemv) {
+      int64_t m = getInput().getType().getDimSize(0);
+      if (ShapedType::isDynamic(m) || m > 16)
+        return emitOpError() << "a gemv plan needs a static M <= 16, got M = "
+                             << dimString(m);
+    }
+    if ((k / tileK) % plan.getSplitK() != 0)
+      return emitOpError() << "plan split_k = " << plan.getSplitK()
+                           << " must divide K / tile k = " << k / tileK;
+  }
   return success();
 }
 

@@ -44,15 +44,38 @@ def MixQ_QMatmulOp : MixQ_Op<"qmatmul", [Pure]> {
     For a `quik` weight whose layout quantizes activations, the input is
     quantized per token as the layout says.
 
+    An optional `plan` (a `#mixq.plan`, set by `-mixq-plan`) names the kernel
+    and its tiling. With K the weight's input features and M the input's
+    first dimension, a plan must satisfy:
+    - `tile[2]` (k) divides K, and is a multiple of the layout's `group`
+      when the layout has one (group > 0), unless it equals K;
+    - `gemv` needs a static M of at most 16;
+    - `split_k` divides K / k.
+
     ```mlir
     %y = mixq.qmatmul %x, %w : tensor<?x288xf32>,
         !mixq.qweight<768x288, #mixq.layout<uniform, bits = 4, group = 32>>
         -> tensor<?x768xf32>
+    %z = mixq.qmatmul %x1, %w {plan = #mixq.plan<target = x86, kernel = gemv,
+        tile = [1, 16, 288], split_k = 1, stages = 1>} : tensor<1x288xf32>,
+        !mixq.qweight<768x288, #mixq.layout<uniform, bits = 4, group = 32>>
+        -> tensor<1x768xf32>
     ```
   }];
   let arguments = (ins MixQ_FloatTensor:$input, MixQ_QWeight:$weight,
-                       UnitAttr:$exclude_outliers);
+                       UnitAttr:$exclude_outliers,
+                       OptionalAttr<MixQ_PlanAttr>:$plan);
   let results = (outs MixQ_FloatTensor:$result);
+  // Keeps create(b, loc, type, input, weight[, exclude_outliers]) working
+  // without a plan (an OptionalAttr takes no default in the ODS builders).
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weight,
+                   CArg<"bool", "false">:$exclude_outliers), [{
+      build($_builder, $_state, result, input, weight, exclude_outliers,
+            ::mixq::PlanAttr());
+    }]>
+  ];
   let assemblyFormat = [{
     $input `,` $weight attr-dict `:` type($input) `,` qualified(type($weight)) `->`
     type($result)

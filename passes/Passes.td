@@ -61,4 +61,50 @@ def MixQSplitOutliers : Pass<"mixq-split-outliers"> {
   let dependentDialects = ["::mixq::MixQDialect"];
 }
 
+def MixQPlan : Pass<"mixq-plan"> {
+  let summary = "Chooses the kernel and tiling of every quantized matmul";
+  let description = [{
+    Attaches a `#mixq.plan` to every `mixq.qmatmul` that has none, chosen from
+    M (the input's first dimension), the weight's N x K, its layout's group
+    and the `target` option (`x86`, the default, `sm_80` or `sm_90a`; any
+    other value is an error). Products that already carry a plan are left
+    alone, so the pass is idempotent. Runs on any op.
+
+    Kernel: `gemv` when M is static and at most 16 (decode), else `gemm`.
+
+    K tile: the largest multiple of the layout's group (of 32 for per-row
+    layouts, group 0) that is at most the target's cap and divides K; when
+    the group exceeds the cap, the cap is the group; when no multiple divides
+    K, the whole K. Caps: 512 on x86, 128 for a GPU gemv, 64 for a GPU gemm.
+
+    | target   | kernel | tile [m, n, k]     | split_k | stages |
+    |----------|--------|--------------------|---------|--------|
+    | `x86`    | gemv   | [M, 16, k <= 512]  | 1       | 1      |
+    | `x86`    | gemm   | [4, 16, k <= 512]  | 1       | 1      |
+    | `sm_80`  | gemv   | [16, 64, k <= 128] | 2 if N <= 4096, K >= 8192 and K/k even; else 1 | 4 |
+    | `sm_80`  | gemm   | [128, 128, k <= 64]| 1       | 3      |
+    | `sm_90a` | gemv   | as `sm_80`         | as `sm_80` | 4   |
+    | `sm_90a` | gemm   | [128, 256, k <= 64]| 1       | 4      |
+
+    Input (`-mixq-plan{target=x86}`):
+    ```mlir
+    %y = mixq.qmatmul %x, %w : tensor<1x4096xf16>,
+        !mixq.qweight<4096x4096, #mixq.layout<uniform, bits = 4, group = 128>>
+        -> tensor<1x4096xf32>
+    ```
+    Output:
+    ```mlir
+    %y = mixq.qmatmul %x, %w {plan = #mixq.plan<target = x86, kernel = gemv,
+        tile = [1, 16, 512], split_k = 1, stages = 1>} : tensor<1x4096xf16>,
+        !mixq.qweight<4096x4096, #mixq.layout<uniform, bits = 4, group = 128>>
+        -> tensor<1x4096xf32>
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"x86\"",
+           "the target to plan for: x86, sm_80 or sm_90a">
+  ];
+  let dependentDialects = ["::mixq::MixQDialect"];
+}
+
 #endif // MIXQ_PASSES_TD

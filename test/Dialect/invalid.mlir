@@ -728,3 +728,97 @@ func.func @f(%t: tensor<?xi32>) {
   %x = mixq.embed %t, %e : tensor<?xi32>, !mixq.qweight<100x64, #mixq.layout<uniform, bits = 4, group = 32>> -> tensor<?x32xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{#mixq.plan tile sizes must be positive, got [1, 0, 512]}}
+func.func @f() attributes {p = #mixq.plan<target = x86, kernel = gemv, tile = [1, 0, 512], split_k = 1, stages = 1>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#mixq.plan split_k must be positive, got 0}}
+func.func @f() attributes {p = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 512], split_k = 0, stages = 1>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#mixq.plan stages must be positive, got 0}}
+func.func @f() attributes {p = #mixq.plan<target = sm_80, kernel = gemm, tile = [128, 128, 64], split_k = 1, stages = 0>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#mixq.plan gemv tiles at most 16 rows, got tile m = 32}}
+func.func @f() attributes {p = #mixq.plan<target = x86, kernel = gemv, tile = [32, 16, 512], split_k = 1, stages = 1>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#mixq.plan for x86 has stages = 1, got 3}}
+func.func @f() attributes {p = #mixq.plan<target = x86, kernel = gemm, tile = [4, 16, 512], split_k = 1, stages = 3>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#mixq.plan for sm_90a pipelines at least 2 stages, got 1}}
+func.func @f() attributes {p = #mixq.plan<target = sm_90a, kernel = gemm, tile = [128, 256, 64], split_k = 1, stages = 1>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#mixq.plan for sm_80 needs tile m and n multiples of 16, got [16, 40, 128]}}
+func.func @f() attributes {p = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 40, 128], split_k = 1, stages = 4>} {
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x256xf32>) {
+  %w = mixq.weight "w" : !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>>
+  // expected-error @+1 {{'mixq.qmatmul' op plan tile k = 96 must divide the weight's K = 256}}
+  %y = mixq.qmatmul %x, %w {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 96], split_k = 1, stages = 1>} : tensor<1x256xf32>, !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>> -> tensor<1x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x256xf32>) {
+  %w = mixq.weight "w" : !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>>
+  // expected-error @+1 {{'mixq.qmatmul' op plan tile k = 32 must be a multiple of the layout's group = 64 (or equal K = 256)}}
+  %y = mixq.qmatmul %x, %w {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 32], split_k = 1, stages = 1>} : tensor<1x256xf32>, !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>> -> tensor<1x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x256xf32>) {
+  %w = mixq.weight "w" : !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>>
+  // expected-error @+1 {{'mixq.qmatmul' op a gemv plan needs a static M <= 16, got M = ?}}
+  %y = mixq.qmatmul %x, %w {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 64], split_k = 1, stages = 1>} : tensor<?x256xf32>, !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<32x256xf32>) {
+  %w = mixq.weight "w" : !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>>
+  // expected-error @+1 {{'mixq.qmatmul' op a gemv plan needs a static M <= 16, got M = 32}}
+  %y = mixq.qmatmul %x, %w {plan = #mixq.plan<target = x86, kernel = gemv, tile = [16, 16, 64], split_k = 1, stages = 1>} : tensor<32x256xf32>, !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>> -> tensor<32x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x256xf32>) {
+  %w = mixq.weight "w" : !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>>
+  // expected-error @+1 {{'mixq.qmatmul' op plan split_k = 3 must divide K / tile k = 4}}
+  %y = mixq.qmatmul %x, %w {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 64], split_k = 3, stages = 1>} : tensor<1x256xf32>, !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>> -> tensor<1x32xf32>
+  return
+}

@@ -97,3 +97,25 @@ func.func @embed(%t: tensor<?xi32>) -> tensor<?x64xf32> {
   %x = mixq.embed %t, %e : tensor<?xi32>, !mixq.qweight<100x64, #mixq.layout<dense, bits = 16>> -> tensor<?x64xf32>
   return %x : tensor<?x64xf32>
 }
+
+// #mixq.plan round-trips in each target and kernel, alone and on a qmatmul.
+// CHECK-LABEL: func.func @plans
+// CHECK-SAME: #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 512], split_k = 1, stages = 1>
+// CHECK-SAME: #mixq.plan<target = sm_80, kernel = gemm, tile = [128, 128, 64], split_k = 1, stages = 3>
+// CHECK-SAME: #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 128], split_k = 2, stages = 4>
+func.func @plans() attributes {
+    a = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 512], split_k = 1, stages = 1>,
+    b = #mixq.plan<target = sm_80, kernel = gemm, tile = [128, 128, 64], split_k = 1, stages = 3>,
+    c = #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 128], split_k = 2, stages = 4>} {
+  return
+}
+
+// CHECK-LABEL: func.func @planned_qmatmul
+func.func @planned_qmatmul(%x: tensor<1x4096xf16>, %p: tensor<?x4096xf16>) -> (tensor<1x4096xf32>, tensor<?x4096xf32>) {
+  %w = mixq.weight "w" : !mixq.qweight<4096x4096, #mixq.layout<uniform, bits = 4, group = 128>>
+  // CHECK: mixq.qmatmul %{{.*}}, %{{.*}} {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 512], split_k = 1, stages = 1>} : tensor<1x4096xf16>, !mixq.qweight<4096x4096, #mixq.layout<uniform, bits = 4, group = 128>> -> tensor<1x4096xf32>
+  %y = mixq.qmatmul %x, %w {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 512], split_k = 1, stages = 1>} : tensor<1x4096xf16>, !mixq.qweight<4096x4096, #mixq.layout<uniform, bits = 4, group = 128>> -> tensor<1x4096xf32>
+  // CHECK: mixq.qmatmul %{{.*}}, %{{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [128, 256, 128], split_k = 1, stages = 4>} : tensor<?x4096xf16>
+  %z = mixq.qmatmul %p, %w {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [128, 256, 128], split_k = 1, stages = 4>} : tensor<?x4096xf16>, !mixq.qweight<4096x4096, #mixq.layout<uniform, bits = 4, group = 128>> -> tensor<?x4096xf32>
+  return %y, %z : tensor<1x4096xf32>, tensor<?x4096xf32>
+}

@@ -1,0 +1,81 @@
+//===- Plan.cpp - -mixq-plan -----------------------------------------------===//
+//
+// Attaches a #mixq.plan (kernel family, tile, split-K, stages) to every
+// mixq.qmatmul that has none, from M, N x K, the layout's group and the
+// target. The rules are documented in Passes.td and docs/Compiler.md.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+#include <algorithm>
+
+namespace mixq {
+#define GEN_PASS_DEF_MIXQPLAN
+#include "passes/Passes.h.inc"
+} // namespace mixq
+
+using namespace mlir;
+using namespace mixq;
+
+namespace {
+
+/// The largest multiple of `step` that is <= max(cap, step) and divides `k`;
+/// `k` itself when there is none.
+int64_t chooseTileK(int64_t k, int64_t step, int64_t cap) {
+  for (int64_t t = std::max(cap, step) / step * step; t >= step; t -= step)
+    if (k % t == 0)
+      return t;
+  return k;
+}
+
+PlanAttr choosePlan(QMatmulOp op, PlanTarget target) {
+  auto weight = llvm::cast<QWeightType>(op.getWeight().getType());
+  int64_t m = op.getInput().getType().getDimSize(0);
+  int64_t n = weight.getN(), k = weight.getK();
+  int64_t group = weight.getLayout().getGroup();
+  // Per-row layouts (group 0) align K tiles to 32 elements.
+  int64_t step = group > 0 ? group : 32;
+  bool gemv = !ShapedType::isDynamic(m) && m <= 16;
+  PlanKernel kernel = gemv ? PlanKernel::Gemv : PlanKernel::Gemm;
+  MLIRContext *ctx = op.getContext();
+
+  if (target == PlanTarget::X86) {
+    int64_t tileK = chooseTileK(k, step, 512);
+    int64_t tileM = gemv ? std::max<int64_t>(m, 1) : 4;
+    return PlanAttr::get(ctx, target, kernel, tileM, 16, tileK,
+                         /*splitK=*/1, /*stages=*/1);
+  }
+  if (gemv) {
+    // sm_80 and sm_90a: one 16-row mma fragment of M, 64 features per block.
+    int64_t tileK = chooseTileK(k, step, 128);
+    int64_t splitK = 1;
+    if (n <= 4096 && k >= 8192 && (k / tileK) % 2 == 0)
+      splitK = 2;
+    return PlanAttr::get(ctx, target, kernel, 16, 64, tileK, splitK,
+                         /*stages=*/4);
+  }
+  int64_t tileK = chooseTileK(k, step, 64);
+  if (target == PlanTarget::Sm80)
+    return PlanAttr::get(ctx, target, kernel, 128, 128, tileK, 1, 3);
+  return PlanAttr::get(ctx, target, kernel, 128, 256, tileK, 1, 4);
+}
+
+struct PlanPass : public mixq::impl::MixQPlanBase<PlanPass> {
+  using MixQPlanBase::MixQPlanBase;
+
+  void runOnOperation() override {
+    std::optional<PlanTarget> parsed = symbolizePlanTarget(target);
+    if (!parsed) {
+      getOperation()->emitError()
+          << "-mixq-plan: unknown target '" << target
+          << "'; expected x86, sm_80 or sm_90a";
+      return signalPassFailure();
+    }
+    getOperation()->walk([&](QMatmulOp op) {
+      if (!op.getPlanAttr())
+        op.setPlanAttr(choosePlan(op, *parsed));
+    });
+  }
+};
+
+} // namespace

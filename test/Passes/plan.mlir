@@ -1,0 +1,107 @@
+// RUN: mixq-opt %s --mixq-plan | FileCheck %s --check-prefixes=CHECK,X86
+// RUN: mixq-opt %s '--mixq-plan=target=x86' | FileCheck %s --check-prefixes=CHECK,X86
+// RUN: mixq-opt %s '--mixq-plan=target=sm_80' | FileCheck %s --check-prefixes=CHECK,SM80
+// RUN: mixq-opt %s '--mixq-plan=target=sm_90a' | FileCheck %s --check-prefixes=CHECK,SM90
+// Idempotent: a second run (even for another target) keeps the first plans.
+// RUN: mixq-opt %s --mixq-plan '--mixq-plan=target=sm_90a' | FileCheck %s --check-prefixes=CHECK,X86
+// RUN: not mixq-opt %s '--mixq-plan=target=avx512' 2>&1 | FileCheck %s --check-prefix=BAD
+// Every mixq.qmatmul gets a #mixq.plan from M, N x K, the group and the
+// target (rules: passes/Passes.td, docs/Compiler.md).
+
+// BAD: error: -mixq-plan: unknown target 'avx512'; expected x86, sm_80 or sm_90a
+
+!u4g128 = !mixq.qweight<4096x4096, #mixq.layout<uniform, bits = 4, group = 128>>
+
+// Decode, M = 1, 4096x4096 uniform g128: gemv; K tile 512 on x86, 128 on GPUs.
+// CHECK-LABEL: func.func @decode
+func.func @decode(%x: tensor<1x4096xf16>) -> tensor<1x4096xf32> {
+  %w = mixq.weight "wq" : !u4g128
+  // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 512], split_k = 1, stages = 1>}
+  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 64, 128], split_k = 1, stages = 4>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 128], split_k = 1, stages = 4>}
+  %y = mixq.qmatmul %x, %w : tensor<1x4096xf16>, !u4g128 -> tensor<1x4096xf32>
+  return %y : tensor<1x4096xf32>
+}
+
+// Decode of a long K (4096x11008): x86's K tile is 256 (512 and 384 do not
+// divide 11008); on GPUs N <= 4096 and K >= 8192 split K in 2.
+// CHECK-LABEL: func.func @decode_split_k
+func.func @decode_split_k(%x: tensor<1x11008xf16>) -> tensor<1x4096xf32> {
+  %w = mixq.weight "w2" : !mixq.qweight<4096x11008, #mixq.layout<uniform, bits = 4, group = 128>>
+  // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 256], split_k = 1, stages = 1>}
+  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 64, 128], split_k = 2, stages = 4>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 128], split_k = 2, stages = 4>}
+  %y = mixq.qmatmul %x, %w : tensor<1x11008xf16>, !mixq.qweight<4096x11008, #mixq.layout<uniform, bits = 4, group = 128>> -> tensor<1x4096xf32>
+  return %y : tensor<1x4096xf32>
+}
+
+// Prefill, dynamic M, 11008x4096 g128: gemm; the GPU K cap (64) is raised
+// to the group (128).
+// CHECK-LABEL: func.func @prefill
+func.func @prefill(%x: tensor<?x4096xf16>) -> tensor<?x11008xf32> {
+  %w = mixq.weight "w1" : !mixq.qweight<11008x4096, #mixq.layout<uniform, bits = 4, group = 128>>
+  // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemm, tile = [4, 16, 512], split_k = 1, stages = 1>}
+  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemm, tile = [128, 128, 128], split_k = 1, stages = 3>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [128, 256, 128], split_k = 1, stages = 4>}
+  %y = mixq.qmatmul %x, %w : tensor<?x4096xf16>, !mixq.qweight<11008x4096, #mixq.layout<uniform, bits = 4, group = 128>> -> tensor<?x11008xf32>
+  return %y : tensor<?x11008xf32>
+}
+
+// A mixed 2/4/16 layout with group 64, at M = 4 (gemv) and dynamic M (gemm).
+!mixed = !mixq.qweight<256x1024, #mixq.layout<mixed, bits = [2, 4, 16], group = 64, tile = 16, alloc = [200, 48, 8], asym, scales = <4, 256>, outliers = slots<1>>>
+
+// CHECK-LABEL: func.func @mixed
+func.func @mixed(%x: tensor<4x1024xf16>, %p: tensor<?x1024xf16>) -> (tensor<4x256xf32>, tensor<?x256xf32>) {
+  %w = mixq.weight "wm" : !mixed
+  // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemv, tile = [4, 16, 512], split_k = 1, stages = 1>}
+  // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemm, tile = [4, 16, 512], split_k = 1, stages = 1>}
+  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 64, 128], split_k = 1, stages = 4>}
+  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemm, tile = [128, 128, 64], split_k = 1, stages = 3>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 128], split_k = 1, stages = 4>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [128, 256, 64], split_k = 1, stages = 4>}
+  %y = mixq.qmatmul %x, %w : tensor<4x1024xf16>, !mixed -> tensor<4x256xf32>
+  %z = mixq.qmatmul %p, %w : tensor<?x1024xf16>, !mixed -> tensor<?x256xf32>
+  return %y, %z : tensor<4x256xf32>, tensor<?x256xf32>
+}
+
+// A per-row QUIK layout (no group: K tiles are multiples of 32), M = 8.
+// CHECK-LABEL: func.func @quik
+func.func @quik(%x: tensor<8x4096xf16>) -> tensor<8x4096xf32> {
+  %w = mixq.weight "wk" : !mixq.qweight<4096x4096, #mixq.layout<quik, bits = 4, fp16_cols = 256, act = <4, per_token, asym>>>
+  // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemv, tile = [8, 16, 512], split_k = 1, stages = 1>}
+  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 64, 128], split_k = 1, stages = 4>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 128], split_k = 1, stages = 4>}
+  %y = mixq.qmatmul %x, %w : tensor<8x4096xf16>, !mixq.qweight<4096x4096, #mixq.layout<quik, bits = 4, fp16_cols = 256, act = <4, per_token, asym>>> -> tensor<8x4096xf32>
+  return %y : tensor<8x4096xf32>
+}
+
+// K not divisible by 512: K = 288 with group 32 (x86: all of K; GPU gemv:
+// 96; GPU gemm: 32), and a per-row LUT with K = 100, which no multiple of 32
+// divides (the whole K).
+// CHECK-LABEL: func.func @odd_k
+func.func @odd_k(%x: tensor<1x288xf32>, %p: tensor<?x288xf32>, %s: tensor<1x100xf32>) -> (tensor<1x768xf32>, tensor<?x768xf32>, tensor<1x64xf32>) {
+  %w = mixq.weight "w3" : !mixq.qweight<768x288, #mixq.layout<uniform, bits = 4, group = 32>>
+  %l = mixq.weight "wl" : !mixq.qweight<64x100, #mixq.layout<lut, bits = 3>>
+  // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 288], split_k = 1, stages = 1>}
+  // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemm, tile = [4, 16, 288], split_k = 1, stages = 1>}
+  // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 100], split_k = 1, stages = 1>}
+  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 64, 96], split_k = 1, stages = 4>}
+  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemm, tile = [128, 128, 32], split_k = 1, stages = 3>}
+  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 64, 100], split_k = 1, stages = 4>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 96], split_k = 1, stages = 4>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [128, 256, 32], split_k = 1, stages = 4>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 100], split_k = 1, stages = 4>}
+  %y = mixq.qmatmul %x, %w : tensor<1x288xf32>, !mixq.qweight<768x288, #mixq.layout<uniform, bits = 4, group = 32>> -> tensor<1x768xf32>
+  %z = mixq.qmatmul %p, %w : tensor<?x288xf32>, !mixq.qweight<768x288, #mixq.layout<uniform, bits = 4, group = 32>> -> tensor<?x768xf32>
+  %v = mixq.qmatmul %s, %l : tensor<1x100xf32>, !mixq.qweight<64x100, #mixq.layout<lut, bits = 3>> -> tensor<1x64xf32>
+  return %y, %z, %v : tensor<1x768xf32>, tensor<?x768xf32>, tensor<1x64xf32>
+}
+
+// A product that already has a plan keeps it, whatever the target.
+// CHECK-LABEL: func.func @planned
+func.func @planned(%x: tensor<1x4096xf16>) -> tensor<1x4096xf32> {
+  %w = mixq.weight "wq" : !u4g128
+  // CHECK: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 128, 256], split_k = 4, stages = 2>}
+  %y = mixq.qmatmul %x, %w {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 128, 256], split_k = 4, stages = 2>} : tensor<1x4096xf16>, !u4g128 -> tensor<1x4096xf32>
+  return %y : tensor<1x4096xf32>
+}

@@ -9,6 +9,7 @@
 #include "model/CheckpointReaders.h"
 #include "model/Float16.h"
 #include "model/MappedFile.h"
+#include "model/NonFinite.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Endian.h"
@@ -189,6 +190,11 @@ llvm::Error loadChecked(const Checkpoint &ckpt, const std::string &name,
   auto values = ckpt.loadF32(*t);
   if (!values)
     return values.takeError();
+  if (std::optional<size_t> bad = firstNonFinite(*values))
+    return fileError(t->file, "tensor '" + t->name + "' has a " +
+                                  (std::isnan((*values)[*bad]) ? "NaN"
+                                                               : "infinite") +
+                                  " value at element " + llvm::Twine(*bad));
   out = std::move(*values);
   return llvm::Error::success();
 }

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "model/Dequantize.h"
+#include "model/NonFinite.h"
 
 #include "model/BitPack.h"
 
@@ -601,5 +602,10 @@ llvm::Expected<std::vector<float>> mixq::dequantize(const QuantizedTensor &t) {
     dequantQuik(t, w.data());
     break;
   }
+  if (std::optional<size_t> bad = firstNonFinite(w))
+    return tensorError(t, llvm::formatv("dequantizes to a non-finite value "
+                                        "at row {0}, column {1} (NaN or Inf "
+                                        "in its scales or values)",
+                                        *bad / t.cols, *bad % t.cols));
   return w;
 }

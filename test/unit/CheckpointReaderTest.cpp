@@ -709,6 +709,28 @@ TEST_F(CheckpointTest, Llama2cTiedGQA) {
   EXPECT_NE(llvm::toString(none.takeError()).find("nope"), std::string::npos);
 }
 
+TEST_F(CheckpointTest, NonFiniteWeightsAreRefused) {
+  LlamaConfig c = tinyConfig(/*tied=*/true);
+  for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    auto model = makeModel(c);
+    for (RefTensor &t : model)
+      if (t.canonical == "layers.1.feed_forward.w2.weight")
+        t.values[5] = bad;
+    writeFile(path("bad.bin"), llama2cFile(c, model));
+    auto ckpt = Checkpoint::open(path("bad.bin"));
+    ASSERT_TRUE(static_cast<bool>(ckpt)) << llvm::toString(ckpt.takeError());
+    auto weights = loadLlamaWeights(**ckpt);
+    ASSERT_FALSE(static_cast<bool>(weights));
+    std::string message = llvm::toString(weights.takeError());
+    EXPECT_NE(message.find(path("bad.bin")), std::string::npos) << message;
+    EXPECT_NE(message.find("w2[1]"), std::string::npos) << message;
+    EXPECT_NE(message.find(std::isnan(bad) ? "NaN" : "infinite"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("element 5"), std::string::npos) << message;
+  }
+}
+
 TEST_F(CheckpointTest, Llama2cUntied) {
   LlamaConfig c = tinyConfig(/*tied=*/false);
   auto model = makeModel(c);

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/Command.h"
 
+#include "model/Dequantize.h"
 #include "model/Package.h"
 
 #include "llvm/Support/FormatVariadic.h"
@@ -81,6 +82,12 @@ int inspectPackage(StringRef path, bool json, raw_ostream &os) {
   std::string rows;
   raw_string_ostream table(rows);
   for (const PackageTensorView &t : pkg.tensors()) {
+    // Every stream's contents, not just its size (one tensor at a time).
+    if (auto values = dequantize(t.copy()); !values) {
+      WithColor::error(errs(), "mixq")
+          << pkg.path() << ": " << toString(values.takeError()) << "\n";
+      return Failure;
+    }
     StorageBits s = cantFail(storageBits(t.layout, t.rows, t.cols));
     uint64_t params = uint64_t(t.rows) * uint64_t(t.cols);
     all.bits += s.total();

@@ -158,3 +158,22 @@ TEST(PackageWeights, PackageComesBackAsItsDequantizedWeights) {
   EXPECT_NE(llvm::toString(missing.takeError()).find("norm"), std::string::npos);
   llvm::sys::fs::remove(path);
 }
+
+TEST(PackageWeights, NonFiniteScalesAreRefusedNotPropagated) {
+  std::mt19937 rng(5);
+  auto r = quantizeRtn("w", randomValues(4 * 32, rng), 4, 32,
+                       uniformLayout(4, 16, true));
+  ASSERT_TRUE(bool(r));
+  QuantizedTensor t = std::move(r->tensor);
+  ASSERT_TRUE(bool(dequantize(t)));
+  // Scale of group 3 (row 1, group 1) becomes +Inf (F16 0x7C00).
+  std::vector<uint8_t> &scales = t.streams.at("scales").bytes;
+  scales[6] = 0x00;
+  scales[7] = 0x7C;
+  auto values = dequantize(t);
+  ASSERT_FALSE(bool(values));
+  std::string message = llvm::toString(values.takeError());
+  EXPECT_NE(message.find("non-finite value at row 1, column 16"),
+            std::string::npos)
+      << message;
+}

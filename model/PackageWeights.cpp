@@ -14,10 +14,8 @@
 
 using namespace mixq;
 
-namespace {
-
-/// The LlamaWeights vector a canonical name fills, or null.
-std::vector<float> *slotFor(LlamaWeights &w, llvm::StringRef name) {
+std::vector<float> *mixq::llamaWeightSlot(LlamaWeights &w,
+                                         llvm::StringRef name) {
   if (name == "tok_embeddings.weight")
     return &w.tokEmbeddings;
   if (name == "norm.weight")
@@ -47,15 +45,13 @@ std::vector<float> *slotFor(LlamaWeights &w, llvm::StringRef name) {
   return nullptr;
 }
 
-} // namespace
-
 llvm::Expected<LlamaWeights>
 mixq::loadPackageWeights(const PackageReader &package) {
   LlamaWeights w;
   w.config = package.config();
   w.layers.resize(w.config.nLayers);
   for (const PackageTensorView &view : package.tensors()) {
-    std::vector<float> *slot = slotFor(w, view.name);
+    std::vector<float> *slot = llamaWeightSlot(w, view.name);
     if (!slot)
       return fileError(package.path(),
                        "tensor '" + view.name + "' is not a Llama weight");

@@ -18,6 +18,11 @@
 
 namespace mixq {
 
+/// The vector of `weights` that canonical tensor `name` fills (layers must
+/// already be sized), or null for a name that is not a Llama weight.
+std::vector<float> *llamaWeightSlot(LlamaWeights &weights,
+                                    llvm::StringRef name);
+
 /// Dequantizes every tensor; fails (naming the package and tensor) when one
 /// is missing, misshapen or does not dequantize.
 llvm::Expected<LlamaWeights> loadPackageWeights(const PackageReader &package);

@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/Command.h"
+#include "tools/mixq/TextOutput.h"
 #include "tools/mixq/ReferenceModel.h"
 
 #include "model/Checkpoint.h"
@@ -80,18 +81,6 @@ int fail(Error err) {
   return Failure;
 }
 
-/// Prints a piece unless it is a lone control byte (other than whitespace):
-/// byte-fallback tokens can produce those. Bytes >= 0x80 are kept so that
-/// UTF-8 characters split over byte tokens come out whole.
-void printPiece(StringRef piece, raw_ostream &os) {
-  if (piece.size() == 1) {
-    unsigned char c = piece[0];
-    if (c < 0x80 && !std::isprint(c) && !std::isspace(c))
-      return;
-  }
-  os << piece;
-  os.flush();
-}
 
 int runGenerate() {
   if (temperature < 0)

@@ -1,0 +1,146 @@
+//===- Session.cpp - Running a bound module: caches, scratch, threads -----===//
+//
+// See Session.h.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/Session.h"
+
+#include "model/MappedFile.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cstdlib>
+
+using namespace mixq;
+
+Session::Session(const CompiledModule &module, unsigned threads)
+    : module_(module), pool_(threads) {
+  runtime_.ctx = this;
+  runtime_.parallel_for = &Session::parallelFor;
+}
+
+Session::~Session() { std::free(scratch_); }
+
+llvm::Expected<std::unique_ptr<Session>>
+Session::create(const CompiledModule &module, unsigned threads) {
+  if (!module.isBound())
+    return fileError(module.path(), "module is not bound to a package");
+  const mixq_model_dims &d = module.dims();
+  if (d.n_layers <= 0 || d.max_seq_len <= 0 || d.n_kv_heads <= 0 ||
+      d.head_dim <= 0 || d.vocab_size <= 0)
+    return fileError(module.path(), "module reports an invalid model shape");
+  std::unique_ptr<Session> s(new Session(module, threads));
+  size_t cache = size_t(d.n_layers) * size_t(d.max_seq_len) *
+                 size_t(d.n_kv_heads) * size_t(d.head_dim);
+  s->kcache_.assign(cache, 0.0f);
+  s->vcache_.assign(cache, 0.0f);
+  if (llvm::Error e = s->reserveScratch(1))
+    return std::move(e);
+  return std::move(s);
+}
+
+void Session::parallelFor(void *ctx, int64_t n, mixq_task_fn fn, void *args) {
+  auto *self = static_cast<Session *>(ctx);
+  if (n <= 0)
+    return;
+  // The pool is not reentrant: a nested (or concurrent) call runs serially.
+  if (self->inParallelFor_.exchange(true)) {
+    fn(args, 0, n);
+    return;
+  }
+  self->pool_.parallelFor(
+      n, [&](int64_t begin, int64_t end) { fn(args, begin, end); });
+  self->inParallelFor_.store(false);
+}
+
+llvm::Error Session::reserveScratch(int64_t tokens) {
+  if (tokens <= scratchTokens_)
+    return llvm::Error::success();
+  int64_t bytes = module_.functions().scratchBytes(tokens);
+  if (bytes < 0)
+    return fileError(module_.path(),
+                     llvm::formatv("module asks for {0} scratch bytes", bytes));
+  if (bytes > scratchBytes_) {
+    // aligned_alloc wants a multiple of the alignment (and a nonzero size).
+    size_t size = (size_t(bytes) + 63) / 64 * 64;
+    void *memory = std::aligned_alloc(64, size ? size : 64);
+    if (!memory)
+      return fileError(module_.path(),
+                       llvm::formatv("cannot allocate {0} scratch bytes",
+                                     bytes));
+    std::free(scratch_);
+    scratch_ = memory;
+    scratchBytes_ = bytes;
+  }
+  scratchTokens_ = tokens;
+  return llvm::Error::success();
+}
+
+llvm::Error Session::checkTokens(llvm::ArrayRef<int> tokens) const {
+  int64_t n = int64_t(tokens.size()), context = contextLength();
+  if (n == 0)
+    return fileError(module_.path(), "no tokens to run");
+  if (pos_ + n > context)
+    return fileError(
+        module_.path(),
+        pos_ == 0
+            ? llvm::formatv("prompt of {0} tokens does not fit the context "
+                            "of {1}",
+                            n, context)
+                  .str()
+            : llvm::formatv("{0} tokens at position {1} do not fit the "
+                            "context of {2}",
+                            n, pos_, context)
+                  .str());
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] < 0 || tokens[i] >= vocabSize())
+      return fileError(module_.path(),
+                       llvm::formatv("token id {0} (at {1}) is outside the "
+                                     "vocabulary of {2}",
+                                     tokens[i], i, vocabSize()));
+  return llvm::Error::success();
+}
+
+llvm::Error Session::statusError(int32_t status, const char *what) const {
+  if (status == MIXQ_STATUS_OK)
+    return llvm::Error::success();
+  const char *meaning = status == MIXQ_STATUS_BAD_ARGUMENT ? "bad argument"
+                        : status == MIXQ_STATUS_INTERNAL   ? "internal error"
+                                                           : "unknown status";
+  return fileError(module_.path(),
+                   llvm::formatv("{0} at position {1} failed with status {2} "
+                                 "({3})",
+                                 what, pos_, status, meaning));
+}
+
+llvm::Expected<llvm::ArrayRef<float>>
+Session::prefill(llvm::ArrayRef<int> tokens) {
+  if (llvm::Error e = checkTokens(tokens))
+    return std::move(e);
+  int64_t n = int64_t(tokens.size()), vocab = vocabSize();
+  if (llvm::Error e = reserveScratch(n))
+    return std::move(e);
+  tokens_.assign(tokens.begin(), tokens.end());
+  logits_.resize(size_t(n) * size_t(vocab));
+  int32_t status = module_.functions().prefill(
+      &runtime_, module_.streamTable().data(), kcache_.data(), vcache_.data(),
+      tokens_.data(), n, pos_, logits_.data(), scratch_);
+  if (llvm::Error e = statusError(status, "prefill"))
+    return std::move(e);
+  pos_ += n;
+  return llvm::ArrayRef<float>(logits_).take_back(size_t(vocab));
+}
+
+llvm::Expected<llvm::ArrayRef<float>> Session::decode(int token) {
+  if (llvm::Error e = checkTokens(llvm::ArrayRef<int>(token)))
+    return std::move(e);
+  int64_t vocab = vocabSize();
+  logits_.resize(size_t(vocab));
+  int32_t status = module_.functions().decode(
+      &runtime_, module_.streamTable().data(), kcache_.data(), vcache_.data(),
+      token, pos_, logits_.data(), scratch_);
+  if (llvm::Error e = statusError(status, "decode"))
+    return std::move(e);
+  pos_ += 1;
+  return llvm::ArrayRef<float>(logits_);
+}

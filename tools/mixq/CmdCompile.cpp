@@ -38,11 +38,6 @@ cl::opt<std::string> outputPath("o", cl::desc("Output file (default: stdout)"),
                                 cl::init("-"), cl::sub(compileCommand),
                                 cl::cat(category()));
 
-int fail(Error e) {
-  WithColor::error(errs(), "mixq") << toString(std::move(e)) << "\n";
-  return Failure;
-}
-
 int runCompile() {
   bool known = StringSwitch<bool>(emitKind)
                    .Cases({"", "mlir", "llvm", "asm", "obj", "ptx"}, true)

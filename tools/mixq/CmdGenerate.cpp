@@ -76,11 +76,6 @@ cl::opt<unsigned> threads("threads",
                           cl::init(0), cl::sub(generateCommand),
                           cl::cat(category()));
 
-int fail(Error err) {
-  WithColor::error(errs(), "mixq") << toString(std::move(err)) << "\n";
-  return Failure;
-}
-
 
 int runGenerate() {
   if (temperature < 0)

@@ -130,11 +130,8 @@ void printCheckpoint(const Checkpoint &ckpt, bool json, raw_ostream &os) {
 /// `mixq inspect` for a checkpoint path; returns the exit code.
 int inspectCheckpoint(StringRef path, bool json, raw_ostream &os) {
   auto ckpt = Checkpoint::open(path);
-  if (!ckpt) {
-    // Reader errors already start with "<file>: ".
-    WithColor::error(errs(), "mixq") << toString(ckpt.takeError()) << "\n";
-    return Failure;
-  }
+  if (!ckpt) // reader errors already start with "<file>: "
+    return fail(ckpt.takeError());
   printCheckpoint(**ckpt, json, os);
   return Success;
 }

@@ -86,11 +86,6 @@ cl::opt<std::string> dumpLogits("dump-logits",
                                 cl::Hidden, cl::init(""), cl::sub(pplCommand),
                                 cl::cat(category()));
 
-int fail(Error err) {
-  WithColor::error(errs(), "mixq") << toString(std::move(err)) << "\n";
-  return Failure;
-}
-
 /// -log softmax(logits)[target], in double.
 double negativeLogLikelihood(ArrayRef<float> logits, int target) {
   double maxLogit = -INFINITY;

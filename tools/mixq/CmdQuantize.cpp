@@ -110,11 +110,6 @@ MIXQ_Q_OPT(int64_t, calibCtx, "calib-ctx", "Calibration window length", 256);
 MIXQ_Q_OPT(unsigned, threads, "threads", "Engine threads (0: all)", 0);
 MIXQ_Q_OPT(bool, jsonOutput, "json", "Print the summary as JSON", false);
 
-int fail(Error e) {
-  WithColor::error(errs(), "mixq") << toString(std::move(e)) << "\n";
-  return Failure;
-}
-
 QuantizerOptions optionsFromFlags() {
   QuantizerOptions o;
   o.scheme = scheme;

@@ -66,11 +66,6 @@ cl::opt<unsigned> threads("threads",
                           cl::init(0), cl::sub(runCommand),
                           cl::cat(category()));
 
-int fail(Error err) {
-  WithColor::error(errs(), "mixq") << toString(std::move(err)) << "\n";
-  return Failure;
-}
-
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() -

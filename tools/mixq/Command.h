@@ -10,6 +10,7 @@
 #define MIXQ_TOOLS_MIXQ_COMMAND_H
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Error.h"
 
 #include <vector>
 
@@ -34,6 +35,10 @@ struct CommandRegistration {
 
 /// Exit codes shared by every command.
 enum ExitCode : int { Success = 0, Failure = 1, UsageError = 2 };
+
+/// Prints `error` as one line "mixq: error: <file>: <reason>" on stderr and
+/// returns Failure, the exit code of every command that fails on its input.
+int fail(llvm::Error error);
 
 } // namespace mixq::cli
 

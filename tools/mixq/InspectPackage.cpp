@@ -10,6 +10,7 @@
 #include "tools/mixq/Command.h"
 
 #include "model/Dequantize.h"
+#include "model/MappedFile.h"
 #include "model/Package.h"
 
 #include "llvm/Support/FormatVariadic.h"
@@ -71,10 +72,8 @@ namespace mixq::cli {
 
 int inspectPackage(StringRef path, bool json, raw_ostream &os) {
   auto opened = PackageReader::open(path);
-  if (!opened) {
-    WithColor::error(errs(), "mixq") << toString(opened.takeError()) << "\n";
-    return Failure;
-  }
+  if (!opened)
+    return cli::fail(opened.takeError());
   const PackageReader &pkg = **opened;
   Totals linears, all;
   StorageBits breakdown;
@@ -83,11 +82,8 @@ int inspectPackage(StringRef path, bool json, raw_ostream &os) {
   raw_string_ostream table(rows);
   for (const PackageTensorView &t : pkg.tensors()) {
     // Every stream's contents, not just its size (one tensor at a time).
-    if (auto values = dequantize(t.copy()); !values) {
-      WithColor::error(errs(), "mixq")
-          << pkg.path() << ": " << toString(values.takeError()) << "\n";
-      return Failure;
-    }
+    if (auto values = dequantize(t.copy()); !values)
+      return cli::fail(fileError(pkg.path(), toString(values.takeError())));
     StorageBits s = cantFail(storageBits(t.layout, t.rows, t.cols));
     uint64_t params = uint64_t(t.rows) * uint64_t(t.cols);
     all.bits += s.total();

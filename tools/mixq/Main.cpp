@@ -20,6 +20,11 @@ cl::OptionCategory &mixq::cli::category() {
   return c;
 }
 
+int mixq::cli::fail(Error error) {
+  WithColor::error(errs(), "mixq") << toString(std::move(error)) << "\n";
+  return Failure;
+}
+
 std::vector<Command> &mixq::cli::registeredCommands() {
   static std::vector<Command> commands;
   return commands;

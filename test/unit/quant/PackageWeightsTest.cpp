@@ -13,6 +13,8 @@
 
 #include "llvm/Support/FileSystem.h"
 
+#include "test/unit/support/TinyPackage.h"
+
 #include "gtest/gtest.h"
 
 #include <cmath>
@@ -75,19 +77,6 @@ TEST(ActivationQuant, ErrorShrinksWithBitsAndZerosStayZero) {
 
 namespace {
 
-LlamaConfig tinyConfig() {
-  LlamaConfig c;
-  c.dim = 32;
-  c.hiddenDim = 64;
-  c.nLayers = 1;
-  c.nHeads = 4;
-  c.nKvHeads = 2;
-  c.vocabSize = 16;
-  c.maxSeqLen = 8;
-  c.tiedEmbeddings = true;
-  return c;
-}
-
 std::vector<float> randomValues(size_t n, std::mt19937 &rng) {
   std::normal_distribution<float> normal(0.0f, 0.1f);
   std::vector<float> v(n);
@@ -99,38 +88,9 @@ std::vector<float> randomValues(size_t n, std::mt19937 &rng) {
 } // namespace
 
 TEST(PackageWeights, PackageComesBackAsItsDequantizedWeights) {
-  LlamaConfig c = tinyConfig();
-  std::mt19937 rng(11);
-  Package package;
-  package.config = c;
-  package.tokenizerFormat = "llama2c";
   std::map<std::string, std::vector<float>> expected;
-  auto addDense = [&](const std::string &name, std::vector<int64_t> shape,
-                      int64_t bits) {
-    int64_t n = shape.size() == 2 ? shape[0] : 1, k = shape.back();
-    auto t = packDense(name, n, k, randomValues(n * k, rng), bits);
-    ASSERT_TRUE(bool(t)) << llvm::toString(t.takeError());
-    expected[name] = llvm::cantFail(dequantize(*t));
-    package.tensors.push_back({shape, std::move(*t)});
-  };
-  auto addRtn = [&](const std::string &name, int64_t n, int64_t k) {
-    auto r = quantizeRtn(name, randomValues(n * k, rng), n, k,
-                         uniformLayout(4, 16, true));
-    ASSERT_TRUE(bool(r)) << llvm::toString(r.takeError());
-    expected[name] = r->dequantized;
-    package.tensors.push_back({{n, k}, std::move(r->tensor)});
-  };
-  addDense("tok_embeddings.weight", {c.vocabSize, c.dim}, 16);
-  addDense("layers.0.attention_norm.weight", {c.dim}, 32);
-  addRtn("layers.0.attention.wq.weight", c.dim, c.dim);
-  addRtn("layers.0.attention.wk.weight", c.kvDim(), c.dim);
-  addRtn("layers.0.attention.wv.weight", c.kvDim(), c.dim);
-  addRtn("layers.0.attention.wo.weight", c.dim, c.dim);
-  addDense("layers.0.ffn_norm.weight", {c.dim}, 32);
-  addRtn("layers.0.feed_forward.w1.weight", c.hiddenDim, c.dim);
-  addRtn("layers.0.feed_forward.w2.weight", c.dim, c.hiddenDim);
-  addRtn("layers.0.feed_forward.w3.weight", c.hiddenDim, c.dim);
-  addDense("norm.weight", {c.dim}, 32);
+  Package package = test_support::makeTinyPackage(
+      test_support::tinyPackageConfig(/*layers=*/1), 11, &expected);
 
   llvm::SmallString<128> path;
   ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("mixq-weights", "mixq", path));

@@ -19,6 +19,8 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include "test/unit/support/TinyPackage.h"
+
 #include "gtest/gtest.h"
 
 #include <atomic>
@@ -29,62 +31,11 @@ using namespace mixq;
 
 namespace {
 
-LlamaConfig tinyConfig() {
-  LlamaConfig c;
-  c.dim = 32;
-  c.hiddenDim = 64;
-  c.nLayers = 2;
-  c.nHeads = 4;
-  c.nKvHeads = 2;
-  c.vocabSize = 16;
-  c.maxSeqLen = 8;
-  c.tiedEmbeddings = true;
-  return c;
-}
+LlamaConfig tinyConfig() { return test_support::tinyPackageConfig(/*layers=*/2); }
 
 /// Writes a tiny random package to a temporary file and returns its path.
 std::string writeTinyPackage(unsigned seed) {
-  LlamaConfig c = tinyConfig();
-  std::mt19937 rng(seed);
-  auto random = [&](size_t n) {
-    std::normal_distribution<float> normal(0.0f, 0.3f);
-    std::vector<float> v(n);
-    for (float &x : v)
-      x = normal(rng);
-    return v;
-  };
-  Package package;
-  package.config = c;
-  package.tokenizerFormat = "llama2c";
-  auto addDense = [&](const std::string &name, std::vector<int64_t> shape,
-                      int64_t bits) {
-    int64_t n = shape.size() == 2 ? shape[0] : 1, k = shape.back();
-    std::vector<float> values = random(n * k);
-    if (shape.size() == 1)
-      for (float &v : values)
-        v += 1.0f; // norm weights near 1
-    package.tensors.push_back(
-        {shape, llvm::cantFail(packDense(name, n, k, values, bits))});
-  };
-  auto addRtn = [&](const std::string &name, int64_t n, int64_t k) {
-    auto r = llvm::cantFail(quantizeRtn(name, random(n * k), n, k,
-                                        uniformLayout(4, 16, true)));
-    package.tensors.push_back({{n, k}, std::move(r.tensor)});
-  };
-  addDense("tok_embeddings.weight", {c.vocabSize, c.dim}, 16);
-  for (int l = 0; l < c.nLayers; ++l) {
-    std::string p = "layers." + std::to_string(l) + ".";
-    addDense(p + "attention_norm.weight", {c.dim}, 32);
-    addRtn(p + "attention.wq.weight", c.dim, c.dim);
-    addRtn(p + "attention.wk.weight", c.kvDim(), c.dim);
-    addRtn(p + "attention.wv.weight", c.kvDim(), c.dim);
-    addRtn(p + "attention.wo.weight", c.dim, c.dim);
-    addDense(p + "ffn_norm.weight", {c.dim}, 32);
-    addRtn(p + "feed_forward.w1.weight", c.hiddenDim, c.dim);
-    addRtn(p + "feed_forward.w2.weight", c.dim, c.hiddenDim);
-    addRtn(p + "feed_forward.w3.weight", c.hiddenDim, c.dim);
-  }
-  addDense("norm.weight", {c.dim}, 32);
+  Package package = test_support::makeTinyPackage(tinyConfig(), seed);
   llvm::SmallString<128> path;
   EXPECT_FALSE(
       llvm::sys::fs::createTemporaryFile("mixq-runtime", "mixq", path));

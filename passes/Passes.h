@@ -8,8 +8,17 @@
 
 #include "dialect/MixQDialect.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassOptions.h"
 
 namespace mixq {
 
@@ -18,6 +27,19 @@ namespace mixq {
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
+
+/// Options of -mixq-cpu-pipeline.
+struct CpuPipelineOptions
+    : public mlir::PassPipelineOptions<CpuPipelineOptions> {
+  Option<std::string> cpu{*this, "cpu",
+                          llvm::cl::desc("CPU name recorded in mixq_target"),
+                          llvm::cl::init("generic")};
+};
+
+/// Adds the CPU pipeline (see CpuPipeline.cpp) to `pm`.
+void buildCpuPipeline(mlir::OpPassManager &pm, const CpuPipelineOptions &o);
+/// Registers -mixq-cpu-pipeline with the pass registry.
+void registerCpuPipeline();
 
 } // namespace mixq
 

@@ -107,4 +107,67 @@ def MixQPlan : Pass<"mixq-plan"> {
   let dependentDialects = ["::mixq::MixQDialect"];
 }
 
+def MixQLowerCpu : Pass<"mixq-lower-cpu", "::mlir::ModuleOp"> {
+  let summary = "Lowers the planned Llama graph to x86 kernels behind the C ABI";
+  let description = [{
+    Takes the module `mixq compile` builds (after `-mixq-plan` and
+    `-mixq-split-outliers`) to the CPU form of runtime/ModuleABI.h:
+
+    - `@prefill` / `@decode` become `@mixq_prefill` / `@mixq_decode` on raw
+      pointers (runtime, stream table, KV caches, tokens, position, logits,
+      scratch) returning a status; bad arguments (a token outside the
+      vocabulary, a position past `max_seq_len`) return 1 before anything
+      is written;
+    - every `mixq.weight` stream is a static memref over its pointer in the
+      stream table; the table's order is recorded in `mixq.streams` and
+      exported by `mixq_stream_name`;
+    - every intermediate tensor gets a region of the scratch buffer, planned
+      by liveness (regions of M-row tensors scale with M), the KV caches are
+      updated in place and the classifier writes the logits buffer;
+    - each `mixq.qmatmul` becomes a task for the runtime's `parallel_for`
+      over blocks of output rows: codes unpacked in vector registers
+      (byte shuffles, shifts, masks), LUT entries gathered, scales and zeros
+      (second-order scales dequantized) applied once per group, FMA
+      accumulation; mixed weights dispatch on the precision map once per
+      tile-group and add their outlier slots; QUIK quantizes activations per
+      token and takes integer dot products;
+    - `embed`, `rms_norm`, `rope` (a compile-time cos/sin table),
+      `attention` (parallel over token x head), `sparse_add` and the
+      element-wise ops become loops.
+
+    The exports `mixq_abi_version`, `mixq_package_sha256`, `mixq_target`
+    ("x86-64:" + the `cpu` option), `mixq_get_model_dims`,
+    `mixq_stream_count`, `mixq_stream_name` and `mixq_scratch_bytes` are
+    generated from the module's attributes.
+
+    Input (abridged):
+    ```mlir
+    module attributes {mixq.model = {...}, mixq.package_sha256 = "9f2c..."} {
+      func.func @decode(%tok: tensor<1xi32>, %pos: index, %kc: tensor<...>,
+                        %vc: tensor<...>) -> (tensor<1x32000xf32>, ...) {
+        ...
+        %y = mixq.qmatmul %x, %w {plan = #mixq.plan<...>} : ...
+      }
+    }
+    ```
+    Output (abridged):
+    ```mlir
+    func.func @mixq_decode(%rt: !llvm.ptr, %streams: !llvm.ptr, ...,
+                           %scratch: !llvm.ptr) -> i32
+    func.func private @mixq_qmatmul_0(%args: !llvm.ptr, %begin: i64, %end: i64)
+    func.func @mixq_scratch_bytes(%max_tokens: i64) -> i64
+    ```
+  }];
+  let options = [
+    Option<"cpu", "cpu", "std::string", /*default=*/"\"generic\"",
+           "the CPU name recorded in mixq_target (\"x86-64:<cpu>\")">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::cf::ControlFlowDialect",
+    "::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // MIXQ_PASSES_TD

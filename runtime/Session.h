@@ -41,6 +41,8 @@ public:
   /// Runs `tokens` at positions pos()..pos()+n-1 and returns the logits of
   /// the last one (valid until the next call).
   llvm::Expected<llvm::ArrayRef<float>> prefill(llvm::ArrayRef<int> tokens);
+  /// The logits of every token of the last prefill ([n][vocab]).
+  llvm::ArrayRef<float> allLogits() const { return logits_; }
   /// Runs one token at pos() and returns its logits.
   llvm::Expected<llvm::ArrayRef<float>> decode(int token);
   /// Back to position 0 (the caches are overwritten as positions are rerun).

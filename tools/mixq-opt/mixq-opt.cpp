@@ -18,6 +18,7 @@ int main(int argc, char **argv) {
   mixq::registerUpstreamDialects(registry);
   mixq::registerUpstreamPasses();
   mixq::registerMixQPasses();
+  mixq::registerCpuPipeline();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "mixq optimizer driver: mixq dialect, passes and pipelines\n",
       registry));

@@ -1,17 +1,28 @@
 //===- CmdCompile.cpp - `mixq compile PKG [--emit=KIND] [-o FILE]` --------===//
 //
-// Builds the MLIR module of a package (codegen/Llama/GraphBuilder.h) and
-// prints it (--emit=mlir) to stdout or, atomically (temporary name, then
-// rename), to -o FILE. The later stages (--emit=llvm|asm|obj|ptx and the
-// default, a shared library) arrive with issues 6 and 7.
+// Builds the MLIR module of a package (codegen/Llama/GraphBuilder.h);
+// --emit=mlir prints that graph. Otherwise -mixq-cpu-pipeline takes it to
+// the LLVM dialect, codegen/Host to LLVM IR (--emit=llvm), optimized for
+// --cpu (default: this machine), then x86 assembly (--emit=asm), an object
+// (--emit=obj) or, by default, a shared library implementing
+// runtime/ModuleABI.h (-o model.so). Every output is written atomically
+// (temporary name, then rename). --emit=ptx arrives with issue 7.
 //
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/Command.h"
 
+#include "codegen/Host/HostCodegen.h"
 #include "codegen/Llama/GraphBuilder.h"
 #include "model/Package.h"
+#include "passes/Passes.h"
 
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/Timer.h"
 
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/WithColor.h"
@@ -34,9 +45,42 @@ cl::opt<std::string> emitKind("emit",
                                        "obj | ptx (default: a shared library)"),
                               cl::init(""), cl::sub(compileCommand),
                               cl::cat(category()));
-cl::opt<std::string> outputPath("o", cl::desc("Output file (default: stdout)"),
+cl::opt<std::string> outputPath("o",
+                                cl::desc("Output file (default: stdout; a "
+                                         "shared library needs -o)"),
                                 cl::init("-"), cl::sub(compileCommand),
                                 cl::cat(category()));
+cl::opt<std::string> cpuName("cpu",
+                             cl::desc("x86 CPU to compile for (default: "
+                                      "native, this machine's CPU)"),
+                             cl::init("native"), cl::sub(compileCommand),
+                             cl::cat(category()));
+cl::opt<std::string> cpuFeatures("cpu-features",
+                                 cl::desc("Extra x86 features, e.g. "
+                                          "+avx2,-avx512f"),
+                                 cl::init(""), cl::sub(compileCommand),
+                                 cl::cat(category()));
+cl::opt<bool> timePasses("time", cl::desc("Print the time of each stage"),
+                         cl::init(false), cl::sub(compileCommand),
+                         cl::cat(category()));
+
+Error lowerToLLVMDialect(mlir::ModuleOp module, StringRef cpu) {
+  mlir::PassManager pm(module->getContext());
+  CpuPipelineOptions options;
+  options.cpu = cpu.str();
+  buildCpuPipeline(pm, options);
+  std::string diagnostics;
+  llvm::raw_string_ostream os(diagnostics);
+  mlir::ScopedDiagnosticHandler handler(
+      module->getContext(), [&](mlir::Diagnostic &d) {
+        os << d.getLocation() << ": " << d << "\n";
+        return mlir::success();
+      });
+  if (mlir::failed(pm.run(module)))
+    return createStringError(inconvertibleErrorCode(),
+                             "the CPU pipeline failed: " + diagnostics);
+  return Error::success();
+}
 
 int runCompile() {
   bool known = StringSwitch<bool>(emitKind)
@@ -48,25 +92,87 @@ int runCompile() {
         << "' (mlir, llvm, asm, obj or ptx)\n";
     return UsageError;
   }
-  if (emitKind != "mlir") {
+  if (emitKind == "ptx") {
     WithColor::error(errs(), "mixq")
-        << "compile --emit=" << (emitKind.empty() ? "so" : emitKind.getValue())
-        << " is not implemented yet (issue 6/7)\n";
+        << "compile --emit=ptx is not implemented yet (issue 7)\n";
     return UsageError;
   }
+  if (emitKind.empty() && outputPath == "-") {
+    WithColor::error(errs(), "mixq")
+        << "compile: a shared library needs -o FILE (or choose --emit=mlir, "
+           "llvm, asm or obj)\n";
+    return UsageError;
+  }
+
+  TimerGroup timers("mixq-compile", "mixq compile stages");
+  auto timed = [&](StringRef name) {
+    auto t = std::make_unique<Timer>(name, name, timers);
+    if (timePasses)
+      t->startTimer();
+    return t;
+  };
 
   auto package = PackageReader::open(packagePath);
   if (!package)
     return fail(package.takeError());
   mlir::MLIRContext context;
+  auto graphTimer = timed("graph");
   auto module = buildLlamaModule(context, **package);
   if (!module)
     return fail(module.takeError());
-  if (Error e = writeToOutput(outputPath, [&](raw_ostream &os) {
-        (*module)->print(os);
-        os << "\n";
-        return Error::success();
-      }))
+  graphTimer.reset();
+  if (emitKind == "mlir") {
+    if (Error e = writeToOutput(outputPath, [&](raw_ostream &os) {
+          (*module)->print(os);
+          os << "\n";
+          return Error::success();
+        }))
+      return fail(std::move(e));
+    return Success;
+  }
+
+  auto target = resolveHostTarget(HostTarget{cpuName, cpuFeatures});
+  if (!target)
+    return fail(target.takeError());
+  auto lowerTimer = timed("mlir pipeline");
+  if (Error e = lowerToLLVMDialect(**module, target->cpu))
+    return fail(createFileError(packagePath, std::move(e)));
+  lowerTimer.reset();
+  llvm::LLVMContext llvmContext;
+  auto translateTimer = timed("translate");
+  auto llvmModule = translateToLLVMIR(**module, llvmContext);
+  if (!llvmModule)
+    return fail(llvmModule.takeError());
+  translateTimer.reset();
+  auto optTimer = timed("llvm O3");
+  if (Error e = optimizeForHost(**llvmModule, *target))
+    return fail(std::move(e));
+  optTimer.reset();
+  if (emitKind == "llvm") {
+    if (Error e = writeToOutput(outputPath, [&](raw_ostream &os) {
+          (*llvmModule)->print(os, nullptr);
+          return Error::success();
+        }))
+      return fail(std::move(e));
+    return Success;
+  }
+  auto codegenTimer = timed("x86 codegen");
+  auto code = emitHostCode(**llvmModule, *target,
+                           emitKind == "asm" ? HostOutput::Assembly
+                                             : HostOutput::Object);
+  if (!code)
+    return fail(code.takeError());
+  codegenTimer.reset();
+  if (emitKind == "asm" || emitKind == "obj") {
+    if (Error e = writeToOutput(outputPath, [&](raw_ostream &os) {
+          os << *code;
+          return Error::success();
+        }))
+      return fail(std::move(e));
+    return Success;
+  }
+  auto linkTimer = timed("link");
+  if (Error e = linkSharedLibrary(*code, outputPath))
     return fail(std::move(e));
   return Success;
 }

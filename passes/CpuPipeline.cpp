@@ -1,0 +1,56 @@
+//===- CpuPipeline.cpp - -mixq-cpu-pipeline --------------------------------===//
+//
+// The named pipeline that takes a module from `mixq compile --emit=mlir` to
+// the LLVM dialect for x86: -mixq-plan{target=x86}, -mixq-split-outliers,
+// -mixq-lower-cpu, then the upstream conversions (scf to cf, strided
+// metadata, affine, vector/memref/arith/math/cf/func to LLVM) and
+// reconcile-unrealized-casts.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void mixq::buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &o) {
+  MixQPlanOptions plan;
+  plan.target = "x86";
+  pm.addPass(createMixQPlan(plan));
+  pm.addPass(createMixQSplitOutliers());
+  MixQLowerCpuOptions lower;
+  lower.cpu = o.cpu;
+  pm.addPass(createMixQLowerCpu(lower));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mixq::registerCpuPipeline() {
+  PassPipelineRegistration<CpuPipelineOptions>(
+      "mixq-cpu-pipeline",
+      "Takes a mixq Llama module to the LLVM dialect for x86 (plan, split "
+      "outliers, lower-cpu, upstream conversions)",
+      buildCpuPipeline);
+}

@@ -1,0 +1,743 @@
+//===- LowerCpu.cpp - -mixq-lower-cpu --------------------------------------===//
+//
+// Lowers the tensor-level Llama module (codegen/Llama/GraphBuilder.h), after
+// -mixq-plan and -mixq-split-outliers, to the CPU module of the C ABI in
+// runtime/ModuleABI.h: `mixq_prefill` / `mixq_decode` on raw pointers, the
+// kernels of passes/cpu/, and the exported queries (ABI version, package
+// hash, target, model dims, stream names, scratch size). See Passes.td.
+//
+// Memory: every intermediate tensor gets a region of the runtime's scratch
+// buffer, planned here like ggml's graph allocator: the graph is straight
+// line, so a value's region is free after its last use (through views:
+// expand/collapse_shape). Regions of tensors with M rows live in an arena
+// whose offsets scale with M (an offset is a multiple of M row bytes), so
+// one plan serves every prompt length; the others follow it. The KV caches
+// are updated in place; the last product writes the logits buffer directly.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+#include "passes/cpu/CpuKernels.h"
+
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <cmath>
+
+namespace mixq {
+#define GEN_PASS_DEF_MIXQLOWERCPU
+#include "passes/Passes.h.inc"
+} // namespace mixq
+
+using namespace mlir;
+using namespace mixq;
+using namespace mixq::cpu;
+
+namespace {
+
+int64_t roundUp64(int64_t v) { return (v + 63) / 64 * 64; }
+
+/// First-fit allocation of byte ranges with lifetimes over op indices.
+class Arena {
+public:
+  int64_t allocate(int64_t size, int64_t now, int64_t lastUse) {
+    size = roundUp64(std::max<int64_t>(size, 1));
+    live.erase(std::remove_if(live.begin(), live.end(),
+                              [&](const Range &r) { return r.lastUse < now; }),
+               live.end());
+    std::sort(live.begin(), live.end(),
+              [](const Range &a, const Range &b) { return a.begin < b.begin; });
+    int64_t at = 0;
+    for (const Range &r : live) {
+      if (r.begin - at >= size)
+        break;
+      at = std::max(at, r.begin + r.size);
+    }
+    live.push_back({at, size, lastUse});
+    peak = std::max(peak, at + size);
+    return at;
+  }
+  int64_t peak = 0;
+
+private:
+  struct Range {
+    int64_t begin, size, lastUse;
+  };
+  std::vector<Range> live;
+};
+
+struct ModelDims {
+  int64_t dim = 0, hidden = 0, layers = 0, heads = 0, kvHeads = 0, vocab = 0,
+          seq = 0;
+  float eps = 1e-5f, theta = 10000.0f;
+  int64_t headDim() const { return dim / heads; }
+};
+
+LogicalResult readDims(ModuleOp module, ModelDims &d) {
+  auto model = module->getAttrOfType<DictionaryAttr>("mixq.model");
+  if (!model)
+    return module.emitError("-mixq-lower-cpu needs the 'mixq.model' attribute "
+                            "of a module built by `mixq compile`");
+  auto get = [&](StringRef key, int64_t &out) {
+    if (auto a = model.getAs<IntegerAttr>(key)) {
+      out = a.getInt();
+      return true;
+    }
+    return false;
+  };
+  if (!get("dim", d.dim) || !get("hidden_dim", d.hidden) ||
+      !get("n_layers", d.layers) || !get("n_heads", d.heads) ||
+      !get("n_kv_heads", d.kvHeads) || !get("vocab_size", d.vocab) ||
+      !get("max_seq_len", d.seq))
+    return module.emitError("'mixq.model' lacks a model dimension");
+  if (auto a = model.getAs<FloatAttr>("rope_theta"))
+    d.theta = float(a.getValueAsDouble());
+  return success();
+}
+
+/// Lowers one tensor-level function (@prefill or @decode) into the body of
+/// its ABI function.
+class FunctionLowering {
+public:
+  FunctionLowering(func::FuncOp src, func::FuncOp dst, FunctionEnv env,
+                   const ModelDims &dims, memref::GlobalOp ropeGlobal,
+                   bool decode)
+      : src(src), dst(dst), env(env), dims(dims), ropeGlobal(ropeGlobal),
+        decode(decode) {}
+
+  LogicalResult run(int64_t &perRowBytes, int64_t &fixedBytes);
+
+private:
+  LogicalResult lowerOp(Operation *op, int64_t index);
+  Value newBuffer(Value tensor, int64_t index, Type elem = {});
+  Value cacheLayer(Value cachePtr, int64_t layer);
+  Value scalar(Value v) {
+    auto it = scalars.find(v);
+    return it == scalars.end() ? Value() : it->second;
+  }
+  LogicalResult elementwise(Operation *op, ValueRange ins, Block *body,
+                            int64_t index);
+
+  func::FuncOp src, dst;
+  FunctionEnv env;
+  const ModelDims &dims;
+  memref::GlobalOp ropeGlobal;
+  Value ropeTable;
+  bool decode;
+  OpBuilder *builder = nullptr;
+  IRB *r = nullptr;
+
+  Value m, pos, scratch, logits, kcachePtr, vcachePtr;
+  Value perRowArenaBase;  // 0
+  arith::ConstantIndexOp fixedBasePerRow; // patched: M * perRow arena size
+  Arena perRowArena, fixedArena;
+  DenseMap<Value, Value> buffers;  // tensor -> memref
+  DenseMap<Value, Value> scalars;  // index values of the source
+  DenseMap<Value, WeightInfo> weights;
+  DenseMap<Value, Value> cacheRoot; // tensor (cache state) -> cache pointer
+  DenseMap<Value, int64_t> lastUse;
+  Value logitsValue;
+};
+
+Value FunctionLowering::newBuffer(Value tensor, int64_t index, Type elem) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  elem = elem ? elem : type.getElementType();
+  int64_t rowElems = 1;
+  bool perRow = type.getRank() > 0 && type.isDynamicDim(0);
+  for (int64_t d = perRow ? 1 : 0; d < type.getRank(); ++d)
+    rowElems *= type.getDimSize(d);
+  int64_t bytes = rowElems * (elem.getIntOrFloatBitWidth() / 8);
+  int64_t last = lastUse.lookup(tensor);
+  auto memType = MemRefType::get(type.getShape(), elem);
+  Value shift;
+  if (perRow) {
+    int64_t off = perRowArena.allocate(bytes, index, last);
+    shift = r->mul(m, r->idx(off));
+    return memref::ViewOp::create(*builder, r->loc, memType, scratch, shift,
+                                  ValueRange{m});
+  }
+  int64_t off = fixedArena.allocate(bytes, index, last);
+  shift = r->add(fixedBasePerRow, r->idx(off));
+  return memref::ViewOp::create(*builder, r->loc, memType, scratch, shift,
+                                ValueRange{});
+}
+
+Value FunctionLowering::cacheLayer(Value cachePtr, int64_t layer) {
+  int64_t hd = dims.headDim();
+  int64_t layerElems = dims.seq * dims.kvHeads * hd;
+  auto ptrType = LLVM::LLVMPointerType::get(builder->getContext());
+  Value at = LLVM::GEPOp::create(*builder, r->loc, ptrType, builder->getF32Type(),
+                                 cachePtr,
+                                 ArrayRef<LLVM::GEPArg>{int32_t(layer * layerElems)});
+  return memrefFromPointer(
+      *builder, r->loc, at,
+      MemRefType::get({dims.seq, dims.kvHeads, hd}, builder->getF32Type()), {});
+}
+
+LogicalResult FunctionLowering::elementwise(Operation *op, ValueRange ins,
+                                            Block *body, int64_t index) {
+  Value result = op->getResult(0);
+  auto type = cast<RankedTensorType>(result.getType());
+  SmallVector<Value> inBufs;
+  for (Value v : ins) {
+    Value buf = buffers.lookup(v);
+    if (!buf || cast<RankedTensorType>(v.getType()).getShape() != type.getShape())
+      return op->emitOpError("-mixq-lower-cpu: element-wise operand without a "
+                             "buffer of the result's shape");
+    inBufs.push_back(buf);
+  }
+  Value out = newBuffer(result, index);
+  buffers[result] = out;
+  int64_t rowElems = 1;
+  for (int64_t d = 1; d < type.getRank(); ++d)
+    rowElems *= type.getDimSize(d);
+  if (type.getRank() != 2)
+    return op->emitOpError("-mixq-lower-cpu: element-wise ops must be 2-D");
+  r->forLoop(r->idx(0), m, 1, [&](Value mi) {
+    r->forLoop(r->idx(0), r->idx(rowElems), 1, [&](Value k) {
+      IRMapping map;
+      for (auto [from, to] : scalars)
+        map.map(from, to);
+      SmallVector<Value> loaded;
+      for (Value b : inBufs)
+        loaded.push_back(r->load(b, {mi, k}));
+      Value res;
+      if (body) {
+        for (auto [arg, v] : llvm::zip(body->getArguments(), loaded))
+          map.map(arg, v);
+        for (Operation &inner : body->without_terminator())
+          builder->clone(inner, map);
+        res = map.lookup(body->getTerminator()->getOperand(0));
+      } else {
+        OperationState state(op->getLoc(), op->getName());
+        state.addOperands(loaded);
+        state.addTypes(type.getElementType());
+        state.addAttributes(op->getAttrs());
+        res = builder->create(state)->getResult(0);
+      }
+      r->store(res, out, {mi, k});
+    });
+  });
+  return success();
+}
+
+LogicalResult FunctionLowering::lowerOp(Operation *op, int64_t index) {
+  OpBuilder &b = *builder;
+  Location loc = op->getLoc();
+  r->loc = loc;
+
+  if (auto w = dyn_cast<WeightOp>(op)) {
+    auto type = cast<QWeightType>(w.getType());
+    weights[w.getResult()] = WeightInfo{w.getName().str(),
+                                        type.getLayout().toLayout(), type.getN(),
+                                        type.getK()};
+    return success();
+  }
+  if (auto c = dyn_cast<arith::ConstantOp>(op)) {
+    if (c.getType().isIntOrIndexOrFloat()) {
+      scalars[c.getResult()] = b.clone(*op)->getResult(0);
+      return success();
+    }
+    return op->emitOpError("-mixq-lower-cpu: unexpected tensor constant");
+  }
+  if (auto d = dyn_cast<tensor::DimOp>(op)) {
+    scalars[d.getResult()] = m;
+    return success();
+  }
+  if (isa<tensor::EmptyOp>(op))
+    return success();
+  if (auto gen = dyn_cast<tensor::GenerateOp>(op)) {
+    Value out = newBuffer(gen.getResult(), index);
+    buffers[gen.getResult()] = out;
+    Block &body = gen.getBody().front();
+    r->forLoop(r->idx(0), m, 1, [&](Value i) {
+      IRMapping map;
+      map.map(body.getArgument(0), i);
+      for (auto [from, to] : scalars)
+        map.map(from, to);
+      for (Operation &inner : body.without_terminator())
+        b.clone(inner, map);
+      r->store(map.lookup(body.getTerminator()->getOperand(0)), out, i);
+    });
+    return success();
+  }
+  if (auto e = dyn_cast<EmbedOp>(op)) {
+    Value out = newBuffer(e.getResult(), index);
+    buffers[e.getResult()] = out;
+    const WeightInfo &w = weights[e.getTable()];
+    if (failed(emitEmbed(*r, env, w, buffers[e.getTokens()], out, m)))
+      return op->emitOpError() << "-mixq-lower-cpu: the embedding table '"
+                               << w.name << "' must be dense (FP16/FP32)";
+    return success();
+  }
+  if (auto dq = dyn_cast<DequantOp>(op)) {
+    const WeightInfo &w = weights[dq.getWeight()];
+    if (w.layout.scheme != Scheme::Dense)
+      return op->emitOpError() << "-mixq-lower-cpu: only dense weights can be "
+                                  "read whole; '"
+                               << w.name << "' is "
+                               << schemeName(w.layout.scheme);
+    auto flat = env.table->view(b, loc, env.streams, w, "values");
+    if (failed(flat))
+      return op->emitOpError("missing 'values' stream");
+    auto flatType = cast<MemRefType>(flat->getType());
+    auto type = MemRefType::get({w.rows, w.cols}, flatType.getElementType());
+    buffers[dq.getResult()] = memref::ExpandShapeOp::create(
+        b, loc, type, *flat, SmallVector<ReassociationIndices>{{0, 1}});
+    return success();
+  }
+  if (auto c = dyn_cast<tensor::CollapseShapeOp>(op)) {
+    Value src = buffers.lookup(c.getSrc());
+    if (!src)
+      return op->emitOpError("-mixq-lower-cpu: collapse of an unknown value");
+    buffers[c.getResult()] = memref::CollapseShapeOp::create(
+        b, loc, src, c.getReassociationIndices());
+    return success();
+  }
+  if (auto e = dyn_cast<tensor::ExpandShapeOp>(op)) {
+    Value src = buffers.lookup(e.getSrc());
+    if (!src)
+      return op->emitOpError("-mixq-lower-cpu: expand of an unknown value");
+    auto type = MemRefType::get(e.getResultType().getShape(),
+                                cast<MemRefType>(src.getType()).getElementType());
+    SmallVector<OpFoldResult> shape;
+    for (OpFoldResult s : e.getMixedOutputShape()) {
+      if (auto v = dyn_cast<Value>(s))
+        shape.push_back(scalar(v) ? OpFoldResult(scalar(v)) : OpFoldResult(m));
+      else
+        shape.push_back(s);
+    }
+    buffers[e.getResult()] = memref::ExpandShapeOp::create(
+        b, loc, type, src, e.getReassociationIndices(), shape);
+    return success();
+  }
+  if (auto n = dyn_cast<RMSNormOp>(op)) {
+    Value out = newBuffer(n.getResult(), index);
+    buffers[n.getResult()] = out;
+    emitRmsNorm(*r, buffers[n.getInput()], buffers[n.getGamma()], out, m,
+                n.getEpsilon().convertToFloat());
+    return success();
+  }
+  if (auto q = dyn_cast<QMatmulOp>(op)) {
+    const WeightInfo &w = weights[q.getWeight()];
+    Value out = q.getResult() == logitsValue ? logits
+                                             : newBuffer(q.getResult(), index);
+    buffers[q.getResult()] = out;
+    Value tmp;
+    if (int64_t perRow = qmatmulScratchBytesPerRow(w)) {
+      int64_t off = perRowArena.allocate(perRow, index, index);
+      tmp = memref::ViewOp::create(
+          b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type()),
+          scratch, r->mul(m, r->idx(off)),
+          ValueRange{r->mul(m, r->idx(roundUp64(perRow)))});
+    }
+    return emitQMatmul(*r, env, q, w, buffers[q.getInput()], out, m, tmp);
+  }
+  if (auto rope = dyn_cast<RopeOp>(op)) {
+    if (rope.getTheta().convertToFloat() != dims.theta)
+      return op->emitOpError("-mixq-lower-cpu: RoPE theta differs from the "
+                             "model's rope_theta");
+    Value out = newBuffer(rope.getResult(), index);
+    buffers[rope.getResult()] = out;
+    emitRope(*r, buffers[rope.getInput()], buffers[rope.getPositions()], out, m,
+             ropeTable, rope.getStyle() == RopePairing::Adjacent);
+    return success();
+  }
+  if (auto ins = dyn_cast<tensor::InsertSliceOp>(op)) {
+    Value cache = cacheRoot.lookup(ins.getDest());
+    Value src = buffers.lookup(ins.getSource());
+    auto offsets = ins.getStaticOffsets();
+    if (!cache || !src || offsets.size() != 4 ||
+        ShapedType::isDynamic(offsets[0]))
+      return op->emitOpError("-mixq-lower-cpu: only the KV-cache updates of "
+                             "the Llama graph are supported");
+    Value layer = cacheLayer(cache, offsets[0]);
+    r->forLoop(r->idx(0), m, 1, [&](Value mi) {
+      Value row = r->add(pos, mi);
+      r->forLoop(r->idx(0), r->idx(dims.kvHeads), 1, [&](Value h) {
+        r->forLoop(r->idx(0), r->idx(dims.headDim()), 1, [&](Value d) {
+          r->store(r->load(src, {mi, h, d}), layer, {row, h, d});
+        });
+      });
+    });
+    cacheRoot[ins.getResult()] = cache;
+    return success();
+  }
+  if (auto ex = dyn_cast<tensor::ExtractSliceOp>(op)) {
+    Value cache = cacheRoot.lookup(ex.getSource());
+    auto offsets = ex.getStaticOffsets();
+    if (!cache || offsets.size() != 4 || ShapedType::isDynamic(offsets[0]))
+      return op->emitOpError("-mixq-lower-cpu: only per-layer KV-cache slices "
+                             "are supported");
+    buffers[ex.getResult()] = cacheLayer(cache, offsets[0]);
+    return success();
+  }
+  if (auto at = dyn_cast<AttentionOp>(op)) {
+    Value out = newBuffer(at.getResult(), index);
+    buffers[at.getResult()] = out;
+    float scale = at.getScale() ? at.getScale()->convertToFloat()
+                                : float(1.0 / std::sqrt(double(dims.headDim())));
+    emitAttention(*r, env, buffers[at.getQuery()], buffers[at.getKeyCache()],
+                  buffers[at.getValueCache()], pos, out, m, scale);
+    return success();
+  }
+  if (auto sp = dyn_cast<SparseAddOp>(op)) {
+    if (!sp.getAcc().hasOneUse())
+      return op->emitOpError("-mixq-lower-cpu: the accumulator of sparse_add "
+                             "must have no other use");
+    Value acc = buffers[sp.getAcc()];
+    buffers[sp.getResult()] = acc;
+    lastUse[sp.getResult()] = std::max(lastUse[sp.getResult()], index);
+    return emitSparseAdd(*r, env, weights[sp.getWeight()],
+                         buffers[sp.getInput()], acc, m);
+  }
+  if (isa<arith::AddFOp, arith::MulFOp, arith::SubFOp>(op))
+    return elementwise(op, op->getOperands(), nullptr, index);
+  if (auto g = dyn_cast<linalg::GenericOp>(op)) {
+    for (AffineMap map : g.getIndexingMapsArray())
+      if (!map.isIdentity())
+        return op->emitOpError("-mixq-lower-cpu: only element-wise generics");
+    return elementwise(op, g.getDpsInputs(), g.getBody(), index);
+  }
+  if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+    Value out = buffers.lookup(ret.getOperand(0));
+    if (out != logits)
+      return op->emitOpError("-mixq-lower-cpu: the logits must come from the "
+                             "classifier's product");
+    return success();
+  }
+  return op->emitOpError("-mixq-lower-cpu: cannot lower this op");
+}
+
+LogicalResult FunctionLowering::run(int64_t &perRowBytes, int64_t &fixedBytes) {
+  OpBuilder b(dst.getContext());
+  builder = &b;
+  Block *entry = dst.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  IRB irb{b, src.getLoc()};
+  r = &irb;
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  // ABI arguments: rt, streams, kcache, vcache, tokens|token, [n], pos,
+  // logits, scratch.
+  env.runtime = entry->getArgument(0);
+  env.streams = entry->getArgument(1);
+  kcachePtr = entry->getArgument(2);
+  vcachePtr = entry->getArgument(3);
+  unsigned a = 4;
+  Value tokensArg = entry->getArgument(a++);
+  Value nArg = decode ? Value() : entry->getArgument(a++);
+  Value posArg = entry->getArgument(a++);
+  Value logitsPtr = entry->getArgument(a++);
+  Value scratchPtr = entry->getArgument(a++);
+
+  // Argument checks: BAD_ARGUMENT (1) before anything is touched.
+  Value posIdx = irb.toIndex(posArg);
+  Value count = decode ? irb.idx(1) : irb.toIndex(nArg);
+  Value tokens;
+  if (decode) {
+    tokens = memref::AllocaOp::create(b, irb.loc, MemRefType::get({1}, i32));
+    irb.store(tokensArg, tokens, irb.idx(0));
+  } else {
+    tokens = memrefFromPointer(b, irb.loc, tokensArg,
+                               MemRefType::get({ShapedType::kDynamic}, i32),
+                               ValueRange{count});
+  }
+  auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) -> Value {
+    return arith::CmpIOp::create(b, irb.loc, p, x, y);
+  };
+  Value ok = arith::AndIOp::create(
+      b, irb.loc, cmp(arith::CmpIPredicate::sge, posArg, irb.i64(0)),
+      cmp(arith::CmpIPredicate::sge, decode ? irb.i64(1) : nArg, irb.i64(1)));
+  Value endPos = arith::AddIOp::create(b, irb.loc, posArg,
+                                       decode ? irb.i64(1) : nArg);
+  ok = arith::AndIOp::create(b, irb.loc, ok,
+                             cmp(arith::CmpIPredicate::sle, endPos,
+                                 irb.i64(dims.seq)));
+  Value okIdx = arith::SelectOp::create(b, irb.loc, ok, count, irb.idx(0));
+  Value tokOk = irb.forReduce(
+      irb.idx(0), okIdx, 1,
+      arith::ConstantIntOp::create(b, irb.loc, b.getI1Type(), 1),
+      [&](Value i, Value acc) {
+        Value t = irb.load(tokens, i);
+        Value good = arith::AndIOp::create(
+            b, irb.loc, cmp(arith::CmpIPredicate::sge, t, irb.i32(0)),
+            cmp(arith::CmpIPredicate::slt, t, irb.i32(dims.vocab)));
+        return arith::AndIOp::create(b, irb.loc, acc, good).getResult();
+      });
+  ok = arith::AndIOp::create(b, irb.loc, ok, tokOk);
+  Block *body = b.createBlock(&dst.getBody());
+  Block *bad = b.createBlock(&dst.getBody());
+  b.setInsertionPointToEnd(entry);
+  cf::CondBranchOp::create(b, irb.loc, ok, body, bad);
+  b.setInsertionPointToStart(bad);
+  func::ReturnOp::create(b, irb.loc, ValueRange{irb.i32(1)});
+  b.setInsertionPointToStart(body);
+
+  // The function's values.
+  ropeTable = memref::GetGlobalOp::create(b, irb.loc, ropeGlobal.getType(),
+                                          ropeGlobal.getSymName());
+  m = decode ? irb.idx(1) : count;
+  pos = posIdx;
+  fixedBasePerRow = arith::ConstantIndexOp::create(b, irb.loc, 0);
+  Value scratchSize = irb.add(irb.mul(m, irb.idx(0)), irb.idx(0)); // patched
+  auto sizeOp = scratchSize.getDefiningOp<arith::AddIOp>();
+  scratch = memrefFromPointer(b, irb.loc, scratchPtr,
+                              MemRefType::get({ShapedType::kDynamic},
+                                              b.getI8Type()),
+                              ValueRange{scratchSize});
+  Block &srcBody = src.getBody().front();
+  auto ret = cast<func::ReturnOp>(srcBody.getTerminator());
+  logitsValue = ret.getOperand(0);
+  logits = memrefFromPointer(
+      b, irb.loc, logitsPtr,
+      MemRefType::get(cast<RankedTensorType>(logitsValue.getType()).getShape(),
+                      f32),
+      decode ? ValueRange{} : ValueRange{m});
+  // Arguments of the tensor function.
+  buffers[srcBody.getArgument(0)] = tokens;
+  scalars[srcBody.getArgument(1)] = pos;
+  cacheRoot[srcBody.getArgument(2)] = kcachePtr;
+  cacheRoot[srcBody.getArgument(3)] = vcachePtr;
+
+  // Liveness: the last op index that reads a buffer, through views.
+  DenseMap<Value, Value> root;
+  int64_t index = 0;
+  for (Operation &op : srcBody) {
+    for (Value operand : op.getOperands()) {
+      Value base = root.lookup(operand) ? root.lookup(operand) : operand;
+      lastUse[base] = index;
+    }
+    if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp, SparseAddOp>(op)) {
+      Value base = root.lookup(op.getOperand(0)) ? root.lookup(op.getOperand(0))
+                                                 : op.getOperand(0);
+      root[op.getResult(0)] = base;
+    }
+    ++index;
+  }
+  // A view's lifetime extends its root's: map each view's uses onto it.
+  for (auto [view, base] : root)
+    lastUse[base] = std::max(lastUse[base], lastUse.lookup(view));
+  index = 0;
+  for (Operation &op : srcBody.without_terminator()) {
+    if (failed(lowerOp(&op, index++)))
+      return failure();
+  }
+  if (failed(lowerOp(ret, index)))
+    return failure();
+  func::ReturnOp::create(b, irb.loc, ValueRange{irb.i32(0)});
+
+  perRowBytes = perRowArena.peak;
+  fixedBytes = fixedArena.peak;
+  // Patch the fixed arena's base (after the per-row arena) and the size.
+  OpBuilder patch(fixedBasePerRow);
+  Value base = arith::MulIOp::create(patch, irb.loc, m,
+                                     arith::ConstantIndexOp::create(
+                                         patch, irb.loc, perRowBytes));
+  fixedBasePerRow.replaceAllUsesWith(base);
+  fixedBasePerRow.erase();
+  auto mulOp = sizeOp.getLhs().getDefiningOp<arith::MulIOp>();
+  mulOp.getRhs().getDefiningOp<arith::ConstantIndexOp>()->setAttr(
+      "value", b.getIndexAttr(perRowBytes));
+  sizeOp.getRhs().getDefiningOp<arith::ConstantIndexOp>()->setAttr(
+      "value", b.getIndexAttr(fixedBytes));
+  return success();
+}
+
+struct LowerCpuPass : public mixq::impl::MixQLowerCpuBase<LowerCpuPass> {
+  using MixQLowerCpuBase::MixQLowerCpuBase;
+  void runOnOperation() override;
+};
+
+} // namespace
+
+namespace {
+
+/// The (cos, sin) table of every position and frequency, computed in f64 as
+/// the reference engine does.
+memref::GlobalOp buildRopeTable(OpBuilder &b, Location loc,
+                                const ModelDims &d) {
+  int64_t hd = d.headDim(), half = hd / 2;
+  std::vector<float> table;
+  table.reserve(size_t(d.seq * half * 2));
+  for (int64_t p = 0; p < d.seq; ++p)
+    for (int64_t i = 0; i < half; ++i) {
+      double freq = std::pow(double(d.theta), -double(2 * i) / double(hd));
+      double angle = double(p) * freq;
+      table.push_back(float(std::cos(angle)));
+      table.push_back(float(std::sin(angle)));
+    }
+  auto type = MemRefType::get({d.seq, half, 2}, b.getF32Type());
+  auto tensorType = RankedTensorType::get({d.seq, half, 2}, b.getF32Type());
+  auto value = DenseElementsAttr::get(tensorType, ArrayRef<float>(table));
+  return memref::GlobalOp::create(b, loc, "mixq_rope_table",
+                                  b.getStringAttr("private"), type, value,
+                                  /*constant=*/true, b.getI64IntegerAttr(64));
+}
+
+/// A NUL-terminated string constant and its address.
+Value stringAddress(OpBuilder &b, Location loc, ModuleOp module,
+                    StringRef name, StringRef text) {
+  auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
+  auto global = module.lookupSymbol<LLVM::GlobalOp>(name);
+  if (!global) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(module.getBody());
+    std::string data = text.str();
+    data.push_back('\0');
+    auto type = LLVM::LLVMArrayType::get(b.getI8Type(), data.size());
+    global = LLVM::GlobalOp::create(b, loc, type, /*isConstant=*/true,
+                                    LLVM::Linkage::Internal, name,
+                                    b.getStringAttr(data));
+  }
+  return LLVM::AddressOfOp::create(b, loc, ptrType, global.getSymName());
+}
+
+/// Adds a public func.func `name` of `type` and returns a builder in it.
+Block *addExport(OpBuilder &b, Location loc, ModuleOp module, StringRef name,
+                 FunctionType type) {
+  b.setInsertionPointToEnd(module.getBody());
+  auto f = func::FuncOp::create(b, loc, name, type);
+  Block *entry = f.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  return entry;
+}
+
+void buildExports(OpBuilder &b, Location loc, ModuleOp module,
+                  const ModelDims &d, StringRef sha, StringRef target,
+                  ArrayRef<std::string> streams, int64_t prefillPerRow,
+                  int64_t prefillFixed, int64_t decodeBytes) {
+  MLIRContext *ctx = b.getContext();
+  auto ptrType = LLVM::LLVMPointerType::get(ctx);
+  Type i32 = b.getI32Type(), i64 = b.getI64Type();
+  IRB r{b, loc};
+
+  addExport(b, loc, module, "mixq_abi_version", b.getFunctionType({}, {i32}));
+  func::ReturnOp::create(b, loc, ValueRange{r.i32(1)});
+
+  addExport(b, loc, module, "mixq_package_sha256",
+            b.getFunctionType({}, {ptrType}));
+  func::ReturnOp::create(
+      b, loc, stringAddress(b, loc, module, "mixq_sha_text", sha));
+
+  addExport(b, loc, module, "mixq_target", b.getFunctionType({}, {ptrType}));
+  func::ReturnOp::create(
+      b, loc, stringAddress(b, loc, module, "mixq_target_text", target));
+
+  Block *dimsBlock = addExport(b, loc, module, "mixq_get_model_dims",
+                               b.getFunctionType({ptrType}, {}));
+  int64_t values[] = {d.dim,     d.hidden,    d.layers, d.heads,
+                      d.kvHeads, d.headDim(), d.vocab,  d.seq};
+  for (auto [i, v] : llvm::enumerate(values)) {
+    Value addr = LLVM::GEPOp::create(b, loc, ptrType, i64,
+                                     dimsBlock->getArgument(0),
+                                     ArrayRef<LLVM::GEPArg>{int32_t(i)});
+    LLVM::StoreOp::create(b, loc, r.i64(v), addr);
+  }
+  func::ReturnOp::create(b, loc);
+
+  addExport(b, loc, module, "mixq_stream_count", b.getFunctionType({}, {i64}));
+  func::ReturnOp::create(b, loc, ValueRange{r.i64(int64_t(streams.size()))});
+
+  // mixq_stream_name(i): a switch over the stream names (NULL outside).
+  Block *nameBlock = addExport(b, loc, module, "mixq_stream_name",
+                               b.getFunctionType({i64}, {ptrType}));
+  {
+    Value i = r.toIndex(nameBlock->getArgument(0));
+    SmallVector<int64_t> cases;
+    for (size_t k = 0; k < streams.size(); ++k)
+      cases.push_back(int64_t(k));
+    auto sw = scf::IndexSwitchOp::create(b, loc, TypeRange{ptrType}, i, cases,
+                                         cases.size());
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&sw.getDefaultRegion().emplaceBlock());
+      scf::YieldOp::create(b, loc,
+                           ValueRange{LLVM::ZeroOp::create(b, loc, ptrType)});
+    }
+    for (size_t k = 0; k < streams.size(); ++k) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&sw.getCaseRegions()[k].emplaceBlock());
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{stringAddress(b, loc, module,
+                                   ("mixq_stream_" + llvm::Twine(k)).str(),
+                                   streams[k])});
+    }
+    func::ReturnOp::create(b, loc, sw.getResults());
+  }
+
+  // mixq_scratch_bytes(max_tokens) = max(prefill(max_tokens), decode).
+  Block *scratchBlock = addExport(b, loc, module, "mixq_scratch_bytes",
+                                  b.getFunctionType({i64}, {i64}));
+  {
+    Value n = scratchBlock->getArgument(0);
+    Value pre = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, n, r.i64(prefillPerRow)),
+        r.i64(prefillFixed));
+    Value bytes = arith::MaxSIOp::create(b, loc, pre, r.i64(decodeBytes));
+    func::ReturnOp::create(b, loc, bytes);
+  }
+}
+
+void LowerCpuPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  ModelDims dims;
+  if (failed(readDims(module, dims)))
+    return signalPassFailure();
+  auto shaAttr = module->getAttrOfType<StringAttr>("mixq.package_sha256");
+  if (!shaAttr) {
+    module.emitError("-mixq-lower-cpu needs the 'mixq.package_sha256' "
+                     "attribute of a module built by `mixq compile`");
+    return signalPassFailure();
+  }
+  auto prefill = module.lookupSymbol<func::FuncOp>("prefill");
+  auto decodeFn = module.lookupSymbol<func::FuncOp>("decode");
+  if (!prefill || !decodeFn) {
+    module.emitError("-mixq-lower-cpu needs the @prefill and @decode "
+                     "functions of the Llama graph");
+    return signalPassFailure();
+  }
+  MLIRContext *ctx = &getContext();
+  OpBuilder b(ctx);
+  Location loc = module.getLoc();
+  b.setInsertionPointToStart(module.getBody());
+  memref::GlobalOp rope = buildRopeTable(b, loc, dims);
+
+  auto ptrType = LLVM::LLVMPointerType::get(ctx);
+  Type i32 = b.getI32Type(), i64 = b.getI64Type();
+  StreamTable table;
+  int64_t tasks = 0;
+  int64_t bytes[2][2] = {{0, 0}, {0, 0}};
+  for (bool isDecode : {false, true}) {
+    func::FuncOp src = isDecode ? decodeFn : prefill;
+    SmallVector<Type> args{ptrType, ptrType, ptrType, ptrType};
+    if (isDecode)
+      args.append({i32, i64, ptrType, ptrType});
+    else
+      args.append({ptrType, i64, i64, ptrType, ptrType});
+    b.setInsertionPointToEnd(module.getBody());
+    auto dst = func::FuncOp::create(
+        b, src.getLoc(), isDecode ? "mixq_decode" : "mixq_prefill",
+        b.getFunctionType(args, {i32}));
+    FunctionEnv env;
+    env.table = &table;
+    env.module = module;
+    env.taskCounter = &tasks;
+    FunctionLowering lowering(src, dst, env, dims, rope, isDecode);
+    if (failed(lowering.run(bytes[isDecode][0], bytes[isDecode][1])))
+      return signalPassFailure();
+  }
+  prefill.erase();
+  decodeFn.erase();
+  std::string target = "x86-64:" + cpu;
+  buildExports(b, loc, module, dims, shaAttr.getValue(), target, table.names(),
+               bytes[0][0], bytes[0][1], bytes[1][0] + bytes[1][1]);
+  SmallVector<Attribute> names;
+  for (const std::string &n : table.names())
+    names.push_back(b.getStringAttr(n));
+  module->setAttr("mixq.streams", b.getArrayAttr(names));
+}
+
+} // namespace

@@ -1,0 +1,87 @@
+//===- CpuBuilder.h - Small IR builders shared by the CPU lowering -*- C++ -*-===//
+//
+// Helpers for -mixq-lower-cpu: constants, memrefs over raw pointers (the C
+// ABI hands the module plain pointers; the lowering views them as memrefs
+// with the static shapes it knows), scalar bit-field reads from packed
+// streams, and scalar/vector loads with F16 -> F32 conversion.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MIXQ_PASSES_CPU_CPUBUILDER_H
+#define MIXQ_PASSES_CPU_CPUBUILDER_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Builders.h"
+
+namespace mixq::cpu {
+
+/// An OpBuilder with a fixed location and shorthands for constants.
+struct IRB {
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+
+  mlir::Value idx(int64_t v);
+  mlir::Value i64(int64_t v);
+  mlir::Value i32(int64_t v);
+  mlir::Value f32(double v);
+  mlir::Value splatF32(double v, int64_t lanes);
+  mlir::Value splatI32(int64_t v, int64_t lanes);
+  mlir::Value toIndex(mlir::Value integer);
+  mlir::Value toI64(mlir::Value index);
+  mlir::Value add(mlir::Value a, mlir::Value c);
+  mlir::Value mul(mlir::Value a, mlir::Value c);
+  mlir::Value addI(mlir::Value a, int64_t c) { return add(a, idx(c)); }
+  mlir::Value mulI(mlir::Value a, int64_t c) { return mul(a, idx(c)); }
+  mlir::Value divI(mlir::Value a, int64_t c);
+  mlir::Value remI(mlir::Value a, int64_t c);
+  mlir::Value minI(mlir::Value a, mlir::Value c);
+  mlir::Value fadd(mlir::Value a, mlir::Value c);
+  mlir::Value fmul(mlir::Value a, mlir::Value c);
+  mlir::Value load(mlir::Value memref, mlir::ValueRange indices);
+  void store(mlir::Value value, mlir::Value memref, mlir::ValueRange indices);
+  /// Loads one element and converts F16/F32 to F32, I8/I16 (unsigned) and
+  /// I32 to index.
+  mlir::Value loadF32(mlir::Value memref, mlir::ValueRange indices);
+  mlir::Value loadIndexU(mlir::Value memref, mlir::ValueRange indices);
+  /// vector<lanes x f32> from F16 or F32 memory at `indices` (last dim).
+  mlir::Value vloadF32(mlir::Value memref, mlir::ValueRange indices,
+                       int64_t lanes);
+  /// The `bits`-bit unsigned field at bit `bitIndex` (index) of a packed
+  /// byte stream (memref<Bxi8>), LSB-first, as an i32. Never reads past the
+  /// stream's last byte.
+  mlir::Value loadBitsScalar(mlir::Value bytes, mlir::Value bitIndex,
+                             unsigned bits);
+  /// for (i = lo; i < hi; i += step) body(i); returns the loop.
+  mlir::scf::ForOp forLoop(mlir::Value lo, mlir::Value hi, int64_t step,
+                           llvm::function_ref<void(mlir::Value)> body);
+  /// Reduction loop with one f32/vector carried value.
+  mlir::Value forReduce(mlir::Value lo, mlir::Value hi, int64_t step,
+                        mlir::Value init,
+                        llvm::function_ref<mlir::Value(mlir::Value, mlir::Value)>
+                            body);
+};
+
+/// The memref of `type` over the raw pointer `ptr` (!llvm.ptr), contiguous
+/// and row-major, with `dynamicSizes` for its `?` dimensions. Built as an
+/// LLVM memref descriptor cast to the memref type, which the memref-to-LLVM
+/// conversion folds away.
+mlir::Value memrefFromPointer(mlir::OpBuilder &b, mlir::Location loc,
+                              mlir::Value ptr, mlir::MemRefType type,
+                              mlir::ValueRange dynamicSizes);
+
+/// The aligned base pointer of a memref as !llvm.ptr.
+mlir::Value pointerOf(mlir::OpBuilder &b, mlir::Location loc,
+                      mlir::Value memref);
+
+/// Loads the i-th 64-bit word (as !llvm.ptr or i64) of the array at `base`.
+mlir::Value loadPointerAt(mlir::OpBuilder &b, mlir::Location loc,
+                          mlir::Value base, int64_t index);
+mlir::Value loadI64At(mlir::OpBuilder &b, mlir::Location loc, mlir::Value base,
+                      int64_t index);
+
+} // namespace mixq::cpu
+
+#endif // MIXQ_PASSES_CPU_CPUBUILDER_H

@@ -1,0 +1,205 @@
+//===- LayerOpsCpu.cpp - x86 lowering of the non-matmul layer ops ---------===//
+//
+// mixq.embed, rms_norm, rope, attention and sparse_add as scf loops on
+// memrefs, with the arithmetic of the reference engine (model/Engine.cpp):
+// RMSNorm's mean of squares in f64, RoPE from a (cos, sin) table computed
+// in f64 at compile time, softmax over 0..pos with the exponent sum in f64.
+// Attention runs one (token, head) pair per parallel task unit.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/cpu/CpuKernels.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+
+using namespace mlir;
+
+namespace mixq::cpu {
+
+namespace {
+/// Lanes for a contiguous f32 loop of `len` elements.
+int64_t lanesFor(int64_t len) {
+  return len % 16 == 0 ? 16 : len % 8 == 0 ? 8 : 1;
+}
+} // namespace
+
+LogicalResult emitEmbed(IRB &r, FunctionEnv &env, const WeightInfo &w,
+                        Value tokens, Value out, Value m) {
+  if (w.layout.scheme != Scheme::Dense)
+    return failure();
+  auto values = env.table->view(r.b, r.loc, env.streams, w, "values");
+  if (failed(values))
+    return failure();
+  int64_t K = w.cols;
+  r.forLoop(r.idx(0), m, 1, [&](Value mi) {
+    Value tok = r.toIndex(r.load(tokens, mi));
+    Value base = r.mulI(tok, K);
+    r.forLoop(r.idx(0), r.idx(K), 1, [&](Value k) {
+      r.store(r.loadF32(*values, r.add(base, k)), out, {mi, k});
+    });
+  });
+  return success();
+}
+
+void emitRmsNorm(IRB &r, Value x, Value gain, Value out, Value m,
+                 float epsilon) {
+  OpBuilder &b = r.b;
+  Type f64 = b.getF64Type(), f32 = b.getF32Type();
+  int64_t D = cast<MemRefType>(x.getType()).getDimSize(1);
+  r.forLoop(r.idx(0), m, 1, [&](Value mi) {
+    Value zero = arith::ConstantFloatOp::create(b, r.loc, b.getF64Type(),
+                                                APFloat(0.0));
+    Value sum = r.forReduce(r.idx(0), r.idx(D), 1, zero, [&](Value k, Value a) {
+      Value v = arith::ExtFOp::create(b, r.loc, f64, r.load(x, {mi, k}));
+      return arith::AddFOp::create(b, r.loc, a,
+                                   arith::MulFOp::create(b, r.loc, v, v))
+          .getResult();
+    });
+    auto c64 = [&](double v) -> Value {
+      return arith::ConstantFloatOp::create(b, r.loc, b.getF64Type(),
+                                            APFloat(v));
+    };
+    Value mean = arith::DivFOp::create(b, r.loc, sum, c64(double(D)));
+    Value var = arith::AddFOp::create(b, r.loc, mean, c64(double(epsilon)));
+    Value scale = arith::DivFOp::create(b, r.loc, c64(1.0),
+                                        math::SqrtOp::create(b, r.loc, var));
+    r.forLoop(r.idx(0), r.idx(D), 1, [&](Value k) {
+      Value v = arith::ExtFOp::create(b, r.loc, f64, r.load(x, {mi, k}));
+      Value s = arith::TruncFOp::create(
+          b, r.loc, f32, arith::MulFOp::create(b, r.loc, v, scale));
+      r.store(r.fmul(s, r.loadF32(gain, k)), out, {mi, k});
+    });
+  });
+}
+
+void emitRope(IRB &r, Value x, Value positions, Value out, Value m,
+              Value table, bool adjacent) {
+  OpBuilder &b = r.b;
+  auto type = cast<MemRefType>(x.getType());
+  int64_t H = type.getDimSize(1), HD = type.getDimSize(2), half = HD / 2;
+  r.forLoop(r.idx(0), m, 1, [&](Value mi) {
+    Value pos = r.toIndex(r.load(positions, mi));
+    r.forLoop(r.idx(0), r.idx(H), 1, [&](Value h) {
+      r.forLoop(r.idx(0), r.idx(half), 1, [&](Value i) {
+        Value ia = adjacent ? r.mulI(i, 2) : i;
+        Value ib = adjacent ? r.addI(r.mulI(i, 2), 1) : r.addI(i, half);
+        Value x0 = r.load(x, {mi, h, ia}), x1 = r.load(x, {mi, h, ib});
+        Value c = r.load(table, {pos, i, r.idx(0)});
+        Value s = r.load(table, {pos, i, r.idx(1)});
+        Value a = arith::SubFOp::create(b, r.loc, r.fmul(x0, c), r.fmul(x1, s));
+        Value bb = r.fadd(r.fmul(x0, s), r.fmul(x1, c));
+        r.store(a, out, {mi, h, ia});
+        r.store(bb, out, {mi, h, ib});
+      });
+    });
+  });
+}
+
+void emitAttention(IRB &r, FunctionEnv &env, Value q, Value kc, Value vc,
+                   Value start, Value out, Value m, float scale) {
+  auto qType = cast<MemRefType>(q.getType());
+  auto cType = cast<MemRefType>(kc.getType());
+  int64_t H = qType.getDimSize(1), HD = qType.getDimSize(2);
+  int64_t S = cType.getDimSize(0), KVH = cType.getDimSize(1);
+  int64_t group = H / KVH;
+  int64_t lanes = lanesFor(HD);
+  Value units = r.mul(m, r.idx(H));
+  SmallVector<Value> dyn{m, start};
+  emitParallelFor(
+      r, env, units, ValueRange{q, kc, vc, out}, dyn, "mixq_attention",
+      [&](IRB &r, ValueRange caps, ValueRange sizes, Value begin, Value end) {
+        OpBuilder &b = r.b;
+        Type f32 = b.getF32Type();
+        FloatType f64 = b.getF64Type();
+        auto vt = VectorType::get({lanes}, f32);
+        Value tq = caps[0], tk = caps[1], tv = caps[2], to = caps[3];
+        Value tstart = sizes[1];
+        Value scores = memref::AllocaOp::create(b, r.loc,
+                                                MemRefType::get({S}, f32),
+                                                b.getI64IntegerAttr(64));
+        r.forLoop(begin, end, 1, [&](Value u) {
+          Value mi = r.divI(u, H), h = r.remI(u, H);
+          Value kvh = r.divI(h, group);
+          Value last = r.addI(r.add(tstart, mi), 1); // positions 0..pos
+          Value ninf = r.f32(-INFINITY);
+          Value maxScore = r.forReduce(
+              r.idx(0), last, 1, ninf, [&](Value t, Value mx) {
+                Value acc = r.forReduce(
+                    r.idx(0), r.idx(HD), lanes,
+                    arith::ConstantOp::create(b, r.loc, b.getZeroAttr(vt)),
+                    [&](Value d, Value a) {
+                      Value qv = vector::LoadOp::create(b, r.loc, vt, tq,
+                                                        ValueRange{mi, h, d});
+                      Value kv = vector::LoadOp::create(b, r.loc, vt, tk,
+                                                        ValueRange{t, kvh, d});
+                      return vector::FMAOp::create(b, r.loc, qv, kv, a)
+                          .getResult();
+                    });
+                Value s = r.fmul(vector::ReductionOp::create(
+                                     b, r.loc, vector::CombiningKind::ADD, acc),
+                                 r.f32(scale));
+                r.store(s, scores, t);
+                return arith::MaximumFOp::create(b, r.loc, mx, s).getResult();
+              });
+          Value zero64 = arith::ConstantFloatOp::create(b, r.loc, f64,
+                                                        APFloat(0.0));
+          Value sum = r.forReduce(r.idx(0), last, 1, zero64,
+                                  [&](Value t, Value a) {
+                                    Value e = math::ExpOp::create(
+                                        b, r.loc,
+                                        arith::SubFOp::create(
+                                            b, r.loc, r.load(scores, t),
+                                            maxScore));
+                                    r.store(e, scores, t);
+                                    return arith::AddFOp::create(
+                                               b, r.loc, a,
+                                               arith::ExtFOp::create(b, r.loc,
+                                                                     f64, e))
+                                        .getResult();
+                                  });
+          Value one64 = arith::ConstantFloatOp::create(b, r.loc, f64,
+                                                       APFloat(1.0));
+          Value inv = arith::TruncFOp::create(
+              b, r.loc, f32, arith::DivFOp::create(b, r.loc, one64, sum));
+          r.forLoop(r.idx(0), r.idx(HD), lanes, [&](Value d) {
+            Value acc = r.forReduce(
+                r.idx(0), last, 1,
+                arith::ConstantOp::create(b, r.loc, b.getZeroAttr(vt)),
+                [&](Value t, Value a) -> Value {
+                  Value p = r.fmul(r.load(scores, t), inv);
+                  Value pv = vector::BroadcastOp::create(b, r.loc, vt, p);
+                  Value vv = vector::LoadOp::create(b, r.loc, vt, tv,
+                                                    ValueRange{t, kvh, d});
+                  return vector::FMAOp::create(b, r.loc, pv, vv, a).getResult();
+                });
+            vector::StoreOp::create(b, r.loc, acc, to, ValueRange{mi, h, d});
+          });
+        });
+      });
+}
+
+LogicalResult emitSparseAdd(IRB &r, FunctionEnv &env, const WeightInfo &w,
+                            Value x, Value y, Value m) {
+  auto rowptr = env.table->view(r.b, r.loc, env.streams, w, "csr_rowptr");
+  if (failed(rowptr))
+    return success(); // nnz = 0: the CSR streams are empty
+  auto cols = env.table->view(r.b, r.loc, env.streams, w, "csr_col");
+  auto vals = env.table->view(r.b, r.loc, env.streams, w, "csr_value");
+  if (failed(cols) || failed(vals))
+    return success();
+  r.forLoop(r.idx(0), m, 1, [&](Value mi) {
+    r.forLoop(r.idx(0), r.idx(w.rows), 1, [&](Value n) {
+      Value lo = r.loadIndexU(*rowptr, n);
+      Value hi = r.loadIndexU(*rowptr, r.addI(n, 1));
+      Value sum = r.forReduce(lo, hi, 1, r.load(y, {mi, n}),
+                              [&](Value e, Value a) {
+                                Value col = r.loadIndexU(*cols, e);
+                                return r.fadd(a, r.fmul(r.loadF32(*vals, e),
+                                                        r.load(x, {mi, col})));
+                              });
+      r.store(sum, y, {mi, n});
+    });
+  });
+  return success();
+}
+
+} // namespace mixq::cpu

@@ -1,0 +1,582 @@
+//===- QMatmulCpu.cpp - x86 kernels of mixq.qmatmul ------------------------===//
+//
+// One parallel task per planned product over blocks of output rows. Inside,
+// a row is a loop over its K-groups; per group a scheme decoder yields the
+// raw weights 16 at a time in vector registers (codes unpacked with byte
+// shuffles, variable shifts and masks; LUT entries gathered from the row's
+// table; FP16 values converted) plus the group's scale and zero, which are
+// applied once per group (second-order scales are dequantized there too):
+//
+//   gemv (M = 1):  y[n] += scale * (sum_k raw_k x_k - zero * sum_k x_k)
+//                  with an FMA accumulator vector and one reduction per group
+//   gemm (M > 1):  the group is dequantized once into a 64-byte-aligned
+//                  stack buffer, then dotted with every input row.
+//
+// Mixed weights dispatch on the precision map once per tile-group
+// (scf.index_switch), with per-precision stream counters carried through
+// the group loop; 2-bit row-groups add their FP16 outlier slots. QUIK
+// quantizes each input row once (per token, as the layout's `act` says) and
+// takes integer dot products with the signed codes; its FP16 columns are a
+// separate f32 dot.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/cpu/CpuKernels.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+
+using namespace mlir;
+
+namespace mixq::cpu {
+namespace {
+
+constexpr int64_t L = kLanes;
+
+VectorType vec(Type elem, int64_t lanes = L) {
+  return VectorType::get({lanes}, elem);
+}
+
+/// The `lanes` b-bit codes starting at byte `byteOff` (the first code
+/// starts at bit 0 of that byte) as vector<lanes x i32>.
+} // namespace
+
+Value unpackCodes(IRB &r, Value bytes, Value byteOff, unsigned bits,
+                  int64_t lanes) {
+  OpBuilder &b = r.b;
+  int64_t nb = lanes * bits / 8;
+  Value raw = vector::LoadOp::create(b, r.loc, vec(b.getI8Type(), nb), bytes,
+                                     ValueRange{byteOff});
+  Value wide = arith::ExtUIOp::create(b, r.loc, vec(b.getI32Type(), nb), raw);
+  if (bits == 8)
+    return wide;
+  SmallVector<int64_t> loIdx, hiIdx;
+  SmallVector<int32_t> shifts;
+  bool needHi = false;
+  for (int64_t i = 0; i < lanes; ++i) {
+    int64_t bit = i * bits;
+    loIdx.push_back(bit / 8);
+    hiIdx.push_back(std::min<int64_t>(bit / 8 + 1, nb));
+    shifts.push_back(int32_t(bit % 8));
+    needHi |= bit % 8 + bits > 8;
+  }
+  Value v = vector::ShuffleOp::create(b, r.loc, wide, wide, loIdx);
+  if (needHi) {
+    Value zeros = arith::ConstantOp::create(
+        b, r.loc, b.getZeroAttr(vec(b.getI32Type(), nb)));
+    Value hi = vector::ShuffleOp::create(b, r.loc, wide, zeros, hiIdx);
+    hi = arith::ShLIOp::create(b, r.loc, hi, r.splatI32(8, lanes));
+    v = arith::OrIOp::create(b, r.loc, v, hi);
+  }
+  auto shiftType = vec(b.getI32Type(), lanes);
+  Value sh = arith::ConstantOp::create(
+      b, r.loc, DenseElementsAttr::get(shiftType, ArrayRef<int32_t>(shifts)));
+  v = arith::ShRUIOp::create(b, r.loc, v, sh);
+  return arith::AndIOp::create(b, r.loc, v, r.splatI32((1 << bits) - 1, lanes));
+}
+
+namespace {
+
+Value codesToF32(IRB &r, Value codes) {
+  int64_t lanes = cast<VectorType>(codes.getType()).getDimSize(0);
+  return arith::UIToFPOp::create(r.b, r.loc, vec(r.b.getF32Type(), lanes),
+                                 codes);
+}
+
+/// Bit offset `elem * bits` as the byte offset of a byte-aligned chunk.
+Value chunkByte(IRB &r, Value elem, unsigned bits) {
+  return r.divI(r.mulI(elem, bits), 8);
+}
+
+/// The scales of uniform and mixed weights: FP16, or second-order codes
+/// dequantized as min + code * step of their block.
+struct ScaleSource {
+  Value scales, codes, meta;
+  int64_t scaleBits = 0, scaleBlock = 0;
+
+  Value at(IRB &r, Value i) const {
+    if (scaleBits == 0)
+      return r.loadF32(scales, i);
+    Value block = r.divI(i, scaleBlock);
+    Value step = r.loadF32(meta, r.mulI(block, 2));
+    Value min = r.loadF32(meta, r.addI(r.mulI(block, 2), 1));
+    Value code = r.loadBitsScalar(codes, r.mulI(i, scaleBits), scaleBits);
+    Value f = arith::UIToFPOp::create(r.b, r.loc, r.b.getF32Type(), code);
+    return r.fadd(min, r.fmul(f, step));
+  }
+};
+
+/// What a decoder yields for one (row, group): w_k = (raw_k - zero) * scale
+/// (zero may be null), plus optional exact corrections at columns of the
+/// group (FP16 outlier slots), folded through `outliers`.
+struct GroupView {
+  Value scale, zero;
+  std::function<Value(IRB &, Value k)> chunk;
+  std::function<Value(IRB &, Value init,
+                      llvm::function_ref<Value(IRB &, Value acc, Value col,
+                                               Value value)>)>
+      outliers;
+};
+using Consumer = llvm::function_ref<Value(IRB &, const GroupView &)>;
+
+class Decoder {
+public:
+  virtual ~Decoder() = default;
+  virtual void beginRow(IRB &, Value /*n*/) {}
+  virtual SmallVector<Value> initCarried(IRB &) { return {}; }
+  /// Emits group g of row n, returns what `use` returned and updates the
+  /// carried values.
+  virtual Value group(IRB &r, Value n, Value g,
+                      SmallVectorImpl<Value> &carried, Consumer use) = 0;
+};
+
+class DenseDecoder : public Decoder {
+public:
+  DenseDecoder(Value values, int64_t k, int64_t g) : values(values), K(k), G(g) {}
+  Value group(IRB &r, Value n, Value g, SmallVectorImpl<Value> &,
+              Consumer use) override {
+    GroupView v;
+    v.scale = r.f32(1.0);
+    Value base = r.add(r.mulI(n, K), r.mulI(g, G));
+    v.chunk = [this, base](IRB &r, Value k) {
+      return r.vloadF32(values, r.add(base, k), L);
+    };
+    return use(r, v);
+  }
+
+private:
+  Value values;
+  int64_t K, G;
+};
+
+class UniformDecoder : public Decoder {
+public:
+  UniformDecoder(Value codes, ScaleSource scales, Value zeros, unsigned bits,
+                 int64_t k, int64_t g)
+      : codes(codes), scales(scales), zeros(zeros), bits(bits), K(k), G(g) {}
+  Value group(IRB &r, Value n, Value g, SmallVectorImpl<Value> &,
+              Consumer use) override {
+    GroupView v;
+    Value gi = r.add(r.mulI(n, K / G), g);
+    v.scale = scales.at(r, gi);
+    v.zero = zeros ? arith::UIToFPOp::create(
+                         r.b, r.loc, r.b.getF32Type(),
+                         r.loadBitsScalar(zeros, r.mulI(gi, bits), bits))
+                         .getResult()
+                   : r.f32(double(1 << (bits - 1)));
+    Value base = r.add(r.mulI(n, K), r.mulI(g, G));
+    v.chunk = [this, base](IRB &r, Value k) {
+      return codesToF32(
+          r, unpackCodes(r, codes, chunkByte(r, r.add(base, k), bits), bits));
+    };
+    return use(r, v);
+  }
+
+private:
+  Value codes;
+  ScaleSource scales;
+  Value zeros;
+  unsigned bits;
+  int64_t K, G;
+};
+
+class LutDecoder : public Decoder {
+public:
+  LutDecoder(Value codes, Value lut, Value row, unsigned bits, int64_t k,
+             int64_t g)
+      : codes(codes), lut(lut), row(row), bits(bits), K(k), G(g) {}
+  void beginRow(IRB &r, Value n) override {
+    int64_t entries = int64_t(1) << bits;
+    r.forLoop(r.idx(0), r.idx(entries), 1, [&](Value i) {
+      r.store(r.loadF32(lut, r.add(r.mulI(n, entries), i)), row, i);
+    });
+  }
+  Value group(IRB &r, Value n, Value g, SmallVectorImpl<Value> &,
+              Consumer use) override {
+    GroupView v;
+    v.scale = r.f32(1.0);
+    Value base = r.add(r.mulI(n, K), r.mulI(g, G));
+    v.chunk = [this, base](IRB &r, Value k) -> Value {
+      Value idx =
+          unpackCodes(r, codes, chunkByte(r, r.add(base, k), bits), bits);
+      OpBuilder &b = r.b;
+      Value mask = arith::ConstantOp::create(
+          b, r.loc, DenseElementsAttr::get(vec(b.getI1Type()), true));
+      return vector::GatherOp::create(b, r.loc, vec(b.getF32Type()), row,
+                                      ValueRange{r.idx(0)}, idx, mask,
+                                      r.splatF32(0.0, L));
+    };
+    return use(r, v);
+  }
+
+private:
+  Value codes, lut, row;
+  unsigned bits;
+  int64_t K, G;
+};
+
+/// Mixed 2/4/16-bit tile-groups (model/QuantizedTensor.h has the streams).
+class MixedDecoder : public Decoder {
+public:
+  struct Precision {
+    unsigned bits;
+    Value codes;
+    int64_t rowGroupBase = 0, zeroBitBase = 0;
+  };
+  MixedDecoder(const Layout &l, int64_t k, Value pmap, Value offsets,
+               std::vector<Precision> precisions, ScaleSource scales,
+               Value zeros, Value slotIndex, Value slotValue)
+      : l(l), K(k), pmap(pmap), offsets(offsets),
+        precisions(std::move(precisions)), scales(scales), zeros(zeros),
+        slotIndex(slotIndex), slotValue(slotValue) {}
+
+  SmallVector<Value> initCarried(IRB &r) override {
+    return SmallVector<Value>(precisions.size(), r.idx(0));
+  }
+
+  Value group(IRB &r, Value n, Value g, SmallVectorImpl<Value> &carried,
+              Consumer use) override {
+    OpBuilder &b = r.b;
+    int64_t G = l.group, T = l.tile, P = int64_t(precisions.size());
+    Value rb = r.divI(n, T), rr = r.remI(n, T);
+    Value t = r.add(r.mulI(rb, K / G), g);
+    Value p = r.toIndex(r.loadBitsScalar(pmap, r.mulI(t, 2), 2));
+    SmallVector<int64_t> cases;
+    for (int64_t q = 0; q < P; ++q)
+      cases.push_back(q);
+    auto sw = scf::IndexSwitchOp::create(b, r.loc, TypeRange{b.getF32Type()},
+                                         p, cases, cases.size());
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&sw.getDefaultRegion().emplaceBlock());
+      scf::YieldOp::create(b, r.loc, r.f32(0.0));
+    }
+    for (int64_t q = 0; q < P; ++q) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&sw.getCaseRegions()[q].emplaceBlock());
+      const Precision &prec = precisions[q];
+      if (!prec.codes) { // a precision without tile-groups is never selected
+        scf::YieldOp::create(b, r.loc, r.f32(0.0));
+        continue;
+      }
+      Value si = r.add(r.loadIndexU(offsets, r.addI(r.mulI(rb, P), q)),
+                       carried[q]);
+      Value base = r.add(r.mulI(si, T * G), r.mulI(rr, G));
+      GroupView v;
+      if (prec.bits == 16) {
+        v.scale = r.f32(1.0);
+        Value codes = prec.codes;
+        v.chunk = [codes, base](IRB &r, Value k) {
+          return r.vloadF32(codes, r.add(base, k), L);
+        };
+      } else {
+        unsigned bits = prec.bits;
+        Value local = r.add(r.mulI(si, T), rr); // row-group in this precision
+        v.scale = scales.at(r, r.addI(local, prec.rowGroupBase));
+        v.zero =
+            zeros ? arith::UIToFPOp::create(
+                        b, r.loc, b.getF32Type(),
+                        r.loadBitsScalar(
+                            zeros, r.addI(r.mulI(local, bits), prec.zeroBitBase),
+                            bits))
+                        .getResult()
+                  : r.f32(double(1 << (bits - 1)));
+        Value codes = prec.codes;
+        v.chunk = [codes, base, bits](IRB &r, Value k) {
+          return codesToF32(
+              r, unpackCodes(r, codes, chunkByte(r, r.add(base, k), bits), bits));
+        };
+        if (bits == 2 && slotIndex) {
+          int64_t S = l.slots;
+          Value first = r.mulI(local, S);
+          Value idxs = slotIndex, vals = slotValue;
+          v.outliers = [first, S, idxs, vals](
+                           IRB &r, Value init,
+                           llvm::function_ref<Value(IRB &, Value, Value, Value)>
+                               f) {
+            return r.forReduce(r.idx(0), r.idx(S), 1, init,
+                               [&](Value s, Value acc) {
+                                 Value i = r.add(first, s);
+                                 return f(r, acc, r.loadIndexU(idxs, i),
+                                          r.loadF32(vals, i));
+                               });
+          };
+        }
+      }
+      scf::YieldOp::create(b, r.loc, use(r, v));
+    }
+    for (int64_t q = 0; q < P; ++q) {
+      Value is = arith::CmpIOp::create(b, r.loc, arith::CmpIPredicate::eq, p,
+                                       r.idx(q));
+      carried[q] = arith::SelectOp::create(b, r.loc, is, r.addI(carried[q], 1),
+                                           carried[q]);
+    }
+    return sw.getResult(0);
+  }
+
+private:
+  const Layout &l;
+  int64_t K;
+  Value pmap, offsets;
+  std::vector<Precision> precisions;
+  ScaleSource scales;
+  Value zeros, slotIndex, slotValue;
+};
+
+/// The row loop shared by all decoders. x: [M x K], y: [M x N] f32.
+void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
+              bool singleRow, int64_t K, int64_t G, Value rowBegin,
+              Value rowEnd, Value sumx, Value wbuf) {
+  OpBuilder &b = r.b;
+  Type f32 = b.getF32Type();
+  int64_t groups = K / G;
+  r.forLoop(rowBegin, rowEnd, 1, [&](Value n) {
+    dec.beginRow(r, n);
+    if (!singleRow)
+      r.forLoop(r.idx(0), m, 1,
+                [&](Value mi) { r.store(r.f32(0.0), y, {mi, n}); });
+    SmallVector<Value> init{r.f32(0.0)};
+    SmallVector<Value> carriedInit = dec.initCarried(r);
+    init.append(carriedInit);
+    auto loop = scf::ForOp::create(b, r.loc, r.idx(0), r.idx(groups),
+                                   r.idx(1), init);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value g = loop.getInductionVar();
+      Value gk = r.mulI(g, G);
+      SmallVector<Value> carried(loop.getRegionIterArgs().drop_front());
+      auto gemv = [&](IRB &r, const GroupView &v) -> Value {
+        Value acc = r.forReduce(
+            r.idx(0), r.idx(G), L, r.splatF32(0.0, L), [&](Value k, Value a) {
+              Value xv = r.vloadF32(x, {r.idx(0), r.add(gk, k)}, L);
+              return vector::FMAOp::create(r.b, r.loc, v.chunk(r, k), xv, a)
+                  .getResult();
+            });
+        Value dot = vector::ReductionOp::create(
+            r.b, r.loc, vector::CombiningKind::ADD, acc);
+        if (v.zero)
+          dot = arith::SubFOp::create(r.b, r.loc, dot,
+                                      r.fmul(v.zero, r.load(sumx, g)));
+        Value res = r.fmul(dot, v.scale);
+        if (v.outliers)
+          res = v.outliers(r, res, [&](IRB &r, Value acc, Value col,
+                                       Value val) {
+            Value xv = r.load(x, {r.idx(0), r.add(gk, col)});
+            return r.fadd(acc, r.fmul(val, xv));
+          });
+        return res;
+      };
+      auto gemm = [&](IRB &r, const GroupView &v) -> Value {
+        Value scale = vector::BroadcastOp::create(r.b, r.loc, vec(f32), v.scale);
+        Value zero = v.zero ? vector::BroadcastOp::create(r.b, r.loc, vec(f32),
+                                                          v.zero)
+                                  .getResult()
+                            : Value();
+        r.forLoop(r.idx(0), r.idx(G), L, [&](Value k) {
+          Value w = v.chunk(r, k);
+          if (zero)
+            w = arith::SubFOp::create(r.b, r.loc, w, zero);
+          w = arith::MulFOp::create(r.b, r.loc, w, scale);
+          vector::StoreOp::create(r.b, r.loc, w, wbuf, ValueRange{k});
+        });
+        if (v.outliers)
+          v.outliers(r, r.f32(0.0), [&](IRB &r, Value acc, Value col,
+                                        Value val) {
+            r.store(r.fadd(r.load(wbuf, col), val), wbuf, col);
+            return acc;
+          });
+        r.forLoop(r.idx(0), m, 1, [&](Value mi) {
+          Value acc = r.forReduce(
+              r.idx(0), r.idx(G), L, r.splatF32(0.0, L), [&](Value k, Value a) {
+                Value xv = r.vloadF32(x, {mi, r.add(gk, k)}, L);
+                Value wv = vector::LoadOp::create(r.b, r.loc, vec(f32), wbuf,
+                                                  ValueRange{k});
+                return vector::FMAOp::create(r.b, r.loc, wv, xv, a).getResult();
+              });
+          Value dot = vector::ReductionOp::create(
+              r.b, r.loc, vector::CombiningKind::ADD, acc);
+          r.store(r.fadd(r.load(y, {mi, n}), dot), y, {mi, n});
+        });
+        return r.f32(0.0);
+      };
+      Value part = singleRow ? dec.group(r, n, g, carried, gemv)
+                             : dec.group(r, n, g, carried, gemm);
+      SmallVector<Value> next{r.fadd(loop.getRegionIterArgs()[0], part)};
+      next.append(carried);
+      scf::YieldOp::create(b, r.loc, next);
+    }
+    if (singleRow)
+      r.store(loop.getResult(0), y, {r.idx(0), n});
+  });
+}
+
+FailureOr<Value> need(IRB &r, FunctionEnv &env, Value table,
+                      const WeightInfo &w, llvm::StringRef stream) {
+  return env.table->view(r.b, r.loc, table, w, stream);
+}
+
+ScaleSource scaleSource(IRB &r, FunctionEnv &env, Value table,
+                        const WeightInfo &w) {
+  ScaleSource s;
+  s.scaleBits = w.layout.scaleBits;
+  s.scaleBlock = w.layout.scaleBlock;
+  if (s.scaleBits == 0) {
+    s.scales = *need(r, env, table, w, "scales");
+  } else {
+    s.codes = *need(r, env, table, w, "scale_codes");
+    s.meta = *need(r, env, table, w, "scale_meta");
+  }
+  return s;
+}
+
+/// The K-group width a decoder works in.
+int64_t groupWidth(QMatmulOp op, const WeightInfo &w) {
+  const Layout &l = w.layout;
+  if ((l.scheme == Scheme::Uniform || l.scheme == Scheme::Mixed) && l.group)
+    return l.group;
+  if (l.scheme == Scheme::Uniform)
+    return w.cols;
+  if (auto plan = op.getPlanAttr())
+    return plan.getTileK();
+  return w.cols;
+}
+
+} // namespace
+
+int64_t qmatmulScratchBytesPerRow(const WeightInfo &w) {
+  if (w.layout.scheme != Scheme::Quik)
+    return 0;
+  // Quantized (or compacted) activations, i32/f32 each, plus scale and zero.
+  int64_t bytes = (w.cols - w.layout.fp16Cols) * 4 + 8;
+  return (bytes + 63) / 64 * 64;
+}
+
+LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
+                             const WeightInfo &w, Value x, Value y, Value m,
+                             Value scratch);
+
+LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
+                          const WeightInfo &w, Value x, Value y, Value m,
+                          Value scratch) {
+  const Layout &l = w.layout;
+  if (l.scheme == Scheme::Quik)
+    return emitQuikMatmul(r, env, op, w, x, y, m, scratch);
+  int64_t K = w.cols, N = w.rows;
+  int64_t G = groupWidth(op, w);
+  if (G % L != 0 || K % G != 0)
+    return op.emitOpError() << "the CPU kernels need K-groups that are a "
+                               "multiple of "
+                            << L << " columns; '" << w.name << "' has " << G;
+  if (l.outliers == OutlierKind::Csr && !op.getExcludeOutliers())
+    return op.emitOpError("CSR outliers must be split off first "
+                          "(-mixq-split-outliers)");
+  int64_t rowsPerTask = 16;
+  if (auto plan = op.getPlanAttr())
+    rowsPerTask = plan.getTileN();
+  if (l.scheme == Scheme::Mixed)
+    rowsPerTask = (rowsPerTask + l.tile - 1) / l.tile * l.tile;
+  auto xType = cast<MemRefType>(x.getType());
+  bool singleRow = xType.hasStaticShape() && xType.getDimSize(0) == 1;
+  int64_t blocks = (N + rowsPerTask - 1) / rowsPerTask;
+  bool failedStreams = false;
+
+  SmallVector<Value> dyn;
+  if (!xType.hasStaticShape())
+    dyn.push_back(m);
+  emitParallelFor(
+      r, env, r.idx(blocks), ValueRange{env.streams, x, y}, dyn,
+      "mixq_qmatmul",
+      [&](IRB &r, ValueRange caps, ValueRange sizes, Value begin, Value end) {
+        Value tbl = caps[0], tx = caps[1], ty = caps[2];
+        Value tm = sizes.empty() ? r.idx(1) : sizes[0];
+        OpBuilder &b = r.b;
+        Type f32 = b.getF32Type();
+        auto view = [&](llvm::StringRef s) -> Value {
+          auto v = need(r, env, tbl, w, s);
+          if (failed(v)) {
+            failedStreams = true;
+            return Value();
+          }
+          return *v;
+        };
+        std::unique_ptr<Decoder> dec;
+        Value sumx, wbuf;
+        if (singleRow) {
+          auto type = MemRefType::get({K / G}, f32);
+          sumx = memref::AllocaOp::create(b, r.loc, type, b.getI64IntegerAttr(64));
+          r.forLoop(r.idx(0), r.idx(K / G), 1, [&](Value g) {
+            Value acc = r.forReduce(r.idx(0), r.idx(G), L, r.splatF32(0.0, L),
+                                    [&](Value k, Value a) {
+                                      Value xv = r.vloadF32(
+                                          tx, {r.idx(0), r.add(r.mulI(g, G), k)},
+                                          L);
+                                      return arith::AddFOp::create(b, r.loc, a, xv)
+                                          .getResult();
+                                    });
+            r.store(vector::ReductionOp::create(b, r.loc,
+                                                vector::CombiningKind::ADD, acc),
+                    sumx, g);
+          });
+        } else {
+          wbuf = memref::AllocaOp::create(b, r.loc, MemRefType::get({G}, f32),
+                                          b.getI64IntegerAttr(64));
+        }
+        switch (l.scheme) {
+        case Scheme::Dense:
+          dec = std::make_unique<DenseDecoder>(view("values"), K, G);
+          break;
+        case Scheme::Uniform:
+          dec = std::make_unique<UniformDecoder>(
+              view("codes"), scaleSource(r, env, tbl, w),
+              l.asymmetric ? view("zeros") : Value(), unsigned(l.bits[0]), K, G);
+          break;
+        case Scheme::Lut: {
+          Value row = memref::AllocaOp::create(
+              b, r.loc, MemRefType::get({int64_t(1) << l.bits[0]}, f32),
+              b.getI64IntegerAttr(64));
+          dec = std::make_unique<LutDecoder>(view("codes"), view("lut"), row,
+                                             unsigned(l.bits[0]), K, G);
+          break;
+        }
+        case Scheme::Mixed: {
+          std::vector<MixedDecoder::Precision> precs;
+          int64_t rowGroups = 0, zeroBits = 0;
+          for (size_t q = 0; q < l.bits.size(); ++q) {
+            MixedDecoder::Precision p;
+            p.bits = unsigned(l.bits[q]);
+            // A precision without tile-groups is never selected.
+            p.codes = l.alloc[q] ? view("codes" + std::to_string(l.bits[q]))
+                                 : Value();
+            if (p.bits != 16) {
+              p.rowGroupBase = rowGroups;
+              p.zeroBitBase = zeroBits;
+              rowGroups += l.alloc[q] * l.tile;
+              zeroBits += l.alloc[q] * l.tile * l.bits[q];
+            }
+            precs.push_back(p);
+          }
+          bool anyQuant = rowGroups > 0;
+          ScaleSource s = anyQuant ? scaleSource(r, env, tbl, w) : ScaleSource();
+          bool slots = l.outliers == OutlierKind::Slots && l.alloc[0] > 0;
+          dec = std::make_unique<MixedDecoder>(
+              l, K, view("pmap"), view("offsets"), precs, s,
+              l.asymmetric && anyQuant ? view("zeros") : Value(),
+              slots ? view("slot_index") : Value(),
+              slots ? view("slot_value") : Value());
+          break;
+        }
+        case Scheme::Quik:
+          break;
+        }
+        if (failedStreams)
+          return;
+        Value lo = r.mulI(begin, rowsPerTask);
+        Value hi = r.minI(r.mulI(end, rowsPerTask), r.idx(N));
+        emitRows(r, *dec, tx, ty, tm, singleRow, K, G, lo, hi, sumx, wbuf);
+      });
+  if (failedStreams)
+    return op.emitOpError() << "'" << w.name << "': a stream its layout needs "
+                               "is missing";
+  return success();
+}
+
+} // namespace mixq::cpu

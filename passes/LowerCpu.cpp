@@ -269,7 +269,9 @@ LogicalResult FunctionLowering::lowerOp(Operation *op, int64_t index) {
     const WeightInfo &w = weights[e.getTable()];
     if (failed(emitEmbed(*r, env, w, buffers[e.getTokens()], out, m)))
       return op->emitOpError() << "-mixq-lower-cpu: the embedding table '"
-                               << w.name << "' must be dense (FP16/FP32)";
+                               << w.name << "' has a layout the CPU kernels "
+                                  "cannot read by row ("
+                               << formatLayout(w.layout) << ")";
     return success();
   }
   if (auto dq = dyn_cast<DequantOp>(op)) {

@@ -71,6 +71,11 @@ mlir::LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
                                 const WeightInfo &w, mlir::Value x,
                                 mlir::Value y, mlir::Value m,
                                 mlir::Value scratch);
+/// out[i, :] = row rows[i] of the dequantized weight, for i < m (embedding
+/// lookups of quantized tables). Fails for QUIK and CSR layouts.
+mlir::LogicalResult emitDequantRows(IRB &r, FunctionEnv &env,
+                                    const WeightInfo &w, mlir::Value rows,
+                                    mlir::Value out, mlir::Value m);
 /// Bytes of scratch per input row that emitQMatmul needs (QUIK's quantized
 /// activations), 64-byte multiple.
 int64_t qmatmulScratchBytesPerRow(const WeightInfo &w);

@@ -25,7 +25,7 @@ int64_t lanesFor(int64_t len) {
 LogicalResult emitEmbed(IRB &r, FunctionEnv &env, const WeightInfo &w,
                         Value tokens, Value out, Value m) {
   if (w.layout.scheme != Scheme::Dense)
-    return failure();
+    return emitDequantRows(r, env, w, tokens, out, m);
   auto values = env.table->view(r.b, r.loc, env.streams, w, "values");
   if (failed(values))
     return failure();

@@ -321,91 +321,112 @@ private:
   Value zeros, slotIndex, slotValue;
 };
 
+/// for g in groups: acc += dec.group(n, g, use), with the decoder's carried
+/// values threaded through; returns acc.
+Value forEachGroup(IRB &r, Decoder &dec, Value n, int64_t groups,
+                   llvm::function_ref<Value(IRB &, Value g, const GroupView &)>
+                       use) {
+  OpBuilder &b = r.b;
+  SmallVector<Value> init{r.f32(0.0)};
+  init.append(dec.initCarried(r));
+  auto loop =
+      scf::ForOp::create(b, r.loc, r.idx(0), r.idx(groups), r.idx(1), init);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value g = loop.getInductionVar();
+  SmallVector<Value> carried(loop.getRegionIterArgs().drop_front());
+  Value part = dec.group(r, n, g, carried, [&](IRB &r, const GroupView &v) {
+    return use(r, g, v);
+  });
+  SmallVector<Value> next{r.fadd(loop.getRegionIterArgs()[0], part)};
+  next.append(carried);
+  scf::YieldOp::create(b, r.loc, next);
+  return loop.getResult(0);
+}
+
+/// Stores w = (raw - zero) * scale of the group's G columns at dst[0..G),
+/// outlier slots included.
+void storeGroup(IRB &r, const GroupView &v, int64_t G,
+                llvm::function_ref<void(Value k, Value w)> storeVec,
+                llvm::function_ref<void(Value col, Value add)> addAt) {
+  Type f32 = r.b.getF32Type();
+  Value scale = vector::BroadcastOp::create(r.b, r.loc, vec(f32), v.scale);
+  Value zero =
+      v.zero
+          ? vector::BroadcastOp::create(r.b, r.loc, vec(f32), v.zero).getResult()
+          : Value();
+  r.forLoop(r.idx(0), r.idx(G), L, [&](Value k) {
+    Value w = v.chunk(r, k);
+    if (zero)
+      w = arith::SubFOp::create(r.b, r.loc, w, zero);
+    storeVec(k, arith::MulFOp::create(r.b, r.loc, w, scale));
+  });
+  if (v.outliers)
+    v.outliers(r, r.f32(0.0), [&](IRB &r, Value acc, Value col, Value val) {
+      addAt(col, val);
+      return acc;
+    });
+}
+
 /// The row loop shared by all decoders. x: [M x K], y: [M x N] f32.
 void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
               bool singleRow, int64_t K, int64_t G, Value rowBegin,
               Value rowEnd, Value sumx, Value wbuf) {
-  OpBuilder &b = r.b;
-  Type f32 = b.getF32Type();
+  Type f32 = r.b.getF32Type();
   int64_t groups = K / G;
   r.forLoop(rowBegin, rowEnd, 1, [&](Value n) {
     dec.beginRow(r, n);
     if (!singleRow)
       r.forLoop(r.idx(0), m, 1,
                 [&](Value mi) { r.store(r.f32(0.0), y, {mi, n}); });
-    SmallVector<Value> init{r.f32(0.0)};
-    SmallVector<Value> carriedInit = dec.initCarried(r);
-    init.append(carriedInit);
-    auto loop = scf::ForOp::create(b, r.loc, r.idx(0), r.idx(groups),
-                                   r.idx(1), init);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      Value g = loop.getInductionVar();
+    auto gemv = [&](IRB &r, Value g, const GroupView &v) -> Value {
       Value gk = r.mulI(g, G);
-      SmallVector<Value> carried(loop.getRegionIterArgs().drop_front());
-      auto gemv = [&](IRB &r, const GroupView &v) -> Value {
+      Value acc = r.forReduce(
+          r.idx(0), r.idx(G), L, r.splatF32(0.0, L), [&](Value k, Value a) {
+            Value xv = r.vloadF32(x, {r.idx(0), r.add(gk, k)}, L);
+            return vector::FMAOp::create(r.b, r.loc, v.chunk(r, k), xv, a)
+                .getResult();
+          });
+      Value dot = vector::ReductionOp::create(
+          r.b, r.loc, vector::CombiningKind::ADD, acc);
+      if (v.zero)
+        dot = arith::SubFOp::create(r.b, r.loc, dot,
+                                    r.fmul(v.zero, r.load(sumx, g)));
+      Value res = r.fmul(dot, v.scale);
+      if (v.outliers)
+        res = v.outliers(r, res, [&](IRB &r, Value acc, Value col, Value val) {
+          return r.fadd(acc, r.fmul(val, r.load(x, {r.idx(0), r.add(gk, col)})));
+        });
+      return res;
+    };
+    auto gemm = [&](IRB &r, Value g, const GroupView &v) -> Value {
+      Value gk = r.mulI(g, G);
+      storeGroup(
+          r, v, G,
+          [&](Value k, Value w) {
+            vector::StoreOp::create(r.b, r.loc, w, wbuf, ValueRange{k});
+          },
+          [&](Value col, Value add) {
+            r.store(r.fadd(r.load(wbuf, col), add), wbuf, col);
+          });
+      r.forLoop(r.idx(0), m, 1, [&](Value mi) {
         Value acc = r.forReduce(
             r.idx(0), r.idx(G), L, r.splatF32(0.0, L), [&](Value k, Value a) {
-              Value xv = r.vloadF32(x, {r.idx(0), r.add(gk, k)}, L);
-              return vector::FMAOp::create(r.b, r.loc, v.chunk(r, k), xv, a)
-                  .getResult();
+              Value xv = r.vloadF32(x, {mi, r.add(gk, k)}, L);
+              Value wv = vector::LoadOp::create(r.b, r.loc, vec(f32), wbuf,
+                                                ValueRange{k});
+              return vector::FMAOp::create(r.b, r.loc, wv, xv, a).getResult();
             });
         Value dot = vector::ReductionOp::create(
             r.b, r.loc, vector::CombiningKind::ADD, acc);
-        if (v.zero)
-          dot = arith::SubFOp::create(r.b, r.loc, dot,
-                                      r.fmul(v.zero, r.load(sumx, g)));
-        Value res = r.fmul(dot, v.scale);
-        if (v.outliers)
-          res = v.outliers(r, res, [&](IRB &r, Value acc, Value col,
-                                       Value val) {
-            Value xv = r.load(x, {r.idx(0), r.add(gk, col)});
-            return r.fadd(acc, r.fmul(val, xv));
-          });
-        return res;
-      };
-      auto gemm = [&](IRB &r, const GroupView &v) -> Value {
-        Value scale = vector::BroadcastOp::create(r.b, r.loc, vec(f32), v.scale);
-        Value zero = v.zero ? vector::BroadcastOp::create(r.b, r.loc, vec(f32),
-                                                          v.zero)
-                                  .getResult()
-                            : Value();
-        r.forLoop(r.idx(0), r.idx(G), L, [&](Value k) {
-          Value w = v.chunk(r, k);
-          if (zero)
-            w = arith::SubFOp::create(r.b, r.loc, w, zero);
-          w = arith::MulFOp::create(r.b, r.loc, w, scale);
-          vector::StoreOp::create(r.b, r.loc, w, wbuf, ValueRange{k});
-        });
-        if (v.outliers)
-          v.outliers(r, r.f32(0.0), [&](IRB &r, Value acc, Value col,
-                                        Value val) {
-            r.store(r.fadd(r.load(wbuf, col), val), wbuf, col);
-            return acc;
-          });
-        r.forLoop(r.idx(0), m, 1, [&](Value mi) {
-          Value acc = r.forReduce(
-              r.idx(0), r.idx(G), L, r.splatF32(0.0, L), [&](Value k, Value a) {
-                Value xv = r.vloadF32(x, {mi, r.add(gk, k)}, L);
-                Value wv = vector::LoadOp::create(r.b, r.loc, vec(f32), wbuf,
-                                                  ValueRange{k});
-                return vector::FMAOp::create(r.b, r.loc, wv, xv, a).getResult();
-              });
-          Value dot = vector::ReductionOp::create(
-              r.b, r.loc, vector::CombiningKind::ADD, acc);
-          r.store(r.fadd(r.load(y, {mi, n}), dot), y, {mi, n});
-        });
-        return r.f32(0.0);
-      };
-      Value part = singleRow ? dec.group(r, n, g, carried, gemv)
-                             : dec.group(r, n, g, carried, gemm);
-      SmallVector<Value> next{r.fadd(loop.getRegionIterArgs()[0], part)};
-      next.append(carried);
-      scf::YieldOp::create(b, r.loc, next);
-    }
+        r.store(r.fadd(r.load(y, {mi, n}), dot), y, {mi, n});
+      });
+      return r.f32(0.0);
+    };
+    Value sum = singleRow ? forEachGroup(r, dec, n, groups, gemv)
+                          : forEachGroup(r, dec, n, groups, gemm);
     if (singleRow)
-      r.store(loop.getResult(0), y, {r.idx(0), n});
+      r.store(sum, y, {r.idx(0), n});
   });
 }
 
@@ -440,6 +461,74 @@ int64_t groupWidth(QMatmulOp op, const WeightInfo &w) {
   return w.cols;
 }
 
+/// The decoder of a weight's scheme over the streams of `table`; sets
+/// `missing` when a stream is absent. QUIK has its own kernel.
+std::unique_ptr<Decoder> makeDecoder(IRB &r, FunctionEnv &env, Value tbl,
+                                     const WeightInfo &w, int64_t G,
+                                     bool &missing) {
+  const Layout &l = w.layout;
+  int64_t K = w.cols;
+  OpBuilder &b = r.b;
+  Type f32 = b.getF32Type();
+  auto view = [&](llvm::StringRef s) -> Value {
+    auto v = need(r, env, tbl, w, s);
+    if (failed(v)) {
+      missing = true;
+      return Value();
+    }
+    return *v;
+  };
+  std::unique_ptr<Decoder> dec;
+switch (l.scheme) {
+case Scheme::Dense:
+  dec = std::make_unique<DenseDecoder>(view("values"), K, G);
+  break;
+case Scheme::Uniform:
+  dec = std::make_unique<UniformDecoder>(
+      view("codes"), scaleSource(r, env, tbl, w),
+      l.asymmetric ? view("zeros") : Value(), unsigned(l.bits[0]), K, G);
+  break;
+case Scheme::Lut: {
+  Value row = memref::AllocaOp::create(
+      b, r.loc, MemRefType::get({int64_t(1) << l.bits[0]}, f32),
+      b.getI64IntegerAttr(64));
+  dec = std::make_unique<LutDecoder>(view("codes"), view("lut"), row,
+                                     unsigned(l.bits[0]), K, G);
+  break;
+}
+case Scheme::Mixed: {
+  std::vector<MixedDecoder::Precision> precs;
+  int64_t rowGroups = 0, zeroBits = 0;
+  for (size_t q = 0; q < l.bits.size(); ++q) {
+    MixedDecoder::Precision p;
+    p.bits = unsigned(l.bits[q]);
+    // A precision without tile-groups is never selected.
+    p.codes = l.alloc[q] ? view("codes" + std::to_string(l.bits[q]))
+                         : Value();
+    if (p.bits != 16) {
+      p.rowGroupBase = rowGroups;
+      p.zeroBitBase = zeroBits;
+      rowGroups += l.alloc[q] * l.tile;
+      zeroBits += l.alloc[q] * l.tile * l.bits[q];
+    }
+    precs.push_back(p);
+  }
+  bool anyQuant = rowGroups > 0;
+  ScaleSource s = anyQuant ? scaleSource(r, env, tbl, w) : ScaleSource();
+  bool slots = l.outliers == OutlierKind::Slots && l.alloc[0] > 0;
+  dec = std::make_unique<MixedDecoder>(
+      l, K, view("pmap"), view("offsets"), precs, s,
+      l.asymmetric && anyQuant ? view("zeros") : Value(),
+      slots ? view("slot_index") : Value(),
+      slots ? view("slot_value") : Value());
+  break;
+}
+case Scheme::Quik:
+  break;
+}
+  return dec;
+}
+
 } // namespace
 
 int64_t qmatmulScratchBytesPerRow(const WeightInfo &w) {
@@ -453,6 +542,43 @@ int64_t qmatmulScratchBytesPerRow(const WeightInfo &w) {
 LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
                              const WeightInfo &w, Value x, Value y, Value m,
                              Value scratch);
+
+LogicalResult emitDequantRows(IRB &r, FunctionEnv &env, const WeightInfo &w,
+                              Value rows, Value out, Value m) {
+  const Layout &l = w.layout;
+  if (l.scheme == Scheme::Quik || l.outliers == OutlierKind::Csr)
+    return failure();
+  int64_t G = (l.scheme == Scheme::Uniform || l.scheme == Scheme::Mixed) &&
+                      l.group
+                  ? l.group
+                  : w.cols;
+  if (G % L != 0)
+    return failure();
+  bool missing = false;
+  std::unique_ptr<Decoder> dec =
+      makeDecoder(r, env, env.streams, w, G, missing);
+  if (missing)
+    return failure();
+  r.forLoop(r.idx(0), m, 1, [&](Value mi) {
+    Value n = r.toIndex(r.load(rows, mi));
+    dec->beginRow(r, n);
+    forEachGroup(r, *dec, n, w.cols / G, [&](IRB &r, Value g, const GroupView &v) {
+      Value gk = r.mulI(g, G);
+      storeGroup(
+          r, v, G,
+          [&](Value k, Value wv) {
+            vector::StoreOp::create(r.b, r.loc, wv, out,
+                                    ValueRange{mi, r.add(gk, k)});
+          },
+          [&](Value col, Value add) {
+            Value at = r.add(gk, col);
+            r.store(r.fadd(r.load(out, {mi, at}), add), out, {mi, at});
+          });
+      return r.f32(0.0);
+    });
+  });
+  return success();
+}
 
 LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
                           const WeightInfo &w, Value x, Value y, Value m,
@@ -498,7 +624,6 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
           }
           return *v;
         };
-        std::unique_ptr<Decoder> dec;
         Value sumx, wbuf;
         if (singleRow) {
           auto type = MemRefType::get({K / G}, f32);
@@ -520,53 +645,8 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
           wbuf = memref::AllocaOp::create(b, r.loc, MemRefType::get({G}, f32),
                                           b.getI64IntegerAttr(64));
         }
-        switch (l.scheme) {
-        case Scheme::Dense:
-          dec = std::make_unique<DenseDecoder>(view("values"), K, G);
-          break;
-        case Scheme::Uniform:
-          dec = std::make_unique<UniformDecoder>(
-              view("codes"), scaleSource(r, env, tbl, w),
-              l.asymmetric ? view("zeros") : Value(), unsigned(l.bits[0]), K, G);
-          break;
-        case Scheme::Lut: {
-          Value row = memref::AllocaOp::create(
-              b, r.loc, MemRefType::get({int64_t(1) << l.bits[0]}, f32),
-              b.getI64IntegerAttr(64));
-          dec = std::make_unique<LutDecoder>(view("codes"), view("lut"), row,
-                                             unsigned(l.bits[0]), K, G);
-          break;
-        }
-        case Scheme::Mixed: {
-          std::vector<MixedDecoder::Precision> precs;
-          int64_t rowGroups = 0, zeroBits = 0;
-          for (size_t q = 0; q < l.bits.size(); ++q) {
-            MixedDecoder::Precision p;
-            p.bits = unsigned(l.bits[q]);
-            // A precision without tile-groups is never selected.
-            p.codes = l.alloc[q] ? view("codes" + std::to_string(l.bits[q]))
-                                 : Value();
-            if (p.bits != 16) {
-              p.rowGroupBase = rowGroups;
-              p.zeroBitBase = zeroBits;
-              rowGroups += l.alloc[q] * l.tile;
-              zeroBits += l.alloc[q] * l.tile * l.bits[q];
-            }
-            precs.push_back(p);
-          }
-          bool anyQuant = rowGroups > 0;
-          ScaleSource s = anyQuant ? scaleSource(r, env, tbl, w) : ScaleSource();
-          bool slots = l.outliers == OutlierKind::Slots && l.alloc[0] > 0;
-          dec = std::make_unique<MixedDecoder>(
-              l, K, view("pmap"), view("offsets"), precs, s,
-              l.asymmetric && anyQuant ? view("zeros") : Value(),
-              slots ? view("slot_index") : Value(),
-              slots ? view("slot_value") : Value());
-          break;
-        }
-        case Scheme::Quik:
-          break;
-        }
+        std::unique_ptr<Decoder> dec =
+            makeDecoder(r, env, tbl, w, G, failedStreams);
         if (failedStreams)
           return;
         Value lo = r.mulI(begin, rowsPerTask);

@@ -135,7 +135,8 @@ void emitAttention(IRB &r, FunctionEnv &env, Value q, Value kc, Value vc,
                           .getResult();
                     });
                 Value s = r.fmul(vector::ReductionOp::create(
-                                     b, r.loc, vector::CombiningKind::ADD, acc),
+                                     b, r.loc, vector::CombiningKind::ADD, acc,
+                                     Value(), arith::FastMathFlags::reassoc),
                                  r.f32(scale));
                 r.store(s, scores, t);
                 return arith::MaximumFOp::create(b, r.loc, mx, s).getResult();

@@ -122,17 +122,18 @@ public:
   virtual ~Decoder() = default;
   virtual void beginRow(IRB &, Value /*n*/) {}
   virtual SmallVector<Value> initCarried(IRB &) { return {}; }
-  /// Emits group g of row n, returns what `use` returned and updates the
-  /// carried values.
+  /// Emits group g of row n and returns what `use` returned (the next value
+  /// of the accumulator `acc`); updates the carried values.
   virtual Value group(IRB &r, Value n, Value g,
-                      SmallVectorImpl<Value> &carried, Consumer use) = 0;
+                      SmallVectorImpl<Value> &carried, Value acc,
+                      Consumer use) = 0;
 };
 
 class DenseDecoder : public Decoder {
 public:
   DenseDecoder(Value values, int64_t k, int64_t g) : values(values), K(k), G(g) {}
   Value group(IRB &r, Value n, Value g, SmallVectorImpl<Value> &,
-              Consumer use) override {
+              Value acc, Consumer use) override {
     GroupView v;
     v.scale = r.f32(1.0);
     Value base = r.add(r.mulI(n, K), r.mulI(g, G));
@@ -153,7 +154,7 @@ public:
                  int64_t k, int64_t g)
       : codes(codes), scales(scales), zeros(zeros), bits(bits), K(k), G(g) {}
   Value group(IRB &r, Value n, Value g, SmallVectorImpl<Value> &,
-              Consumer use) override {
+              Value acc, Consumer use) override {
     GroupView v;
     Value gi = r.add(r.mulI(n, K / G), g);
     v.scale = scales.at(r, gi);
@@ -190,7 +191,7 @@ public:
     });
   }
   Value group(IRB &r, Value n, Value g, SmallVectorImpl<Value> &,
-              Consumer use) override {
+              Value acc, Consumer use) override {
     GroupView v;
     v.scale = r.f32(1.0);
     Value base = r.add(r.mulI(n, K), r.mulI(g, G));
@@ -233,7 +234,7 @@ public:
   }
 
   Value group(IRB &r, Value n, Value g, SmallVectorImpl<Value> &carried,
-              Consumer use) override {
+              Value acc, Consumer use) override {
     OpBuilder &b = r.b;
     int64_t G = l.group, T = l.tile, P = int64_t(precisions.size());
     Value rb = r.divI(n, T), rr = r.remI(n, T);
@@ -242,19 +243,19 @@ public:
     SmallVector<int64_t> cases;
     for (int64_t q = 0; q < P; ++q)
       cases.push_back(q);
-    auto sw = scf::IndexSwitchOp::create(b, r.loc, TypeRange{b.getF32Type()},
+    auto sw = scf::IndexSwitchOp::create(b, r.loc, TypeRange{acc.getType()},
                                          p, cases, cases.size());
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&sw.getDefaultRegion().emplaceBlock());
-      scf::YieldOp::create(b, r.loc, r.f32(0.0));
+      scf::YieldOp::create(b, r.loc, acc);
     }
     for (int64_t q = 0; q < P; ++q) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&sw.getCaseRegions()[q].emplaceBlock());
       const Precision &prec = precisions[q];
       if (!prec.codes) { // a precision without tile-groups is never selected
-        scf::YieldOp::create(b, r.loc, r.f32(0.0));
+        scf::YieldOp::create(b, r.loc, acc);
         continue;
       }
       Value si = r.add(r.loadIndexU(offsets, r.addI(r.mulI(rb, P), q)),
@@ -321,27 +322,37 @@ private:
   Value zeros, slotIndex, slotValue;
 };
 
-/// for g in groups: acc += dec.group(n, g, use), with the decoder's carried
-/// values threaded through; returns acc.
-Value forEachGroup(IRB &r, Decoder &dec, Value n, int64_t groups,
-                   llvm::function_ref<Value(IRB &, Value g, const GroupView &)>
-                       use) {
+/// for g in groups: acc = use(g, group view, acc), with the decoder's
+/// carried values threaded through; returns the final acc.
+Value forEachGroup(
+    IRB &r, Decoder &dec, Value n, int64_t groups, Value init,
+    llvm::function_ref<Value(IRB &, Value g, const GroupView &, Value acc)>
+        use) {
   OpBuilder &b = r.b;
-  SmallVector<Value> init{r.f32(0.0)};
-  init.append(dec.initCarried(r));
+  SmallVector<Value> inits{init};
+  inits.append(dec.initCarried(r));
   auto loop =
-      scf::ForOp::create(b, r.loc, r.idx(0), r.idx(groups), r.idx(1), init);
+      scf::ForOp::create(b, r.loc, r.idx(0), r.idx(groups), r.idx(1), inits);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
   Value g = loop.getInductionVar();
+  Value acc = loop.getRegionIterArgs()[0];
   SmallVector<Value> carried(loop.getRegionIterArgs().drop_front());
-  Value part = dec.group(r, n, g, carried, [&](IRB &r, const GroupView &v) {
-    return use(r, g, v);
-  });
-  SmallVector<Value> next{r.fadd(loop.getRegionIterArgs()[0], part)};
-  next.append(carried);
-  scf::YieldOp::create(b, r.loc, next);
+  Value next = dec.group(r, n, g, carried, acc,
+                         [&](IRB &r, const GroupView &v) {
+                           return use(r, g, v, acc);
+                         });
+  SmallVector<Value> yields{next};
+  yields.append(carried);
+  scf::YieldOp::create(b, r.loc, yields);
   return loop.getResult(0);
+}
+
+/// The sum of a vector's lanes, in any order (a tree of shuffles and adds).
+Value reduceAdd(IRB &r, Value v) {
+  return vector::ReductionOp::create(
+      r.b, r.loc, vector::CombiningKind::ADD, v, Value(),
+      arith::FastMathFlags::reassoc);
 }
 
 /// Stores w = (raw - zero) * scale of the group's G columns at dst[0..G),
@@ -371,7 +382,7 @@ void storeGroup(IRB &r, const GroupView &v, int64_t G,
 /// The row loop shared by all decoders. x: [M x K], y: [M x N] f32.
 void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
               bool singleRow, int64_t K, int64_t G, Value rowBegin,
-              Value rowEnd, Value sumx, Value wbuf) {
+              Value rowEnd, Value wbuf) {
   Type f32 = r.b.getF32Type();
   int64_t groups = K / G;
   r.forLoop(rowBegin, rowEnd, 1, [&](Value n) {
@@ -379,27 +390,40 @@ void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
     if (!singleRow)
       r.forLoop(r.idx(0), m, 1,
                 [&](Value mi) { r.store(r.f32(0.0), y, {mi, n}); });
-    auto gemv = [&](IRB &r, Value g, const GroupView &v) -> Value {
+    // gemv: one vector accumulator per row; per group
+    //   acc += scale * sum_chunks (raw - zero) * x   (lane-wise)
+    // and one reduction at the end of the row.
+    auto gemv = [&](IRB &r, Value g, const GroupView &v, Value acc) -> Value {
       Value gk = r.mulI(g, G);
-      Value acc = r.forReduce(
+      Value zero = v.zero ? vector::BroadcastOp::create(r.b, r.loc, vec(f32),
+                                                        v.zero)
+                                .getResult()
+                          : Value();
+      Value part = r.forReduce(
           r.idx(0), r.idx(G), L, r.splatF32(0.0, L), [&](Value k, Value a) {
             Value xv = r.vloadF32(x, {r.idx(0), r.add(gk, k)}, L);
-            return vector::FMAOp::create(r.b, r.loc, v.chunk(r, k), xv, a)
-                .getResult();
+            Value w = v.chunk(r, k);
+            if (zero)
+              w = arith::SubFOp::create(r.b, r.loc, w, zero);
+            return vector::FMAOp::create(r.b, r.loc, w, xv, a).getResult();
           });
-      Value dot = vector::ReductionOp::create(
-          r.b, r.loc, vector::CombiningKind::ADD, acc);
-      if (v.zero)
-        dot = arith::SubFOp::create(r.b, r.loc, dot,
-                                    r.fmul(v.zero, r.load(sumx, g)));
-      Value res = r.fmul(dot, v.scale);
-      if (v.outliers)
-        res = v.outliers(r, res, [&](IRB &r, Value acc, Value col, Value val) {
-          return r.fadd(acc, r.fmul(val, r.load(x, {r.idx(0), r.add(gk, col)})));
-        });
-      return res;
+      Value scale = vector::BroadcastOp::create(r.b, r.loc, vec(f32), v.scale);
+      acc = vector::FMAOp::create(r.b, r.loc, part, scale, acc);
+      if (v.outliers) {
+        Value extra = v.outliers(
+            r, r.f32(0.0), [&](IRB &r, Value s, Value col, Value val) {
+              return r.fadd(s, r.fmul(val, r.load(x, {r.idx(0), r.add(gk, col)})));
+            });
+        Value lane = vector::InsertOp::create(r.b, r.loc, extra,
+                                              r.splatF32(0.0, L),
+                                              ArrayRef<int64_t>{0});
+        acc = arith::AddFOp::create(r.b, r.loc, acc, lane);
+      }
+      return acc;
     };
-    auto gemm = [&](IRB &r, Value g, const GroupView &v) -> Value {
+    // gemm: the group is dequantized once into wbuf, then dotted with every
+    // input row.
+    auto gemm = [&](IRB &r, Value g, const GroupView &v, Value acc) -> Value {
       Value gk = r.mulI(g, G);
       storeGroup(
           r, v, G,
@@ -410,21 +434,21 @@ void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
             r.store(r.fadd(r.load(wbuf, col), add), wbuf, col);
           });
       r.forLoop(r.idx(0), m, 1, [&](Value mi) {
-        Value acc = r.forReduce(
+        Value dotv = r.forReduce(
             r.idx(0), r.idx(G), L, r.splatF32(0.0, L), [&](Value k, Value a) {
               Value xv = r.vloadF32(x, {mi, r.add(gk, k)}, L);
               Value wv = vector::LoadOp::create(r.b, r.loc, vec(f32), wbuf,
                                                 ValueRange{k});
               return vector::FMAOp::create(r.b, r.loc, wv, xv, a).getResult();
             });
-        Value dot = vector::ReductionOp::create(
-            r.b, r.loc, vector::CombiningKind::ADD, acc);
-        r.store(r.fadd(r.load(y, {mi, n}), dot), y, {mi, n});
+        r.store(r.fadd(r.load(y, {mi, n}), reduceAdd(r, dotv)), y, {mi, n});
       });
-      return r.f32(0.0);
+      return acc;
     };
-    Value sum = singleRow ? forEachGroup(r, dec, n, groups, gemv)
-                          : forEachGroup(r, dec, n, groups, gemm);
+    Value sum = singleRow
+                    ? reduceAdd(r, forEachGroup(r, dec, n, groups,
+                                                r.splatF32(0.0, L), gemv))
+                    : forEachGroup(r, dec, n, groups, r.f32(0.0), gemm);
     if (singleRow)
       r.store(sum, y, {r.idx(0), n});
   });
@@ -562,7 +586,8 @@ LogicalResult emitDequantRows(IRB &r, FunctionEnv &env, const WeightInfo &w,
   r.forLoop(r.idx(0), m, 1, [&](Value mi) {
     Value n = r.toIndex(r.load(rows, mi));
     dec->beginRow(r, n);
-    forEachGroup(r, *dec, n, w.cols / G, [&](IRB &r, Value g, const GroupView &v) {
+    forEachGroup(r, *dec, n, w.cols / G, r.f32(0.0),
+                 [&](IRB &r, Value g, const GroupView &v, Value acc) {
       Value gk = r.mulI(g, G);
       storeGroup(
           r, v, G,
@@ -574,7 +599,7 @@ LogicalResult emitDequantRows(IRB &r, FunctionEnv &env, const WeightInfo &w,
             Value at = r.add(gk, col);
             r.store(r.fadd(r.load(out, {mi, at}), add), out, {mi, at});
           });
-      return r.f32(0.0);
+      return acc;
     });
   });
   return success();
@@ -616,42 +641,17 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
         Value tm = sizes.empty() ? r.idx(1) : sizes[0];
         OpBuilder &b = r.b;
         Type f32 = b.getF32Type();
-        auto view = [&](llvm::StringRef s) -> Value {
-          auto v = need(r, env, tbl, w, s);
-          if (failed(v)) {
-            failedStreams = true;
-            return Value();
-          }
-          return *v;
-        };
-        Value sumx, wbuf;
-        if (singleRow) {
-          auto type = MemRefType::get({K / G}, f32);
-          sumx = memref::AllocaOp::create(b, r.loc, type, b.getI64IntegerAttr(64));
-          r.forLoop(r.idx(0), r.idx(K / G), 1, [&](Value g) {
-            Value acc = r.forReduce(r.idx(0), r.idx(G), L, r.splatF32(0.0, L),
-                                    [&](Value k, Value a) {
-                                      Value xv = r.vloadF32(
-                                          tx, {r.idx(0), r.add(r.mulI(g, G), k)},
-                                          L);
-                                      return arith::AddFOp::create(b, r.loc, a, xv)
-                                          .getResult();
-                                    });
-            r.store(vector::ReductionOp::create(b, r.loc,
-                                                vector::CombiningKind::ADD, acc),
-                    sumx, g);
-          });
-        } else {
+        Value wbuf;
+        if (!singleRow)
           wbuf = memref::AllocaOp::create(b, r.loc, MemRefType::get({G}, f32),
                                           b.getI64IntegerAttr(64));
-        }
         std::unique_ptr<Decoder> dec =
             makeDecoder(r, env, tbl, w, G, failedStreams);
         if (failedStreams)
           return;
         Value lo = r.mulI(begin, rowsPerTask);
         Value hi = r.minI(r.mulI(end, rowsPerTask), r.idx(N));
-        emitRows(r, *dec, tx, ty, tm, singleRow, K, G, lo, hi, sumx, wbuf);
+        emitRows(r, *dec, tx, ty, tm, singleRow, K, G, lo, hi, wbuf);
       });
   if (failedStreams)
     return op.emitOpError() << "'" << w.name << "': a stream its layout needs "

@@ -204,7 +204,8 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
                   return vector::FMAOp::create(b, loc, cf, xv, a).getResult();
                 });
             Value dot = vector::ReductionOp::create(
-                b, loc, vector::CombiningKind::ADD, acc);
+                b, loc, vector::CombiningKind::ADD, acc, Value(),
+                arith::FastMathFlags::reassoc);
             Value res;
             if (intDot) {
               Value sx = r.load(txf, {mi, r.idx(Kq)});

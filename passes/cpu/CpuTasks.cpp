@@ -77,6 +77,9 @@ void emitParallelFor(
     b.setInsertionPointToEnd(env.module.getBody());
     task = func::FuncOp::create(b, loc, symbol, taskType);
     task.setPrivate();
+    // Not exported from the shared library.
+    task->setAttr("llvm.linkage",
+                  LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
     Block *entry = task.addEntryBlock();
     b.setInsertionPointToStart(entry);
     Value args = entry->getArgument(0);

@@ -11,18 +11,17 @@
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/Command.h"
 
+#include "tools/mixq/CompilePackage.h"
+
 #include "codegen/Host/HostCodegen.h"
 #include "codegen/Llama/GraphBuilder.h"
 #include "model/Package.h"
-#include "passes/Passes.h"
 
-#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Pass/PassManager.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
-#include "llvm/Support/Timer.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/WithColor.h"
@@ -60,27 +59,9 @@ cl::opt<std::string> cpuFeatures("cpu-features",
                                           "+avx2,-avx512f"),
                                  cl::init(""), cl::sub(compileCommand),
                                  cl::cat(category()));
-cl::opt<bool> timePasses("time", cl::desc("Print the time of each stage"),
+cl::opt<bool> timeStages("time", cl::desc("Print the time of each stage"),
                          cl::init(false), cl::sub(compileCommand),
                          cl::cat(category()));
-
-Error lowerToLLVMDialect(mlir::ModuleOp module, StringRef cpu) {
-  mlir::PassManager pm(module->getContext());
-  CpuPipelineOptions options;
-  options.cpu = cpu.str();
-  buildCpuPipeline(pm, options);
-  std::string diagnostics;
-  llvm::raw_string_ostream os(diagnostics);
-  mlir::ScopedDiagnosticHandler handler(
-      module->getContext(), [&](mlir::Diagnostic &d) {
-        os << d.getLocation() << ": " << d << "\n";
-        return mlir::success();
-      });
-  if (mlir::failed(pm.run(module)))
-    return createStringError(inconvertibleErrorCode(),
-                             "the CPU pipeline failed: " + diagnostics);
-  return Error::success();
-}
 
 int runCompile() {
   bool known = StringSwitch<bool>(emitKind)
@@ -104,23 +85,23 @@ int runCompile() {
     return UsageError;
   }
 
-  TimerGroup timers("mixq-compile", "mixq compile stages");
-  auto timed = [&](StringRef name) {
-    auto t = std::make_unique<Timer>(name, name, timers);
-    if (timePasses)
-      t->startTimer();
-    return t;
-  };
-
   auto package = PackageReader::open(packagePath);
   if (!package)
     return fail(package.takeError());
+  auto stage = [](StringRef name, double seconds) {
+    if (timeStages)
+      errs() << formatv("{0,-14} {1:f3} s\n", name, seconds);
+  };
+  if (emitKind.empty()) {
+    if (Error e = compilePackage(**package, outputPath,
+                                 HostTarget{cpuName, cpuFeatures}, stage))
+      return fail(std::move(e));
+    return Success;
+  }
   mlir::MLIRContext context;
-  auto graphTimer = timed("graph");
   auto module = buildLlamaModule(context, **package);
   if (!module)
     return fail(module.takeError());
-  graphTimer.reset();
   if (emitKind == "mlir") {
     if (Error e = writeToOutput(outputPath, [&](raw_ostream &os) {
           (*module)->print(os);
@@ -134,20 +115,14 @@ int runCompile() {
   auto target = resolveHostTarget(HostTarget{cpuName, cpuFeatures});
   if (!target)
     return fail(target.takeError());
-  auto lowerTimer = timed("mlir pipeline");
   if (Error e = lowerToLLVMDialect(**module, target->cpu))
     return fail(createFileError(packagePath, std::move(e)));
-  lowerTimer.reset();
   llvm::LLVMContext llvmContext;
-  auto translateTimer = timed("translate");
   auto llvmModule = translateToLLVMIR(**module, llvmContext);
   if (!llvmModule)
     return fail(llvmModule.takeError());
-  translateTimer.reset();
-  auto optTimer = timed("llvm O3");
   if (Error e = optimizeForHost(**llvmModule, *target))
     return fail(std::move(e));
-  optTimer.reset();
   if (emitKind == "llvm") {
     if (Error e = writeToOutput(outputPath, [&](raw_ostream &os) {
           (*llvmModule)->print(os, nullptr);
@@ -156,23 +131,15 @@ int runCompile() {
       return fail(std::move(e));
     return Success;
   }
-  auto codegenTimer = timed("x86 codegen");
   auto code = emitHostCode(**llvmModule, *target,
                            emitKind == "asm" ? HostOutput::Assembly
                                              : HostOutput::Object);
   if (!code)
     return fail(code.takeError());
-  codegenTimer.reset();
-  if (emitKind == "asm" || emitKind == "obj") {
-    if (Error e = writeToOutput(outputPath, [&](raw_ostream &os) {
-          os << *code;
-          return Error::success();
-        }))
-      return fail(std::move(e));
-    return Success;
-  }
-  auto linkTimer = timed("link");
-  if (Error e = linkSharedLibrary(*code, outputPath))
+  if (Error e = writeToOutput(outputPath, [&](raw_ostream &os) {
+        os << *code;
+        return Error::success();
+      }))
     return fail(std::move(e));
   return Success;
 }

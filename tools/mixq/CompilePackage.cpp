@@ -1,0 +1,81 @@
+//===- CompilePackage.cpp - A package -> a compiled CPU module ------------===//
+//
+// See CompilePackage.h.
+//
+//===----------------------------------------------------------------------===//
+#include "tools/mixq/CompilePackage.h"
+
+#include "codegen/Llama/GraphBuilder.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+
+#include <chrono>
+
+using namespace llvm;
+
+namespace mixq::cli {
+
+Error lowerToLLVMDialect(mlir::ModuleOp module, StringRef cpu) {
+  mlir::PassManager pm(module->getContext());
+  CpuPipelineOptions options;
+  options.cpu = cpu.str();
+  buildCpuPipeline(pm, options);
+  std::string diagnostics;
+  raw_string_ostream os(diagnostics);
+  mlir::ScopedDiagnosticHandler handler(
+      module->getContext(), [&](mlir::Diagnostic &d) {
+        os << d.getLocation() << ": " << d << "\n";
+        return mlir::success();
+      });
+  if (mlir::failed(pm.run(module)))
+    return createStringError(inconvertibleErrorCode(),
+                             "the CPU pipeline failed: " + diagnostics);
+  return Error::success();
+}
+
+Error compilePackage(const PackageReader &package, StringRef outputPath,
+                     const HostTarget &hostTarget,
+                     std::function<void(StringRef, double)> stage) {
+  auto last = std::chrono::steady_clock::now();
+  auto done = [&](StringRef name) {
+    auto now = std::chrono::steady_clock::now();
+    if (stage)
+      stage(name, std::chrono::duration<double>(now - last).count());
+    last = now;
+  };
+  auto target = resolveHostTarget(hostTarget);
+  if (!target)
+    return target.takeError();
+  mlir::MLIRContext context;
+  auto module = buildLlamaModule(context, package);
+  if (!module)
+    return module.takeError();
+  done("graph");
+  if (Error e = lowerToLLVMDialect(**module, target->cpu))
+    return createFileError(package.path(), std::move(e));
+  done("mlir pipeline");
+  LLVMContext llvmContext;
+  auto llvmModule = translateToLLVMIR(**module, llvmContext);
+  if (!llvmModule)
+    return llvmModule.takeError();
+  done("translate");
+  if (Error e = optimizeForHost(**llvmModule, *target))
+    return e;
+  done("llvm O3");
+  auto object = emitHostCode(**llvmModule, *target, HostOutput::Object);
+  if (!object)
+    return object.takeError();
+  done("x86 codegen");
+  if (Error e = linkSharedLibrary(*object, outputPath))
+    return e;
+  done("link");
+  return Error::success();
+}
+
+} // namespace mixq::cli

@@ -5,10 +5,12 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/Session.h"
 
+
 #include "model/MappedFile.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
+#include <chrono>
 #include <cstdlib>
 
 using namespace mixq;
@@ -48,8 +50,14 @@ void Session::parallelFor(void *ctx, int64_t n, mixq_task_fn fn, void *args) {
     fn(args, 0, n);
     return;
   }
+  auto start = self->profile_ ? std::chrono::steady_clock::now()
+                              : std::chrono::steady_clock::time_point();
   self->pool_.parallelFor(
       n, [&](int64_t begin, int64_t end) { fn(args, begin, end); });
+  if (self->profile_)
+    self->profile_->push_back(std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - start)
+                                  .count());
   self->inParallelFor_.store(false);
 }
 

@@ -52,6 +52,10 @@ public:
   int64_t contextLength() const { return module_.dims().max_seq_len; }
   int64_t vocabSize() const { return module_.dims().vocab_size; }
   unsigned threads() const { return pool_.size(); }
+  /// When set, the wall time of every parallel_for the module calls is
+  /// appended to `seconds`, in call order (the module's parallel sections:
+  /// one per product and per attention, in graph order); null stops.
+  void setProfile(std::vector<double> *seconds) { profile_ = seconds; }
   /// What the module is lent: parallel_for over the session's pool.
   const mixq_runtime *runtime() const { return &runtime_; }
 
@@ -71,6 +75,7 @@ private:
   void *scratch_ = nullptr;
   int64_t scratchBytes_ = 0, scratchTokens_ = 0;
   int64_t pos_ = 0;
+  std::vector<double> *profile_ = nullptr;
 };
 
 } // namespace mixq

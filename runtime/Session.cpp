@@ -5,7 +5,6 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/Session.h"
 
-
 #include "model/MappedFile.h"
 
 #include "llvm/Support/FormatVariadic.h"

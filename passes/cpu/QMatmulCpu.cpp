@@ -81,6 +81,36 @@ Value codesToF32(IRB &r, Value codes) {
                                  codes);
 }
 
+/// The 128 / bits codes of the 16 bytes at `byteOff` (bits = 2 or 4) as
+/// 8 / bits f32 vectors of 16 lanes: plane s holds the field at bit s * bits
+/// of every byte, i.e. codes s, s + P, s + 2P, ... (P = 8 / bits) of the
+/// block. Two byte-wide shift-and-mask operations per plane, no shuffles;
+/// the activations are permuted once per task to match (planeOrderX).
+SmallVector<Value> unpackPlanes(IRB &r, Value bytes, Value byteOff,
+                                unsigned bits) {
+  OpBuilder &b = r.b;
+  auto i8v = vec(b.getI8Type());
+  Value raw = vector::LoadOp::create(b, r.loc, i8v, bytes, ValueRange{byteOff});
+  auto splat8 = [&](int64_t v) -> Value {
+    return arith::ConstantOp::create(
+        b, r.loc, DenseElementsAttr::get(i8v, b.getI8IntegerAttr(int8_t(v))));
+  };
+  SmallVector<Value> planes;
+  for (unsigned s = 0; s < 8 / bits; ++s) {
+    Value v = raw;
+    if (s)
+      v = arith::ShRUIOp::create(b, r.loc, v, splat8(s * bits));
+    if ((s + 1) * bits < 8)
+      v = arith::AndIOp::create(b, r.loc, v, splat8((1 << bits) - 1));
+    Value wide = arith::ExtUIOp::create(b, r.loc, vec(b.getI32Type()), v);
+    planes.push_back(codesToF32(r, wide));
+  }
+  return planes;
+}
+
+/// Codes per 16-byte plane block.
+int64_t planeBlock(unsigned bits) { return 128 / bits; }
+
 /// Bit offset `elem * bits` as the byte offset of a byte-aligned chunk.
 Value chunkByte(IRB &r, Value elem, unsigned bits) {
   return r.divI(r.mulI(elem, bits), 8);
@@ -110,6 +140,10 @@ struct ScaleSource {
 struct GroupView {
   Value scale, zero;
   std::function<Value(IRB &, Value k)> chunk;
+  /// 2- and 4-bit codes also come a block of 16 bytes at a time, as
+  /// 8 / bits "planes" (see unpackPlanes); 0 when the decoder has none.
+  unsigned planeBits = 0;
+  std::function<SmallVector<Value>(IRB &, Value k)> planes;
   std::function<Value(IRB &, Value init,
                       llvm::function_ref<Value(IRB &, Value acc, Value col,
                                                Value value)>)>
@@ -168,6 +202,12 @@ public:
       return codesToF32(
           r, unpackCodes(r, codes, chunkByte(r, r.add(base, k), bits), bits));
     };
+    if ((bits == 2 || bits == 4) && G % planeBlock(bits) == 0) {
+      v.planeBits = bits;
+      v.planes = [this, base](IRB &r, Value k) {
+        return unpackPlanes(r, codes, chunkByte(r, r.add(base, k), bits), bits);
+      };
+    }
     return use(r, v);
   }
 
@@ -285,6 +325,13 @@ public:
           return codesToF32(
               r, unpackCodes(r, codes, chunkByte(r, r.add(base, k), bits), bits));
         };
+        if ((bits == 2 || bits == 4) && G % planeBlock(bits) == 0) {
+          v.planeBits = bits;
+          v.planes = [codes, base, bits](IRB &r, Value k) {
+            return unpackPlanes(r, codes, chunkByte(r, r.add(base, k), bits),
+                                bits);
+          };
+        }
         if (bits == 2 && slotIndex) {
           int64_t S = l.slots;
           Value first = r.mulI(local, S);
@@ -380,11 +427,32 @@ void storeGroup(IRB &r, const GroupView &v, int64_t G,
 }
 
 /// The row loop shared by all decoders. x: [M x K], y: [M x N] f32.
+/// x (one row of K) permuted to the plane order of `bits`-bit codes:
+/// xp[blk*B + s*16 + j] = x[blk*B + j*P + s] (B = 128/bits, P = 8/bits).
+Value planeOrderX(IRB &r, Value x, int64_t K, unsigned bits) {
+  int64_t B = planeBlock(bits), P = 8 / bits;
+  Value xp = memref::AllocaOp::create(
+      r.b, r.loc, MemRefType::get({K}, r.b.getF32Type()),
+      r.b.getI64IntegerAttr(64));
+  r.forLoop(r.idx(0), r.idx(K), 1, [&](Value i) {
+    Value blk = r.mulI(r.divI(i, B), B), in = r.remI(i, B);
+    Value src = r.add(blk, r.add(r.mulI(r.remI(in, 16), P), r.divI(in, 16)));
+    r.store(r.load(x, {r.idx(0), src}), xp, i);
+  });
+  return xp;
+}
+
 void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
               bool singleRow, int64_t K, int64_t G, Value rowBegin,
-              Value rowEnd, Value wbuf) {
+              Value rowEnd, Value wbuf, ArrayRef<unsigned> planeWidths) {
   Type f32 = r.b.getF32Type();
   int64_t groups = K / G;
+  // Activations in plane order, once per task, for the decoders' fast path.
+  std::map<unsigned, Value> xPlanes;
+  if (singleRow)
+    for (unsigned bits : planeWidths)
+      if (G % planeBlock(bits) == 0)
+        xPlanes[bits] = planeOrderX(r, x, K, bits);
   r.forLoop(rowBegin, rowEnd, 1, [&](Value n) {
     dec.beginRow(r, n);
     if (!singleRow)
@@ -399,14 +467,33 @@ void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
                                                         v.zero)
                                 .getResult()
                           : Value();
-      Value part = r.forReduce(
-          r.idx(0), r.idx(G), L, r.splatF32(0.0, L), [&](Value k, Value a) {
-            Value xv = r.vloadF32(x, {r.idx(0), r.add(gk, k)}, L);
-            Value w = v.chunk(r, k);
-            if (zero)
-              w = arith::SubFOp::create(r.b, r.loc, w, zero);
-            return vector::FMAOp::create(r.b, r.loc, w, xv, a).getResult();
-          });
+      Value part;
+      auto xp = xPlanes.find(v.planeBits);
+      if (v.planeBits && xp != xPlanes.end()) {
+        part = r.forReduce(
+            r.idx(0), r.idx(G), planeBlock(v.planeBits), r.splatF32(0.0, L),
+            [&](Value k, Value a) {
+              SmallVector<Value> planes = v.planes(r, k);
+              for (auto [s, w] : llvm::enumerate(planes)) {
+                Value xv = r.vloadF32(
+                    xp->second, {r.add(r.add(gk, k), r.idx(int64_t(s) * L))},
+                    L);
+                if (zero)
+                  w = arith::SubFOp::create(r.b, r.loc, w, zero);
+                a = vector::FMAOp::create(r.b, r.loc, w, xv, a);
+              }
+              return a;
+            });
+      } else {
+        part = r.forReduce(
+            r.idx(0), r.idx(G), L, r.splatF32(0.0, L), [&](Value k, Value a) {
+              Value xv = r.vloadF32(x, {r.idx(0), r.add(gk, k)}, L);
+              Value w = v.chunk(r, k);
+              if (zero)
+                w = arith::SubFOp::create(r.b, r.loc, w, zero);
+              return vector::FMAOp::create(r.b, r.loc, w, xv, a).getResult();
+            });
+      }
       Value scale = vector::BroadcastOp::create(r.b, r.loc, vec(f32), v.scale);
       acc = vector::FMAOp::create(r.b, r.loc, part, scale, acc);
       if (v.outliers) {
@@ -651,7 +738,13 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
           return;
         Value lo = r.mulI(begin, rowsPerTask);
         Value hi = r.minI(r.mulI(end, rowsPerTask), r.idx(N));
-        emitRows(r, *dec, tx, ty, tm, singleRow, K, G, lo, hi, wbuf);
+        SmallVector<unsigned> planeWidths;
+        for (int64_t bits : l.bits)
+          if ((bits == 2 || bits == 4) &&
+              (l.scheme == Scheme::Uniform || l.scheme == Scheme::Mixed))
+            planeWidths.push_back(unsigned(bits));
+        emitRows(r, *dec, tx, ty, tm, singleRow, K, G, lo, hi, wbuf,
+                 planeWidths);
       });
   if (failedStreams)
     return op.emitOpError() << "'" << w.name << "': a stream its layout needs "

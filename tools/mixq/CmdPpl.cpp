@@ -1,7 +1,12 @@
-//===- CmdPpl.cpp - `mixq ppl`: perplexity with the fp32 engine -----------===//
+//===- CmdPpl.cpp - `mixq ppl`: perplexity of a model or compiled module --===//
 //
 //   mixq ppl --model M --text FILE [--ctx 256] [--max-windows N] [--json]
 //            [--tokenizer FILE] [--threads N]
+//   mixq ppl --model model.so --package PKG --text FILE [...]
+//
+// M runs on the fp32 reference engine; a compiled module (with the package
+// it was compiled for, whose tokenizer it uses) runs each window as one
+// prefill, scoring the logits of every position.
 //
 // The protocol, fixed so that numbers are comparable across schemes:
 //   1. tokenize the whole file without BOS;
@@ -31,6 +36,8 @@
 #include "model/Engine.h"
 #include "model/MappedFile.h"
 #include "model/Tokenizer.h"
+#include "runtime/CompiledModule.h"
+#include "runtime/Session.h"
 
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -54,6 +61,11 @@ cl::SubCommand pplCommand("ppl", "Measure perplexity on a text file");
 cl::opt<std::string> modelPath("model", cl::desc("Checkpoint (file or directory) or mixq package"),
                                cl::value_desc("path"), cl::Required,
                                cl::sub(pplCommand), cl::cat(category()));
+cl::opt<std::string> packagePath("package",
+                                 cl::desc("With a compiled module as --model: "
+                                          "the package it was compiled for"),
+                                 cl::value_desc("path"), cl::init(""),
+                                 cl::sub(pplCommand), cl::cat(category()));
 cl::opt<std::string> textPath("text", cl::desc("UTF-8 text to score"),
                               cl::value_desc("file"), cl::Required,
                               cl::sub(pplCommand), cl::cat(category()));
@@ -123,18 +135,97 @@ void drawProgress(int64_t done, int64_t total) {
   errs().flush();
 }
 
+/// What scores windows: the reference engine or a compiled module.
+struct PplModel {
+  std::optional<ReferenceModel> reference;
+  std::unique_ptr<PackageReader> package;
+  std::unique_ptr<CompiledModule> module;
+  std::unique_ptr<Session> session;
+  std::unique_ptr<Tokenizer> ownTokenizer;
+  Tokenizer *tokenizer = nullptr;
+  int64_t maxSeqLen = 0;
+
+  unsigned threads() const {
+    return session ? session->threads() : reference->engine->threads();
+  }
+
+  /// Feeds `fed` (BOS then the window but its last token) at positions
+  /// 0.. and calls score(j, logits of position j) for each.
+  Error run(ArrayRef<int> fed,
+            function_ref<void(int64_t, ArrayRef<float>)> score) {
+    if (session) {
+      session->reset();
+      auto last = session->prefill(fed);
+      if (!last)
+        return last.takeError();
+      ArrayRef<float> all = session->allLogits();
+      size_t vocab = size_t(session->vocabSize());
+      for (size_t j = 0; j < fed.size(); ++j)
+        score(int64_t(j), all.slice(j * vocab, vocab));
+      return Error::success();
+    }
+    Engine &engine = *reference->engine;
+    engine.reset();
+    for (size_t j = 0; j < fed.size(); ++j)
+      score(int64_t(j), engine.forward(fed[j], int(j)));
+    return Error::success();
+  }
+};
+
+Expected<PplModel> loadPplModel() {
+  PplModel m;
+  if (packagePath.empty()) {
+    Expected<ReferenceModel> model =
+        loadReferenceModel(modelPath, tokenizerPath, threads);
+    if (!model)
+      return model.takeError();
+    m.reference.emplace(std::move(*model));
+    m.tokenizer = m.reference->tokenizer.get();
+    m.maxSeqLen = m.reference->engine->config().maxSeqLen;
+    return std::move(m);
+  }
+  auto package = PackageReader::open(packagePath);
+  if (!package)
+    return package.takeError();
+  m.package = std::move(*package);
+  auto module = CompiledModule::open(modelPath);
+  if (!module)
+    return module.takeError();
+  m.module = std::move(*module);
+  if (Error e = m.module->bindPackage(*m.package))
+    return std::move(e);
+  auto session = Session::create(*m.module, threads);
+  if (!session)
+    return session.takeError();
+  m.session = std::move(*session);
+  const LlamaConfig &config = m.package->config();
+  if (tokenizerPath.empty()) {
+    auto tokenizer = Tokenizer::loadFromBytes(m.package->tokenizer(),
+                                              packagePath, config.vocabSize);
+    if (!tokenizer)
+      return tokenizer.takeError();
+    m.ownTokenizer = std::move(*tokenizer);
+  } else {
+    auto tokenizer = Tokenizer::load(tokenizerPath, config.vocabSize);
+    if (!tokenizer)
+      return tokenizer.takeError();
+    m.ownTokenizer = std::move(*tokenizer);
+  }
+  m.tokenizer = m.ownTokenizer.get();
+  m.maxSeqLen = m.session->contextLength();
+  return std::move(m);
+}
+
 int runPpl() {
-  Expected<ReferenceModel> model =
-      loadReferenceModel(modelPath, tokenizerPath, threads);
+  Expected<PplModel> model = loadPplModel();
   if (!model)
     return fail(model.takeError());
-  Engine &engine = *model->engine;
-  const LlamaConfig &config = engine.config();
-  if (ctx < 2 || ctx > config.maxSeqLen)
+  int64_t maxSeqLen = model->maxSeqLen;
+  if (ctx < 2 || ctx > maxSeqLen)
     return fail(fileError(modelPath,
                           formatv("--ctx {0} is outside 2..{1} (the model's "
                                   "context)",
-                                  int64_t(ctx), config.maxSeqLen)));
+                                  int64_t(ctx), maxSeqLen)));
   if (maxWindows < 0)
     return fail(createStringError(inconvertibleErrorCode(),
                                   "--max-windows must be >= 0"));
@@ -166,17 +257,19 @@ int runPpl() {
   double totalNll = 0;
   int64_t fed = 0;
   auto start = std::chrono::steady_clock::now();
+  std::vector<int> input(size_t(window), 0);
   for (int64_t w = 0; w < windows; ++w) {
     const int *text = tokens.data() + w * window;
-    engine.reset();
-    for (int64_t j = 0; j < window; ++j) {
-      int input = j == 0 ? bos : text[j - 1];
-      ArrayRef<float> logits = engine.forward(input, int(j));
-      totalNll += negativeLogLikelihood(logits, text[j]);
-      writeRaw(tokenDump->get(), &input, sizeof(int32_t));
-      writeRaw(logitDump->get(), logits.data(), logits.size() * sizeof(float));
-      ++fed;
-    }
+    input[0] = bos;
+    std::copy(text, text + window - 1, input.begin() + 1);
+    if (Error e = model->run(input, [&](int64_t j, ArrayRef<float> logits) {
+          totalNll += negativeLogLikelihood(logits, text[j]);
+          writeRaw(tokenDump->get(), &input[size_t(j)], sizeof(int32_t));
+          writeRaw(logitDump->get(), logits.data(),
+                   logits.size() * sizeof(float));
+          ++fed;
+        }))
+      return fail(std::move(e));
     writeRaw(tokenDump->get(), &text[window - 1], sizeof(int32_t));
     if (progress)
       drawProgress(w + 1, windows);
@@ -208,8 +301,9 @@ int runPpl() {
     outs() << formatv("ppl {0:f4} over {1} tokens ({2} windows of {3}), mean "
                       "nll {4:f6}\n",
                       ppl, scored, windows, window, meanNll);
-    outs() << formatv("{0:f1} tokens/s ({1} threads)\n", tokensPerSecond,
-                      engine.threads());
+    outs() << formatv("{0:f1} tokens/s ({1} threads, {2})\n", tokensPerSecond,
+                      model->threads(),
+                      model->session ? "compiled module" : "reference engine");
   }
   return Success;
 }

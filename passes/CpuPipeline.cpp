@@ -32,6 +32,7 @@ void mixq::buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &o) {
   pm.addPass(createMixQSplitOutliers());
   MixQLowerCpuOptions lower;
   lower.cpu = o.cpu;
+  lower.features = o.features;
   pm.addPass(createMixQLowerCpu(lower));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

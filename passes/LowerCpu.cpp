@@ -704,6 +704,11 @@ void LowerCpuPass::runOnOperation() {
   MLIRContext *ctx = &getContext();
   OpBuilder b(ctx);
   Location loc = module.getLoc();
+  auto hasFeature = [&](StringRef f) {
+    SmallVector<StringRef> list;
+    StringRef(features).split(list, ',');
+    return llvm::is_contained(list, f);
+  };
   b.setInsertionPointToStart(module.getBody());
   memref::GlobalOp rope = buildRopeTable(b, loc, dims);
 
@@ -727,6 +732,7 @@ void LowerCpuPass::runOnOperation() {
     env.table = &table;
     env.module = module;
     env.taskCounter = &tasks;
+    env.vnni = hasFeature("+avx512vnni") && hasFeature("+avx512bw");
     FunctionLowering lowering(src, dst, env, dims, rope, isDecode);
     if (failed(lowering.run(bytes[isDecode][0], bytes[isDecode][1])))
       return signalPassFailure();

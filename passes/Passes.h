@@ -34,6 +34,10 @@ struct CpuPipelineOptions
   Option<std::string> cpu{*this, "cpu",
                           llvm::cl::desc("CPU name recorded in mixq_target"),
                           llvm::cl::init("generic")};
+  Option<std::string> features{
+      *this, "features",
+      llvm::cl::desc("Target features, e.g. +avx512vnni,+avx512bw"),
+      llvm::cl::init("")};
 };
 
 /// Adds the CPU pipeline (see CpuPipeline.cpp) to `pm`.

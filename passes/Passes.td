@@ -130,7 +130,9 @@ def MixQLowerCpu : Pass<"mixq-lower-cpu", "::mlir::ModuleOp"> {
       (second-order scales dequantized) applied once per group, FMA
       accumulation; mixed weights dispatch on the precision map once per
       tile-group and add their outlier slots; QUIK quantizes activations per
-      token and takes integer dot products;
+      token and takes integer dot products (AVX-512 VNNI `vpdpbusd` on
+      64 bytes when the `features` option has `+avx512vnni` and
+      `+avx512bw`, i32 multiply-adds otherwise);
     - `embed`, `rms_norm`, `rope` (a compile-time cos/sin table),
       `attention` (parallel over token x head), `sparse_add` and the
       element-wise ops become loops.
@@ -160,7 +162,11 @@ def MixQLowerCpu : Pass<"mixq-lower-cpu", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"cpu", "cpu", "std::string", /*default=*/"\"generic\"",
-           "the CPU name recorded in mixq_target (\"x86-64:<cpu>\")">
+           "the CPU name recorded in mixq_target (\"x86-64:<cpu>\")">,
+    Option<"features", "features", "std::string", /*default=*/"\"\"",
+           "the target's features (\"+avx512vnni,...\"): QUIK's integer dot "
+           "products use VNNI (vpdpbusd) when +avx512vnni and +avx512bw are "
+           "there">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::cf::ControlFlowDialect",

@@ -40,6 +40,7 @@ Value IRB::toI64(Value index) {
 }
 Value IRB::add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
 Value IRB::mul(Value a, Value c) { return arith::MulIOp::create(b, loc, a, c); }
+Value IRB::sub(Value a, Value c) { return arith::SubIOp::create(b, loc, a, c); }
 Value IRB::divI(Value a, int64_t c) {
   return arith::DivUIOp::create(b, loc, a, idx(c));
 }

@@ -33,6 +33,7 @@ struct IRB {
   mlir::Value toI64(mlir::Value index);
   mlir::Value add(mlir::Value a, mlir::Value c);
   mlir::Value mul(mlir::Value a, mlir::Value c);
+  mlir::Value sub(mlir::Value a, mlir::Value c);
   mlir::Value addI(mlir::Value a, int64_t c) { return add(a, idx(c)); }
   mlir::Value mulI(mlir::Value a, int64_t c) { return mul(a, idx(c)); }
   mlir::Value divI(mlir::Value a, int64_t c);

@@ -645,8 +645,10 @@ case Scheme::Quik:
 int64_t qmatmulScratchBytesPerRow(const WeightInfo &w) {
   if (w.layout.scheme != Scheme::Quik)
     return 0;
-  // Quantized (or compacted) activations, i32/f32 each, plus scale and zero.
-  int64_t bytes = (w.cols - w.layout.fp16Cols) * 4 + 8;
+  // Per token: the compacted (then quantized, centred) activations as
+  // f32/i32, the token's scale and zero point, and the u8 codes for VNNI.
+  int64_t kq = w.cols - w.layout.fp16Cols;
+  int64_t bytes = kq * 4 + 16 + kq;
   return (bytes + 63) / 64 * 64;
 }
 

@@ -11,9 +11,16 @@
 //    symmetric abs-max, round half to even) and stored as the centred
 //    integers q - zero with the token's scale.
 // 2. Parallel over output rows: integer dot products of the sign-extended
-//    codes with those integers in i32 vector lanes (exact: |sum| < 2^31 for
-//    every supported K), scaled once by the row's and the token's scales;
-//    plus the FP16 columns' f32 dot.
+//    codes with those integers, scaled once by the row's and the token's
+//    scales; plus the FP16 columns' f32 dot. With AVX-512 VNNI (FunctionEnv::
+//    vnni) and 4- or 8-bit codes, whole blocks of 64 columns go through
+//    vpdpbusd: the activations as u8 codes (asymmetric: q; symmetric:
+//    q + 128) against the s8 codes, sum(w * (u - zp)) = sum(w * u) -
+//    zp * sum(w) with sum(w) from a second vpdpbusd against ones; 4-bit
+//    codes are split into low and high nibbles without shuffles and the
+//    activations of each block are stored in that plane order (even
+//    columns, then odd). The rest of the columns use i32 multiply-adds.
+//    Every sum is exact in i32 (|sum| < K * 255 * 128 < 2^31).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/cpu/CpuKernels.h"
@@ -23,6 +30,76 @@
 using namespace mlir;
 
 namespace mixq::cpu {
+namespace {
+
+/// sum over columns [0, V) of code * (u - zp) for one row and token, with
+/// vpdpbusd on 64 columns at a time (see the file comment).
+Value emitVnniDot(IRB &r, Value codes, Value xu, Value xf, Value rowBase,
+                  Value mi, unsigned bits, int64_t V, int64_t U, int64_t Kq) {
+  OpBuilder &b = r.b;
+  Location loc = r.loc;
+  Type i8 = b.getI8Type(), i32 = b.getI32Type();
+  auto v16i32 = VectorType::get({16}, i32);
+  auto v64i8 = VectorType::get({64}, i8);
+  auto splat8 = [&](VectorType t, int64_t v) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(t, b.getI8IntegerAttr(int8_t(v))));
+  };
+  // LLVM 22's signature: (<16 x i32> acc, <64 x i8> unsigned, <64 x i8>
+  // signed) -> <16 x i32>.
+  auto dpbusd = [&](Value acc, Value u, Value s) -> Value {
+    return LLVM::CallIntrinsicOp::create(
+               b, loc, v16i32, b.getStringAttr("llvm.x86.avx512.vpdpbusd.512"),
+               ValueRange{acc, u, s})
+        .getResult(0);
+  };
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(v16i32));
+  Value ones = splat8(v64i8, 1);
+  auto loop = scf::ForOp::create(b, loc, r.idx(0), r.idx(V), r.idx(64),
+                                 ValueRange{zero, zero});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value k = loop.getInductionVar();
+    Value elem = r.add(rowBase, k);
+    Value w;
+    if (bits == 8) {
+      w = vector::LoadOp::create(b, loc, v64i8, codes, ValueRange{elem});
+    } else {
+      auto v32i8 = VectorType::get({32}, i8);
+      Value raw = vector::LoadOp::create(b, loc, v32i8, codes,
+                                         ValueRange{r.divI(elem, 2)});
+      // Sign-extend a nibble in a byte: (v ^ 8) - 8.
+      auto signExtend = [&](Value v) -> Value {
+        v = arith::AndIOp::create(b, loc, v, splat8(v32i8, 15));
+        v = arith::XOrIOp::create(b, loc, v, splat8(v32i8, 8));
+        return arith::SubIOp::create(b, loc, v, splat8(v32i8, 8));
+      };
+      Value lo = signExtend(raw);
+      Value hi = signExtend(
+          arith::ShRUIOp::create(b, loc, raw, splat8(v32i8, 4)));
+      SmallVector<int64_t> concat;
+      for (int64_t i = 0; i < 64; ++i)
+        concat.push_back(i);
+      w = vector::ShuffleOp::create(b, loc, lo, hi, concat);
+    }
+    Value u = vector::LoadOp::create(b, loc, v64i8, xu,
+                                     ValueRange{mi, r.addI(k, U)});
+    Value acc = dpbusd(loop.getRegionIterArgs()[0], u, w);
+    Value sumW = dpbusd(loop.getRegionIterArgs()[1], ones, w);
+    scf::YieldOp::create(b, loc, ValueRange{acc, sumW});
+  }
+  auto reduce = [&](Value v) -> Value {
+    return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, v);
+  };
+  Value zp = arith::FPToSIOp::create(b, loc, i32,
+                                     r.load(xf, {mi, r.idx(Kq + 1)}));
+  return arith::SubIOp::create(
+      b, loc, reduce(loop.getResult(0)),
+      arith::MulIOp::create(b, loc, zp, reduce(loop.getResult(1))));
+}
+
+} // namespace
 
 LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
                              const WeightInfo &w, Value x, Value y, Value m,
@@ -35,7 +112,12 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
   unsigned bits = unsigned(l.bits[0]);
   bool intDot = l.act.bits < 16;
   int64_t lanes = Kq % 16 == 0 ? 16 : Kq % 8 == 0 ? 8 : 1;
-  int64_t rowWords = qmatmulScratchBytesPerRow(w) / 4;
+  int64_t rowBytes = qmatmulScratchBytesPerRow(w);
+  int64_t rowWords = rowBytes / 4;
+  // VNNI covers the whole 64-column blocks; U is the u8 codes' byte offset.
+  bool vnni = env.vnni && intDot && (bits == 4 || bits == 8);
+  int64_t V = vnni ? Kq / 64 * 64 : 0;
+  const int64_t U = (Kq + 4) * 4;
   auto xType = cast<MemRefType>(x.getType());
   bool dynamicM = !xType.hasStaticShape();
   SmallVector<Value> dyn;
@@ -45,11 +127,12 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
   // Scratch views: [M][rowWords] as f32 (compacted x, then the scale at
   // Kq) and as i32 (the centred integer activations).
   auto viewAs = [&](Type elem) -> Value {
-    auto type = MemRefType::get({xType.getDimSize(0), rowWords}, elem);
+    int64_t cols = elem.getIntOrFloatBitWidth() == 8 ? rowBytes : rowWords;
+    auto type = MemRefType::get({xType.getDimSize(0), cols}, elem);
     return memref::ViewOp::create(b, loc, type, scratch, r.idx(0),
                                   dynamicM ? ValueRange{m} : ValueRange{});
   };
-  Value xf = viewAs(f32), xi = viewAs(i32);
+  Value xf = viewAs(f32), xi = viewAs(i32), xu = viewAs(b.getI8Type());
 
   FailureOr<Value> colIndex = failure();
   if (C > 0) {
@@ -132,11 +215,30 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
       q = r.fadd(q, zero);
       q = arith::MaximumFOp::create(b, loc, q, qlo);
       q = arith::MinimumFOp::create(b, loc, q, qhi);
+      if (vnni) {
+        // u8 code: q itself (asymmetric) or q + 128 (symmetric), at its
+        // plane-order position inside a 64-column block.
+        Value u = l.act.asymmetric ? q : r.fadd(q, r.f32(128.0));
+        Value u8 = arith::TruncIOp::create(
+            b, loc, b.getI8Type(), arith::FPToSIOp::create(b, loc, i32, u));
+        Value pos = j;
+        if (bits == 4) {
+          Value inBlock = r.remI(j, 64);
+          Value planePos = r.add(r.sub(j, inBlock),
+                                 r.add(r.mulI(r.remI(inBlock, 2), 32),
+                                       r.divI(inBlock, 2)));
+          Value inVector = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::ult, j, r.idx(V));
+          pos = arith::SelectOp::create(b, loc, inVector, planePos, j);
+        }
+        r.store(u8, xu, {mi, r.addI(pos, U)});
+      }
       q = arith::SubFOp::create(b, loc, q, zero);
       r.store(arith::FPToSIOp::create(b, loc, i32, q), xi, {mi, j});
     });
     r.store(arith::SelectOp::create(b, loc, valid, scale, r.f32(0.0)), xf,
             {mi, r.idx(Kq)});
+    r.store(l.act.asymmetric ? zero : r.f32(128.0), xf, {mi, r.idx(Kq + 1)});
   });
 
   // 2. The parallel product over blocks of 16 output rows.
@@ -144,10 +246,10 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
   bool missing = false;
   emitParallelFor(
       r, env, r.idx((N + rowsPerTask - 1) / rowsPerTask),
-      ValueRange{env.streams, x, y, xf, xi}, dyn, "mixq_quik",
+      ValueRange{env.streams, x, y, xf, xi, xu}, dyn, "mixq_quik",
       [&](IRB &r, ValueRange caps, ValueRange sizes, Value begin, Value end) {
         Value tbl = caps[0], tx = caps[1], ty = caps[2], txf = caps[3],
-              txi = caps[4];
+              txi = caps[4], txu = caps[5];
         Value tm = sizes.empty() ? r.idx(1) : sizes[0];
         auto view = [&](llvm::StringRef s) -> Value {
           auto v = env.table->view(b, loc, tbl, w, s);
@@ -172,8 +274,12 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
           r.forLoop(r.idx(0), tm, 1, [&](Value mi) {
             Value zeroAcc = arith::ConstantOp::create(b, loc,
                                                       b.getZeroAttr(accType));
+            Value vnniDot;
+            if (V > 0)
+              vnniDot = emitVnniDot(r, codes, txu, txf, rowBase, mi, bits, V,
+                                    U, Kq);
             Value acc = r.forReduce(
-                r.idx(0), r.idx(Kq), lanes, zeroAcc, [&](Value j, Value a) -> Value {
+                r.idx(V), r.idx(Kq), lanes, zeroAcc, [&](Value j, Value a) -> Value {
                   Value elem = r.add(rowBase, j);
                   Value u;
                   if (lanes == 1) {
@@ -206,6 +312,8 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
             Value dot = vector::ReductionOp::create(
                 b, loc, vector::CombiningKind::ADD, acc, Value(),
                 arith::FastMathFlags::reassoc);
+            if (vnniDot)
+              dot = arith::AddIOp::create(b, loc, dot, vnniDot);
             Value res;
             if (intDot) {
               Value sx = r.load(txf, {mi, r.idx(Kq)});

@@ -29,7 +29,7 @@ volatile float bandwidthSink = 0;
 __attribute__((noinline)) float sumFloats(const float *p, int64_t n) {
 #pragma clang fp reassociate(on)
   float sum = 0;
-#pragma clang loop vectorize(enable) interleave(enable)
+#pragma clang loop vectorize(enable) interleave_count(4)
   for (int64_t i = 0; i < n; ++i)
     sum += p[i];
   return sum;

@@ -202,12 +202,10 @@ Expected<QuantizedTensor> randomLinear(StringRef format, StringRef name,
     return weightsError(formatv("{0} ({1}x{2}, {3}): {4}", name, n, k, format,
                                 toString(std::move(e))));
   };
-  if (Error e = verifyLayoutForShape(l, n, k))
-    return shapeError(std::move(e));
-
   // Mixed: the precision of every tile-group, at random with fixed shares.
   std::vector<uint8_t> precision;
-  if (l.scheme == Scheme::Mixed) {
+  if (l.scheme == Scheme::Mixed && n > 0 && k > 0 && n % l.tile == 0 &&
+      k % l.group == 0) {
     int64_t tileGroups = (n / l.tile) * (k / l.group);
     int64_t fp16 = std::llround(double(tileGroups) * kMixed16Bit);
     int64_t four = std::llround(double(tileGroups) * kMixed4Bit);
@@ -220,6 +218,8 @@ Expected<QuantizedTensor> randomLinear(StringRef format, StringRef name,
   }
   if (l.scheme == Scheme::Lut)
     l.nnz = std::llround(double(n) * double(k) * kLutOutlierFraction);
+  if (Error e = verifyLayoutForShape(l, n, k))
+    return shapeError(std::move(e));
 
   auto specs = expectedStreams(l, n, k);
   if (!specs)

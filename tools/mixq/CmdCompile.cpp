@@ -115,7 +115,7 @@ int runCompile() {
   auto target = resolveHostTarget(HostTarget{cpuName, cpuFeatures});
   if (!target)
     return fail(target.takeError());
-  if (Error e = lowerToLLVMDialect(**module, target->cpu))
+  if (Error e = lowerToLLVMDialect(**module, *target))
     return fail(createFileError(packagePath, std::move(e)));
   llvm::LLVMContext llvmContext;
   auto llvmModule = translateToLLVMIR(**module, llvmContext);

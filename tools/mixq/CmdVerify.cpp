@@ -11,7 +11,14 @@
 // reference picks) compared one by one. Prints the NMSE
 // (sum (a - r)^2 / sum r^2) and the largest absolute difference of each
 // phase and the share of positions whose argmax agrees; exits 1 when an
-// NMSE exceeds --max-nmse.
+// NMSE exceeds the bound: --max-nmse (1e-6), or --max-nmse-requant (1e-3)
+// when the package quantizes activations at run time (QUIK with act < 16).
+// There the two sides round each activation to a code independently, and
+// a last-bit difference upstream (the summation order of a dot product)
+// moves a code that sits at a rounding boundary by one step: with 8-bit
+// activations that happens about once per token on stories15M, which no
+// 1e-6 bound survives, while a real error (a wrong code, scale or column)
+// is far above 1e-3.
 //
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/Command.h"
@@ -60,6 +67,11 @@ cl::opt<int> decodeSteps("decode", cl::desc("Greedy decode steps"),
 cl::opt<double> maxNmse("max-nmse", cl::desc("Largest NMSE accepted"),
                         cl::init(1e-6), cl::sub(verifyCommand),
                         cl::cat(category()));
+cl::opt<double> maxNmseRequant("max-nmse-requant",
+                               cl::desc("Largest NMSE accepted when the "
+                                        "package quantizes activations"),
+                               cl::init(1e-3), cl::sub(verifyCommand),
+                               cl::cat(category()));
 cl::opt<unsigned> threads("threads",
                           cl::desc("Threads (0 = one per hardware thread)"),
                           cl::init(0), cl::sub(verifyCommand),
@@ -149,14 +161,20 @@ int runVerify() {
     decode.add(*logits, r);
     want.assign(r.begin(), r.end());
   }
-  bool ok = prefill.nmse() <= maxNmse && decode.nmse() <= maxNmse;
+  bool requant = false;
+  for (const PackageTensorView &t : model->package->tensors())
+    requant |= t.layout.scheme == Scheme::Quik && t.layout.act.bits < 16;
+  double bound = requant ? maxNmseRequant : maxNmse;
+  bool ok = prefill.nmse() <= bound && decode.nmse() <= bound;
   if (json) {
     outs() << formatv("{0:2}\n",
                       json::Value(json::Object{{"module", modulePath},
                                                {"package", packagePath},
                                                {"prefill", prefill.toJSON()},
                                                {"decode", decode.toJSON()},
-                                               {"max_nmse", double(maxNmse)},
+                                               {"max_nmse", bound},
+                                               {"requantized_activations",
+                                                requant},
                                                {"ok", ok}}));
   } else {
     auto line = [](StringRef name, const Comparison &c) {
@@ -166,8 +184,11 @@ int runVerify() {
     };
     line("prefill", prefill);
     line("decode", decode);
-    outs() << (ok ? "OK" : "FAIL") << formatv(" (NMSE bound {0:e1})\n",
-                                              double(maxNmse));
+    outs() << (ok ? "OK" : "FAIL") << formatv(" (NMSE bound {0:e1}{1})\n",
+                                              bound,
+                                              requant ? ": activations are "
+                                                        "re-quantized per token"
+                                                      : "");
   }
   return ok ? Success : 1;
 }

@@ -21,10 +21,12 @@ using namespace llvm;
 
 namespace mixq::cli {
 
-Error lowerToLLVMDialect(mlir::ModuleOp module, StringRef cpu) {
+Error lowerToLLVMDialect(mlir::ModuleOp module,
+                         const ResolvedHostTarget &target) {
   mlir::PassManager pm(module->getContext());
   CpuPipelineOptions options;
-  options.cpu = cpu.str();
+  options.cpu = target.cpu;
+  options.features = target.features;
   buildCpuPipeline(pm, options);
   std::string diagnostics;
   raw_string_ostream os(diagnostics);
@@ -57,7 +59,7 @@ Error compilePackage(const PackageReader &package, StringRef outputPath,
   if (!module)
     return module.takeError();
   done("graph");
-  if (Error e = lowerToLLVMDialect(**module, target->cpu))
+  if (Error e = lowerToLLVMDialect(**module, *target))
     return createFileError(package.path(), std::move(e));
   done("mlir pipeline");
   LLVMContext llvmContext;

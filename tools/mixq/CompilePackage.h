@@ -20,9 +20,11 @@
 
 namespace mixq::cli {
 
-/// Runs -mixq-cpu-pipeline on a module from buildLlamaModule, recording
-/// `cpu` in its target string; errors carry the pipeline's diagnostics.
-llvm::Error lowerToLLVMDialect(mlir::ModuleOp module, llvm::StringRef cpu);
+/// Runs -mixq-cpu-pipeline on a module from buildLlamaModule for `target`
+/// (its CPU goes into the target string, its features choose kernels);
+/// errors carry the pipeline's diagnostics.
+llvm::Error lowerToLLVMDialect(mlir::ModuleOp module,
+                               const ResolvedHostTarget &target);
 
 /// Compiles `package` into the shared library `outputPath` for `target`.
 /// `stage(name, seconds)` is told how long each stage took, if given.

@@ -1,0 +1,1132 @@
+//===- CmdBench.cpp - `mixq bench`: CPU kernels and end-to-end speed ------===//
+//
+//   mixq bench [--threads N] [--json FILE|-] [--work DIR] [--keep]
+//              [--formats f16,uniform-4,...] [--decode-steps N] [--skip-7b]
+//              [--model stories15M.bin] [--package PKG] [--tokenizer FILE]
+//              [--llama-bench PATH --llama-model A.gguf,B.gguf]
+//
+// Speeds are measured in one process and reported against baselines
+// measured in the same run:
+//   1. memory read bandwidth (BenchBandwidth.h), the ceiling of a GEMV;
+//   2. for each weight format (BenchWeights.h), a synthetic Llama-2-7B-shaped
+//      package of 2 layers is written to the work directory, compiled
+//      (CompilePackage.h) and run: a 64-token prefill, then --decode-steps
+//      decode steps with the session's profile on. A decode step runs 8
+//      parallel sections per layer (wq, wk, wv, attention, wo, w1, w3, w2)
+//      and the classifier; each weight shape's time is the median over steps
+//      and weights, reported with its bytes, GB/s and share of the bandwidth,
+//      and as a speedup over the fp32 and f16 baselines;
+//   3. stories15M: a compiled --package against the fp32 reference engine on
+//      the llama2.c checkpoint (--model), prefill 64 and decode 128 tokens;
+//   4. optionally llama.cpp's llama-bench on GGUF files, side by side with
+//      mixq's stories15M numbers.
+// A table goes to stdout (progress to stderr); --json FILE writes the same
+// results as JSON (atomically), --json - prints the JSON instead of the
+// table.
+//
+//===----------------------------------------------------------------------===//
+#include "tools/mixq/BenchBandwidth.h"
+#include "tools/mixq/BenchWeights.h"
+#include "tools/mixq/Command.h"
+#include "tools/mixq/CompilePackage.h"
+#include "tools/mixq/Fetch.h"
+#include "tools/mixq/ReferenceModel.h"
+
+#include "model/MappedFile.h"
+#include "model/Package.h"
+#include "runtime/CompiledModule.h"
+#include "runtime/Session.h"
+
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <optional>
+#include <thread>
+
+using namespace llvm;
+using namespace mixq;
+using namespace mixq::cli;
+
+namespace {
+
+cl::SubCommand benchCommand("bench",
+                            "Benchmark kernels and end-to-end decode");
+cl::opt<unsigned> threads("threads",
+                          cl::desc("Threads (0 = one per hardware thread)"),
+                          cl::init(2), cl::sub(benchCommand),
+                          cl::cat(category()));
+cl::opt<std::string> jsonPath("json",
+                              cl::desc("Write the results as JSON to FILE "
+                                       "('-': print JSON instead of the "
+                                       "table)"),
+                              cl::value_desc("file"), cl::init(""),
+                              cl::sub(benchCommand), cl::cat(category()));
+cl::opt<std::string> workPath("work",
+                              cl::desc("Directory for the synthetic packages "
+                                       "and modules (default: a new one in "
+                                       "the temp directory, removed at the "
+                                       "end)"),
+                              cl::value_desc("dir"), cl::init(""),
+                              cl::sub(benchCommand), cl::cat(category()));
+cl::opt<bool> keepFiles("keep",
+                        cl::desc("Keep the packages and modules written to "
+                                 "the work directory"),
+                        cl::init(false), cl::sub(benchCommand),
+                        cl::cat(category()));
+cl::opt<int> decodeSteps("decode-steps",
+                         cl::desc("Decode steps per Llama-2-7B-shaped format"),
+                         cl::init(32), cl::sub(benchCommand),
+                         cl::cat(category()));
+cl::opt<std::string> modelPath("model",
+                               cl::desc("llama2.c stories15M.bin (default: "
+                                        "$MIXQ_HOME/stories15M.bin, else "
+                                        "~/.cache/mixq/stories15M.bin)"),
+                               cl::value_desc("path"), cl::init(""),
+                               cl::sub(benchCommand), cl::cat(category()));
+cl::opt<std::string> packagePath("package",
+                                 cl::desc("A mixq package of stories15M to "
+                                          "compile and time"),
+                                 cl::value_desc("path"), cl::init(""),
+                                 cl::sub(benchCommand), cl::cat(category()));
+cl::opt<std::string> tokenizerPath("tokenizer",
+                                   cl::desc("Tokenizer embedded in the "
+                                            "synthetic packages and used with "
+                                            "--model (default: tokenizer.bin "
+                                            "beside --model)"),
+                                   cl::value_desc("path"), cl::init(""),
+                                   cl::sub(benchCommand), cl::cat(category()));
+cl::opt<std::string> llamaBenchPath("llama-bench",
+                                    cl::desc("llama.cpp's llama-bench, run "
+                                             "on each --llama-model"),
+                                    cl::value_desc("path"), cl::init(""),
+                                    cl::sub(benchCommand),
+                                    cl::cat(category()));
+cl::list<std::string> llamaModels("llama-model",
+                                  cl::desc("GGUF file(s) for llama-bench "
+                                           "(repeat or comma-separate)"),
+                                  cl::value_desc("gguf"), cl::CommaSeparated,
+                                  cl::ZeroOrMore, cl::sub(benchCommand),
+                                  cl::cat(category()));
+cl::list<std::string> formatList("formats",
+                                 cl::desc("Weight formats to run (default: "
+                                          "all): fp32, f16, uniform-4, "
+                                          "uniform-3, uniform-2, mixed, "
+                                          "lut-3, quik-4"),
+                                 cl::value_desc("list"), cl::CommaSeparated,
+                                 cl::ZeroOrMore, cl::sub(benchCommand),
+                                 cl::cat(category()));
+cl::opt<bool> skip7b("skip-7b",
+                     cl::desc("Skip the Llama-2-7B-shaped kernels"),
+                     cl::init(false), cl::sub(benchCommand),
+                     cl::cat(category()));
+
+/// Layers of the synthetic Llama-2-7B-shaped packages.
+constexpr int64_t kLayers = 2;
+/// Tokens of every prefill, decode steps of the stories15M runs.
+constexpr int64_t kPrefillTokens = 64;
+constexpr int64_t kStoriesDecode = 128;
+/// Seed of the synthetic weights.
+constexpr uint64_t kWeightSeed = 20240601;
+
+/// A decode step's parallel sections per layer, in order; the linear roles
+/// name their tensor, attention has none.
+struct Section {
+  const char *name;
+  const char *tensor; ///< "layers.<l>." + tensor + ".weight", or null
+};
+const Section kLayerSections[] = {
+    {"wq", "attention.wq"},    {"wk", "attention.wk"},
+    {"wv", "attention.wv"},    {"attention", nullptr},
+    {"wo", "attention.wo"},    {"w1", "feed_forward.w1"},
+    {"w3", "feed_forward.w3"}, {"w2", "feed_forward.w2"},
+};
+constexpr int64_t kSectionsPerLayer =
+    int64_t(sizeof(kLayerSections) / sizeof(kLayerSections[0]));
+
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+Error benchError(const Twine &message) {
+  return createStringError(inconvertibleErrorCode(), message);
+}
+
+void progress(const Twine &message) {
+  errs() << "bench: " << message << "\n";
+  errs().flush();
+}
+
+void warn(const Twine &message) {
+  WithColor::warning(errs(), "mixq") << message << "\n";
+}
+
+/// The CPU's marketing name from /proc/cpuinfo, else LLVM's CPU name.
+std::string cpuName() {
+  auto buffer = MemoryBuffer::getFileAsStream("/proc/cpuinfo");
+  if (buffer) {
+    SmallVector<StringRef, 0> lines;
+    (*buffer)->getBuffer().split(lines, '\n');
+    for (StringRef line : lines)
+      if (line.starts_with("model name")) {
+        auto [key, value] = line.split(':');
+        if (!value.trim().empty())
+          return value.trim().str();
+      }
+  }
+  return sys::getHostCPUName().str();
+}
+
+std::string utcDate() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[64];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return text;
+}
+
+/// The work directory: files written there are removed at the end (and the
+/// directory too when bench created it) unless --keep.
+class WorkDir {
+public:
+  static Expected<std::unique_ptr<WorkDir>> create(StringRef requested,
+                                                   bool keep) {
+    std::unique_ptr<WorkDir> w(new WorkDir());
+    w->keep_ = keep;
+    if (requested.empty()) {
+      SmallString<256> dir;
+      if (std::error_code ec = sys::fs::createUniqueDirectory("mixq-bench",
+                                                              dir))
+        return benchError("cannot create a work directory in the temp "
+                          "directory: " +
+                          ec.message());
+      w->path_ = dir.str().str();
+      w->created_ = true;
+    } else {
+      if (std::error_code ec = sys::fs::create_directories(requested))
+        return fileError(requested, "cannot create the work directory: " +
+                                        ec.message());
+      w->path_ = requested.str();
+    }
+    return std::move(w);
+  }
+  ~WorkDir() {
+    if (keep_)
+      return;
+    for (const std::string &f : files_)
+      sys::fs::remove(f);
+    if (created_)
+      sys::fs::remove_directories(path_);
+  }
+  const std::string &path() const { return path_; }
+  /// A path in the directory, removed at the end unless --keep.
+  std::string file(StringRef name) {
+    SmallString<256> p(path_);
+    sys::path::append(p, name);
+    files_.push_back(p.str().str());
+    return files_.back();
+  }
+  /// Removes `file` now (unless --keep), to bound the disk space used.
+  void release(StringRef file) {
+    if (!keep_)
+      sys::fs::remove(file);
+  }
+  bool keep() const { return keep_; }
+
+private:
+  WorkDir() = default;
+  std::string path_;
+  bool created_ = false, keep_ = false;
+  std::vector<std::string> files_;
+};
+
+/// Reads one byte per page of every stream, so that timing starts with the
+/// package mapped in.
+volatile uint8_t touchSink = 0;
+void touchPackage(const PackageReader &package) {
+  uint8_t sum = 0;
+  for (const PackageTensorView &t : package.tensors())
+    for (const auto &s : t.streams)
+      for (size_t i = 0; i < s.bytes.size(); i += 4096)
+        sum += s.bytes[i];
+  touchSink = touchSink + sum;
+}
+
+int argmax(ArrayRef<float> v) {
+  return int(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+/// The prefill prompt: BOS, then ids 2, 3, ... (any valid ids will do).
+std::vector<int> prefillTokens(int64_t n, int64_t vocab) {
+  std::vector<int> tokens(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    tokens[size_t(i)] = int(i == 0 ? 1 : (i + 1) % vocab);
+  return tokens;
+}
+
+// Llama-2-7B-shaped formats ------------------------------------------------===//
+
+/// One weight shape of a format: the weights of that shape and their times.
+struct ShapeResult {
+  std::string label; ///< "4096x4096"
+  std::string roles; ///< "wq/wk/wv/wo"
+  int64_t n = 0, k = 0;
+  uint64_t bytes = 0; ///< all streams of all weights of this shape
+  uint64_t bits = 0;  ///< storageBits of all weights of this shape
+  int64_t weights = 0;
+  std::vector<double> samples; ///< seconds, per step and weight
+  double us = 0, gbs = 0, bpw = 0, share = 0;
+  double perWeightBytes() const { return weights ? double(bytes) / weights : 0; }
+};
+
+struct FormatResult {
+  std::string format, layout;
+  uint64_t packageBytes = 0;
+  double generateSeconds = 0, writeSeconds = 0, compileSeconds = 0;
+  double prefillTps = 0, decodeTps = 0, stepUs = 0;
+  double attentionUs = 0, classifierUs = 0;
+  std::vector<ShapeResult> shapes;
+};
+
+Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
+                                   ArrayRef<uint8_t> tokenizer, WorkDir &work,
+                                   unsigned nThreads, int64_t steps,
+                                   double bandwidthGbs) {
+  FormatResult r;
+  r.format = format.str();
+  std::string packageFile = work.file((format + ".mixq").str());
+  std::string moduleFile = work.file((format + ".so").str());
+  scope_exit cleanup([&] {
+    work.release(packageFile);
+    work.release(moduleFile);
+  });
+
+  // The package: generated, described, written, freed.
+  {
+    auto start = Clock::now();
+    auto package = syntheticPackage(format, config, tokenizer, kWeightSeed);
+    if (!package)
+      return package.takeError();
+    r.generateSeconds = secondsSince(start);
+    std::map<std::string, const QuantizedTensor *> byName;
+    for (const PackageTensor &t : package->tensors)
+      byName[t.data.name] = &t.data;
+    for (int64_t l = 0; l < config.nLayers; ++l)
+      for (const Section &s : kLayerSections) {
+        if (!s.tensor)
+          continue;
+        std::string name =
+            "layers." + std::to_string(l) + "." + s.tensor + ".weight";
+        auto it = byName.find(name);
+        if (it == byName.end())
+          return benchError("internal: the synthetic package lacks " + name);
+        const QuantizedTensor &t = *it->second;
+        if (r.layout.empty())
+          r.layout = formatLayout(t.layout);
+        std::string label = formatv("{0}x{1}", t.rows, t.cols).str();
+        auto shape = llvm::find_if(
+            r.shapes, [&](const ShapeResult &x) { return x.label == label; });
+        if (shape == r.shapes.end()) {
+          r.shapes.push_back(ShapeResult());
+          shape = r.shapes.end() - 1;
+          shape->label = label;
+          shape->n = t.rows;
+          shape->k = t.cols;
+        }
+        if (l == 0)
+          shape->roles += (shape->roles.empty() ? "" : "/") + std::string(s.name);
+        auto bits = storageBits(t.layout, t.rows, t.cols);
+        if (!bits)
+          return bits.takeError();
+        shape->bits += bits->total();
+        shape->bytes += t.totalBits() / 8;
+        ++shape->weights;
+      }
+    start = Clock::now();
+    if (Error e = writePackage(*package, packageFile))
+      return std::move(e);
+    r.writeSeconds = secondsSince(start);
+  }
+  uint64_t size = 0;
+  if (!sys::fs::file_size(packageFile, size))
+    r.packageBytes = size;
+  progress(formatv("{0}: {1:f2} GB package generated in {2:f1} s, written in "
+                   "{3:f1} s",
+                   format, double(r.packageBytes) / 1e9, r.generateSeconds,
+                   r.writeSeconds));
+
+  // Just written by us: skip hashing the whole file again.
+  auto package = PackageReader::open(packageFile, /*verifyContentHash=*/false);
+  if (!package)
+    return package.takeError();
+  auto start = Clock::now();
+  if (Error e = compilePackage(**package, moduleFile,
+                               HostTarget{"native", ""}))
+    return createFileError(packageFile, std::move(e));
+  r.compileSeconds = secondsSince(start);
+  auto module = CompiledModule::open(moduleFile);
+  if (!module)
+    return module.takeError();
+  if (Error e = (*module)->bindPackage(**package))
+    return std::move(e);
+  auto session = Session::create(**module, nThreads);
+  if (!session)
+    return session.takeError();
+  Session &s = **session;
+  touchPackage(**package);
+
+  std::vector<int> tokens = prefillTokens(kPrefillTokens, s.vocabSize());
+  start = Clock::now();
+  auto logits = s.prefill(tokens);
+  if (!logits)
+    return logits.takeError();
+  double prefillSeconds = secondsSince(start);
+  r.prefillTps = double(tokens.size()) / prefillSeconds;
+
+  int64_t expected = kSectionsPerLayer * config.nLayers + 1;
+  std::vector<double> sections, stepSeconds, attention, classifier;
+  int token = argmax(*logits);
+  for (int64_t step = 0; step < steps; ++step) {
+    sections.clear();
+    s.setProfile(&sections);
+    start = Clock::now();
+    logits = s.decode(token);
+    stepSeconds.push_back(secondsSince(start));
+    s.setProfile(nullptr);
+    if (!logits)
+      return logits.takeError();
+    if (int64_t(sections.size()) != expected)
+      return benchError(formatv(
+          "{0}: decode step {1} ran {2} parallel sections, but bench expects "
+          "{3} ({4} per layer: wq, wk, wv, attention, wo, w1, w3, w2; then "
+          "the classifier); the module's sections changed, so kernel times "
+          "cannot be attributed",
+          moduleFile, step, sections.size(), expected, kSectionsPerLayer));
+    for (int64_t l = 0; l < config.nLayers; ++l)
+      for (int64_t j = 0; j < kSectionsPerLayer; ++j) {
+        double seconds = sections[size_t(l * kSectionsPerLayer + j)];
+        const Section &sec = kLayerSections[j];
+        if (!sec.tensor) {
+          attention.push_back(seconds);
+          continue;
+        }
+        std::string name =
+            "layers." + std::to_string(l) + "." + sec.tensor + ".weight";
+        const PackageTensorView *t = (*package)->find(name);
+        std::string label = formatv("{0}x{1}", t->rows, t->cols).str();
+        for (ShapeResult &shape : r.shapes)
+          if (shape.label == label)
+            shape.samples.push_back(seconds);
+      }
+    classifier.push_back(sections.back());
+    token = argmax(*logits);
+  }
+  double step = median(stepSeconds);
+  r.stepUs = step * 1e6;
+  r.decodeTps = step > 0 ? 1.0 / step : 0;
+  r.attentionUs = median(attention) * 1e6;
+  r.classifierUs = median(classifier) * 1e6;
+  for (ShapeResult &shape : r.shapes) {
+    double seconds = median(shape.samples);
+    shape.us = seconds * 1e6;
+    shape.gbs = seconds > 0 ? shape.perWeightBytes() / seconds / 1e9 : 0;
+    shape.bpw = double(shape.bits) /
+                (double(shape.weights) * double(shape.n) * double(shape.k));
+    shape.share = bandwidthGbs > 0 ? shape.gbs / bandwidthGbs : 0;
+  }
+  progress(formatv("{0}: compiled in {1:f1} s; prefill {2:f1} tokens/s, "
+                   "decode {3:f2} tokens/s",
+                   format, r.compileSeconds, r.prefillTps, r.decodeTps));
+  return r;
+}
+
+// stories15M ---------------------------------------------------------------===//
+
+struct StoriesResult {
+  std::string model, package, packageFormat;
+  std::vector<std::string> notes;
+  bool haveReference = false, haveMixq = false;
+  double refPrefillTps = 0, refDecodeTps = 0;
+  double mixqPrefillTps = 0, mixqDecodeTps = 0, compileSeconds = 0;
+  int64_t prefillTokens = 0, decodeTokens = 0;
+};
+
+/// A package's scheme and the bits per weight of its decoder linears.
+std::string describePackage(const PackageReader &package) {
+  std::string scheme = "?";
+  if (auto s = package.quantizer().getString("scheme"))
+    scheme = s->str();
+  uint64_t bits = 0, params = 0;
+  for (const PackageTensorView &t : package.tensors())
+    if (StringRef(t.name).starts_with("layers.") && t.rows > 1) {
+      bits += t.storageBits();
+      params += uint64_t(t.rows) * uint64_t(t.cols);
+    }
+  if (!params)
+    return scheme;
+  return formatv("{0}, {1:f2} bpw", scheme, double(bits) / double(params));
+}
+
+Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
+                   unsigned nThreads, WorkDir &work) {
+  r.model = model.str();
+  r.package = packagePath;
+  if (modelExists) {
+    progress("stories15M: fp32 reference engine on " + model);
+    auto ref = loadReferenceModel(model, tokenizerPath, nThreads);
+    if (!ref)
+      return ref.takeError();
+    Engine &engine = *ref->engine;
+    const LlamaConfig &c = engine.config();
+    int64_t n = std::min<int64_t>(kPrefillTokens, c.maxSeqLen / 2);
+    int64_t steps = std::min<int64_t>(kStoriesDecode, c.maxSeqLen - n);
+    std::vector<int> tokens = prefillTokens(n, c.vocabSize);
+    engine.reset();
+    auto start = Clock::now();
+    for (int64_t i = 0; i + 1 < n; ++i)
+      engine.advance(tokens[size_t(i)], int(i));
+    ArrayRef<float> logits = engine.forward(tokens.back(), int(n - 1));
+    r.refPrefillTps = double(n) / secondsSince(start);
+    start = Clock::now();
+    for (int64_t i = 0; i < steps; ++i)
+      logits = engine.forward(argmax(logits), int(n + i));
+    r.refDecodeTps = double(steps) / secondsSince(start);
+    r.haveReference = true;
+    r.prefillTokens = n;
+    r.decodeTokens = steps;
+  }
+  if (packagePath.empty()) {
+    r.notes.push_back("no --package: the compiled stories15M run is skipped");
+    return Error::success();
+  }
+  progress("stories15M: compiling " + packagePath);
+  auto package = PackageReader::open(packagePath);
+  if (!package)
+    return package.takeError();
+  r.packageFormat = describePackage(**package);
+  std::string moduleFile = work.file("stories15M.so");
+  scope_exit cleanup([&] { work.release(moduleFile); });
+  auto start = Clock::now();
+  if (Error e = compilePackage(**package, moduleFile,
+                               HostTarget{"native", ""}))
+    return createFileError(packagePath, std::move(e));
+  r.compileSeconds = secondsSince(start);
+  auto module = CompiledModule::open(moduleFile);
+  if (!module)
+    return module.takeError();
+  if (Error e = (*module)->bindPackage(**package))
+    return e;
+  auto session = Session::create(**module, nThreads);
+  if (!session)
+    return session.takeError();
+  Session &s = **session;
+  touchPackage(**package);
+  int64_t n = std::min<int64_t>(kPrefillTokens, s.contextLength() / 2);
+  int64_t steps = std::min<int64_t>(kStoriesDecode, s.contextLength() - n);
+  std::vector<int> tokens = prefillTokens(n, s.vocabSize());
+  start = Clock::now();
+  auto logits = s.prefill(tokens);
+  if (!logits)
+    return logits.takeError();
+  r.mixqPrefillTps = double(n) / secondsSince(start);
+  start = Clock::now();
+  for (int64_t i = 0; i < steps; ++i) {
+    logits = s.decode(argmax(*logits));
+    if (!logits)
+      return logits.takeError();
+  }
+  r.mixqDecodeTps = double(steps) / secondsSince(start);
+  r.haveMixq = true;
+  if (!r.haveReference) {
+    r.prefillTokens = n;
+    r.decodeTokens = steps;
+  } else if (n != r.prefillTokens || steps != r.decodeTokens) {
+    r.notes.push_back("the package's context differs from the checkpoint's; "
+                      "token counts differ");
+  }
+  return Error::success();
+}
+
+// llama.cpp ----------------------------------------------------------------===//
+
+struct LlamaCppResult {
+  std::string gguf, modelType, error;
+  double prefillTps = 0, decodeTps = 0;
+  bool havePrefill = false, haveDecode = false;
+};
+
+/// The last non-empty line of a file (for error messages).
+std::string lastLine(StringRef path) {
+  auto buffer = MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!buffer)
+    return "";
+  StringRef text = (*buffer)->getBuffer().rtrim();
+  size_t cut = text.find_last_of('\n');
+  return (cut == StringRef::npos ? text : text.drop_front(cut + 1))
+      .trim()
+      .str();
+}
+
+LlamaCppResult runLlamaBench(StringRef gguf, unsigned nThreads, WorkDir &work,
+                             unsigned index) {
+  LlamaCppResult r;
+  r.gguf = gguf.str();
+  progress("llama.cpp: " + llamaBenchPath + " on " + gguf);
+  std::string out = work.file(formatv("llama-bench-{0}.json", index).str());
+  std::string err = work.file(formatv("llama-bench-{0}.log", index).str());
+  std::string threadText = std::to_string(nThreads);
+  std::string prompt = std::to_string(kPrefillTokens);
+  std::string gen = std::to_string(kStoriesDecode);
+  SmallVector<StringRef, 12> args = {llamaBenchPath, "-m",   gguf,
+                                     "-t",           threadText, "-p",
+                                     prompt,         "-n",   gen,
+                                     "-o",           "json"};
+  std::optional<StringRef> redirects[] = {StringRef(""), StringRef(out),
+                                          StringRef(err)};
+  std::string message;
+  bool failed = false;
+  int rc = sys::ExecuteAndWait(llamaBenchPath, args, std::nullopt, redirects,
+                               /*SecondsToWait=*/900, /*MemoryLimit=*/0,
+                               &message, &failed);
+  if (failed || rc != 0) {
+    std::string detail = lastLine(err);
+    r.error = formatv("{0} failed ({1}){2}{3}", llamaBenchPath,
+                      failed || rc < 0 ? message
+                                       : "exit code " + std::to_string(rc),
+                      detail.empty() ? "" : ": ", detail)
+                  .str();
+    return r;
+  }
+  auto buffer = MemoryBuffer::getFile(out, /*IsText=*/true);
+  if (!buffer) {
+    r.error = "cannot read llama-bench's output: " + buffer.getError().message();
+    return r;
+  }
+  StringRef text = (*buffer)->getBuffer();
+  size_t open = text.find('[');
+  auto parsed = json::parse(open == StringRef::npos ? text
+                                                    : text.drop_front(open));
+  if (!parsed) {
+    r.error = "llama-bench printed no JSON array: " +
+              toString(parsed.takeError());
+    return r;
+  }
+  const json::Array *entries = parsed->getAsArray();
+  if (!entries) {
+    r.error = "llama-bench's JSON is not an array";
+    return r;
+  }
+  for (const json::Value &v : *entries) {
+    const json::Object *o = v.getAsObject();
+    if (!o)
+      continue;
+    int64_t prompt = o->getInteger("n_prompt").value_or(0);
+    int64_t gen = o->getInteger("n_gen").value_or(0);
+    std::optional<double> ts = o->getNumber("avg_ts");
+    if (r.modelType.empty())
+      if (auto t = o->getString("model_type"))
+        r.modelType = t->str();
+    if (!ts)
+      continue;
+    if (prompt > 0 && gen == 0) {
+      r.prefillTps = *ts;
+      r.havePrefill = true;
+    } else if (gen > 0 && prompt == 0) {
+      r.decodeTps = *ts;
+      r.haveDecode = true;
+    }
+  }
+  if (!r.havePrefill && !r.haveDecode)
+    r.error = "llama-bench reported no prompt or generation test";
+  return r;
+}
+
+// Output -------------------------------------------------------------------===//
+
+struct BenchResults {
+  std::string cpu, date;
+  unsigned threads = 0;
+  std::optional<BandwidthResult> bandwidth;
+  bool ran7b = false;
+  int64_t decodeSteps = 0;
+  std::vector<FormatResult> formats;
+  std::optional<StoriesResult> stories;
+  std::string storiesSkipped;
+  std::vector<LlamaCppResult> llamacpp;
+};
+
+const FormatResult *findFormat(const BenchResults &b, StringRef name) {
+  for (const FormatResult &f : b.formats)
+    if (f.format == name)
+      return &f;
+  return nullptr;
+}
+
+const ShapeResult *findShape(const FormatResult *f, StringRef label) {
+  if (!f)
+    return nullptr;
+  for (const ShapeResult &s : f->shapes)
+    if (s.label == label)
+      return &s;
+  return nullptr;
+}
+
+/// time(baseline) / time(x): how much faster x runs than the baseline.
+std::optional<double> speedup(double baselineSeconds, double seconds) {
+  if (baselineSeconds <= 0 || seconds <= 0)
+    return std::nullopt;
+  return baselineSeconds / seconds;
+}
+
+json::Value optionalNumber(std::optional<double> v) {
+  return v ? json::Value(*v) : json::Value(nullptr);
+}
+
+std::string ratioText(std::optional<double> v) {
+  return v ? formatv("{0:f2}x", *v).str() : std::string("-");
+}
+
+json::Value toJSON(const BenchResults &b) {
+  json::Object root;
+  root["cpu"] = b.cpu;
+  root["threads"] = int64_t(b.threads);
+  root["date"] = b.date;
+  root["bandwidth_gbs"] =
+      b.bandwidth ? json::Value(b.bandwidth->gbs) : json::Value(nullptr);
+  if (b.bandwidth)
+    root["bandwidth"] =
+        json::Object{{"bytes", int64_t(b.bandwidth->bytes)},
+                     {"threads", int64_t(b.bandwidth->threads)},
+                     {"repetitions", int64_t(b.bandwidth->repetitions)},
+                     {"best_seconds", b.bandwidth->bestSeconds}};
+  const FormatResult *fp32 = findFormat(b, "fp32");
+  const FormatResult *f16 = findFormat(b, "f16");
+  json::Array gemv, models;
+  for (const FormatResult &f : b.formats) {
+    for (const ShapeResult &s : f.shapes) {
+      const ShapeResult *s32 = findShape(fp32, s.label);
+      const ShapeResult *s16 = findShape(f16, s.label);
+      gemv.push_back(json::Object{
+          {"format", f.format},
+          {"shape", s.label},
+          {"weights", s.roles},
+          {"n", s.n},
+          {"k", s.k},
+          {"bpw", s.bpw},
+          {"bytes", int64_t(std::llround(s.perWeightBytes()))},
+          {"us", s.us},
+          {"gbs", s.gbs},
+          {"share_of_bandwidth", s.share},
+          {"speedup_vs_fp32",
+           optionalNumber(s32 ? speedup(s32->us, s.us) : std::nullopt)},
+          {"speedup_vs_f16",
+           optionalNumber(s16 ? speedup(s16->us, s.us) : std::nullopt)},
+          {"samples", int64_t(s.samples.size())}});
+    }
+    models.push_back(json::Object{
+        {"model", formatv("llama-2-7b shape, {0} layers (synthetic)", kLayers)
+                      .str()},
+        {"format", f.format},
+        {"layout", f.layout},
+        {"engine", "mixq"},
+        {"prefill_tps", f.prefillTps},
+        {"decode_tps", f.decodeTps},
+        {"decode_step_us", f.stepUs},
+        {"attention_us", f.attentionUs},
+        {"classifier_us", f.classifierUs},
+        {"decode_speedup_vs_fp32",
+         optionalNumber(fp32 ? speedup(1 / fp32->decodeTps, 1 / f.decodeTps)
+                             : std::nullopt)},
+        {"decode_speedup_vs_f16",
+         optionalNumber(f16 ? speedup(1 / f16->decodeTps, 1 / f.decodeTps)
+                            : std::nullopt)},
+        {"package_bytes", int64_t(f.packageBytes)},
+        {"compile_seconds", f.compileSeconds}});
+  }
+  json::Object stories;
+  if (b.stories) {
+    const StoriesResult &s = *b.stories;
+    stories["model"] = s.model;
+    stories["package"] = s.package.empty() ? json::Value(nullptr)
+                                           : json::Value(s.package);
+    stories["prefill_tokens"] = s.prefillTokens;
+    stories["decode_tokens"] = s.decodeTokens;
+    if (s.haveReference) {
+      stories["reference_prefill_tps"] = s.refPrefillTps;
+      stories["reference_decode_tps"] = s.refDecodeTps;
+      models.push_back(json::Object{{"model", "stories15M"},
+                                    {"format", "fp32"},
+                                    {"engine", "reference"},
+                                    {"prefill_tps", s.refPrefillTps},
+                                    {"decode_tps", s.refDecodeTps}});
+    }
+    if (s.haveMixq) {
+      stories["package_format"] = s.packageFormat;
+      stories["mixq_prefill_tps"] = s.mixqPrefillTps;
+      stories["mixq_decode_tps"] = s.mixqDecodeTps;
+      stories["compile_seconds"] = s.compileSeconds;
+      models.push_back(json::Object{{"model", "stories15M"},
+                                    {"format", s.packageFormat},
+                                    {"engine", "mixq"},
+                                    {"prefill_tps", s.mixqPrefillTps},
+                                    {"decode_tps", s.mixqDecodeTps}});
+    }
+    if (s.haveReference && s.haveMixq) {
+      stories["prefill_ratio"] = s.mixqPrefillTps / s.refPrefillTps;
+      stories["decode_ratio"] = s.mixqDecodeTps / s.refDecodeTps;
+    }
+    json::Array notes;
+    for (const std::string &n : s.notes)
+      notes.push_back(n);
+    stories["notes"] = std::move(notes);
+  } else {
+    stories["skipped"] = b.storiesSkipped;
+  }
+  json::Array llamacpp;
+  for (const LlamaCppResult &l : b.llamacpp) {
+    json::Object o{{"model_file", l.gguf}, {"model_type", l.modelType}};
+    if (!l.error.empty())
+      o["error"] = l.error;
+    o["prefill_tps"] = l.havePrefill ? json::Value(l.prefillTps) : nullptr;
+    o["decode_tps"] = l.haveDecode ? json::Value(l.decodeTps) : nullptr;
+    bool mixq = b.stories && b.stories->haveMixq;
+    o["mixq_prefill_ratio"] =
+        mixq && l.havePrefill
+            ? json::Value(b.stories->mixqPrefillTps / l.prefillTps)
+            : nullptr;
+    o["mixq_decode_ratio"] =
+        mixq && l.haveDecode ? json::Value(b.stories->mixqDecodeTps / l.decodeTps)
+                             : nullptr;
+    llamacpp.push_back(std::move(o));
+  }
+  root["decode_steps"] = b.decodeSteps;
+  root["gemv"] = std::move(gemv);
+  root["models"] = std::move(models);
+  root["stories15M"] = std::move(stories);
+  root["llamacpp"] = std::move(llamacpp);
+  return json::Value(std::move(root));
+}
+
+void printTable(const BenchResults &b, raw_ostream &os) {
+  os << formatv("mixq bench: {0}, {1} threads, {2}\n", b.cpu, b.threads,
+                b.date);
+  if (b.bandwidth)
+    os << formatv("memory read bandwidth: {0:f1} GB/s ({1} MiB of floats, {2} "
+                  "threads, best of {3})\n",
+                  b.bandwidth->gbs, b.bandwidth->bytes >> 20,
+                  b.bandwidth->threads, b.bandwidth->repetitions);
+  const FormatResult *fp32 = findFormat(b, "fp32");
+  const FormatResult *f16 = findFormat(b, "f16");
+  if (b.ran7b) {
+    os << formatv("\nGEMV kernels on Llama-2-7B shapes (decode, M = 1; median "
+                  "over {0} steps x weights of {1}-layer synthetic "
+                  "packages)\n",
+                  b.decodeSteps, kLayers);
+    os << formatv("{0,-10} {1,-11} {2,-12} {3,7} {4,9} {5,9} {6,7} {7,6} "
+                  "{8,8} {9,8}\n",
+                  "format", "N x K", "weights", "bpw", "MB", "us", "GB/s",
+                  "of bw", "vs fp32", "vs f16");
+    for (const FormatResult &f : b.formats)
+      for (const ShapeResult &s : f.shapes) {
+        const ShapeResult *s32 = findShape(fp32, s.label);
+        const ShapeResult *s16 = findShape(f16, s.label);
+        os << formatv("{0,-10} {1,-11} {2,-12} {3,7:f3} {4,9:f2} {5,9:f1} "
+                      "{6,7:f1} {7,5:f0}% {8,8} {9,8}\n",
+                      f.format, s.label, s.roles, s.bpw,
+                      s.perWeightBytes() / 1e6, s.us, s.gbs, s.share * 100,
+                      ratioText(s32 ? speedup(s32->us, s.us) : std::nullopt),
+                      ratioText(s16 ? speedup(s16->us, s.us) : std::nullopt));
+      }
+    os << formatv("\nLlama-2-7B-shaped models, {0} layers (prefill {1} "
+                  "tokens, decode {2} steps; classifier: FP16 tied "
+                  "embeddings)\n",
+                  kLayers, kPrefillTokens, b.decodeSteps);
+    os << formatv("{0,-10} {1,8} {2,9} {3,10} {4,8} {5,8} {6,9} {7,9} {8,8}  "
+                  "{9}\n",
+                  "format", "GB", "prefill", "decode", "vs fp32", "vs f16",
+                  "attn us", "class us", "compile", "layout (wq)");
+    os << formatv("{0,-10} {1,8} {2,9} {3,10}\n", "", "", "tok/s", "tok/s");
+    for (const FormatResult &f : b.formats)
+      os << formatv("{0,-10} {1,8:f2} {2,9:f1} {3,10:f2} {4,8} {5,8} {6,9:f1} "
+                    "{7,9:f1} {8,7:f1}s  {9}\n",
+                    f.format, double(f.packageBytes) / 1e9, f.prefillTps,
+                    f.decodeTps,
+                    ratioText(fp32 ? speedup(1 / fp32->decodeTps,
+                                             1 / f.decodeTps)
+                                   : std::nullopt),
+                    ratioText(f16 ? speedup(1 / f16->decodeTps,
+                                            1 / f.decodeTps)
+                                  : std::nullopt),
+                    f.attentionUs, f.classifierUs, f.compileSeconds, f.layout);
+  } else {
+    os << "\nLlama-2-7B-shaped kernels: skipped (--skip-7b)\n";
+  }
+
+  os << "\nstories15M";
+  if (!b.stories) {
+    os << ": skipped (" << b.storiesSkipped << ")\n";
+  } else {
+    const StoriesResult &s = *b.stories;
+    os << formatv(" (prefill {0} tokens, decode {1} tokens)\n",
+                  s.prefillTokens, s.decodeTokens);
+    os << formatv("{0,-44} {1,13} {2,13} {3,10}\n", "engine", "prefill tok/s",
+                  "decode tok/s", "decode vs");
+    os << formatv("{0,-44} {1,13} {2,13} {3,10}\n", "", "", "",
+                  "reference");
+    if (s.haveReference)
+      os << formatv("{0,-44} {1,13:f1} {2,13:f1} {3,10}\n",
+                    "fp32 reference engine (" +
+                        sys::path::filename(s.model).str() + ")",
+                    s.refPrefillTps, s.refDecodeTps, "1.00x");
+    if (s.haveMixq)
+      os << formatv("{0,-44} {1,13:f1} {2,13:f1} {3,10}\n",
+                    "mixq compiled (" + s.packageFormat + ")",
+                    s.mixqPrefillTps, s.mixqDecodeTps,
+                    ratioText(s.haveReference
+                                  ? speedup(1 / s.refDecodeTps,
+                                            1 / s.mixqDecodeTps)
+                                  : std::nullopt));
+    for (const std::string &n : s.notes)
+      os << "  note: " << n << "\n";
+  }
+
+  if (!b.llamacpp.empty()) {
+    bool mixq = b.stories && b.stories->haveMixq;
+    os << formatv("\nllama.cpp (llama-bench -p {0} -n {1} -t {2}) beside mixq "
+                  "on stories15M\n",
+                  kPrefillTokens, kStoriesDecode, b.threads);
+    os << formatv("{0,-28} {1,-18} {2,13} {3,13} {4,14} {5,14}\n", "gguf",
+                  "type", "prefill tok/s", "decode tok/s", "mixq/llama.cpp",
+                  "mixq/llama.cpp");
+    os << formatv("{0,-28} {1,-18} {2,13} {3,13} {4,14} {5,14}\n", "", "", "",
+                  "", "prefill", "decode");
+    for (const LlamaCppResult &l : b.llamacpp) {
+      if (!l.error.empty()) {
+        os << formatv("{0,-28} error: {1}\n",
+                      sys::path::filename(l.gguf), l.error);
+        continue;
+      }
+      auto num = [](bool have, double v) {
+        return have ? formatv("{0:f1}", v).str() : std::string("-");
+      };
+      os << formatv(
+          "{0,-28} {1,-18} {2,13} {3,13} {4,14} {5,14}\n",
+          sys::path::filename(l.gguf), l.modelType, num(l.havePrefill,
+                                                        l.prefillTps),
+          num(l.haveDecode, l.decodeTps),
+          ratioText(mixq && l.havePrefill
+                        ? std::optional<double>(b.stories->mixqPrefillTps /
+                                                l.prefillTps)
+                        : std::nullopt),
+          ratioText(mixq && l.haveDecode
+                        ? std::optional<double>(b.stories->mixqDecodeTps /
+                                                l.decodeTps)
+                        : std::nullopt));
+    }
+  }
+}
+
+/// Writes `text` to `path` under a temporary name, then renames it.
+Error writeAtomically(StringRef path, StringRef text) {
+  SmallString<256> model(path);
+  model += ".tmp-%%%%%%";
+  SmallString<256> temp;
+  int fd;
+  if (std::error_code ec = sys::fs::createUniqueFile(model, fd, temp))
+    return fileError(path, "cannot create a temporary file: " + ec.message());
+  {
+    raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << text;
+    os.close();
+    if (os.has_error()) {
+      std::string message = os.error().message();
+      os.clear_error();
+      sys::fs::remove(temp);
+      return fileError(path, "write failed: " + message);
+    }
+  }
+  if (std::error_code ec = sys::fs::rename(temp, path)) {
+    sys::fs::remove(temp);
+    return fileError(path, "cannot rename the temporary file into place: " +
+                               ec.message());
+  }
+  return Error::success();
+}
+
+Expected<std::vector<uint8_t>> readFileBytes(StringRef path) {
+  auto file = MappedFile::open(path);
+  if (!file)
+    return file.takeError();
+  return std::vector<uint8_t>((*file)->bytes().begin(),
+                              (*file)->bytes().end());
+}
+
+int runBench() {
+  // Everything the options name is checked before the long runs start.
+  unsigned nThreads = threads;
+  if (nThreads == 0)
+    nThreads = std::max(1u, std::thread::hardware_concurrency());
+  int64_t maxDecode = 256 - kPrefillTokens;
+  if (decodeSteps < 1 || decodeSteps > maxDecode)
+    return fail(benchError(formatv("--decode-steps must be between 1 and {0} "
+                                   "(the synthetic context is 256 tokens)",
+                                   maxDecode)));
+  std::vector<std::string> formats;
+  for (const std::string &f : formatList) {
+    if (!isBenchFormat(f)) {
+      std::string known;
+      for (StringRef k : benchFormatNames())
+        known += (known.empty() ? "" : ", ") + k.str();
+      return fail(benchError("--formats: unknown format '" + f +
+                             "' (known: " + known + ")"));
+    }
+    if (!llvm::is_contained(formats, f))
+      formats.push_back(f);
+  }
+  if (formats.empty())
+    for (StringRef f : benchFormatNames())
+      formats.push_back(f.str());
+  if (!tokenizerPath.empty() && !sys::fs::exists(tokenizerPath))
+    return fail(fileError(tokenizerPath, "no such file (--tokenizer)"));
+  if (!packagePath.empty() && !sys::fs::exists(packagePath))
+    return fail(fileError(packagePath, "no such file (--package)"));
+  if (!llamaModels.empty() && llamaBenchPath.empty())
+    return fail(benchError("--llama-model needs --llama-bench PATH"));
+  if (!llamaBenchPath.empty()) {
+    if (llamaModels.empty())
+      return fail(benchError("--llama-bench needs at least one "
+                             "--llama-model GGUF"));
+    if (!sys::fs::exists(llamaBenchPath) ||
+        !sys::fs::can_execute(llamaBenchPath))
+      return fail(fileError(llamaBenchPath,
+                            "not an executable file (--llama-bench)"));
+    for (const std::string &g : llamaModels)
+      if (!sys::fs::exists(g))
+        return fail(fileError(g, "no such file (--llama-model)"));
+  }
+  std::string model = modelPath;
+  if (model.empty()) {
+    auto cache = fetch::defaultCacheDir();
+    if (!cache)
+      return fail(cache.takeError());
+    SmallString<256> p(*cache);
+    sys::path::append(p, "stories15M.bin");
+    model = p.str().str();
+  }
+  bool modelExists = sys::fs::exists(model);
+
+  // The tokenizer the synthetic packages embed.
+  std::vector<uint8_t> tokenizer;
+  std::string tokenizerFile = tokenizerPath;
+  if (tokenizerFile.empty()) {
+    SmallString<256> dir(sys::path::parent_path(model));
+    if (dir.empty())
+      dir = ".";
+    sys::path::append(dir, "tokenizer.bin");
+    tokenizerFile = dir.str().str();
+  }
+  if (!skip7b) {
+    if (sys::fs::exists(tokenizerFile)) {
+      auto bytes = readFileBytes(tokenizerFile);
+      if (!bytes)
+        return fail(bytes.takeError());
+      tokenizer = std::move(*bytes);
+    } else {
+      warn(tokenizerFile + ": no tokenizer (pass --tokenizer); the synthetic "
+                           "packages embed none");
+    }
+  }
+
+  auto work = WorkDir::create(workPath, keepFiles);
+  if (!work)
+    return fail(work.takeError());
+
+  BenchResults results;
+  results.cpu = cpuName();
+  results.date = utcDate();
+  results.threads = nThreads;
+  results.decodeSteps = decodeSteps;
+
+  progress(formatv("memory read bandwidth, {0} threads", nThreads));
+  auto bandwidth = measureReadBandwidth(nThreads);
+  if (!bandwidth)
+    return fail(bandwidth.takeError());
+  results.bandwidth = *bandwidth;
+  progress(formatv("memory read bandwidth: {0:f1} GB/s", bandwidth->gbs));
+
+  if (!skip7b) {
+    results.ran7b = true;
+    LlamaConfig config = llama2_7bConfig(kLayers);
+    for (const std::string &f : formats) {
+      auto r = benchFormat(f, config, tokenizer, **work, nThreads, decodeSteps,
+                           bandwidth->gbs);
+      if (!r)
+        return fail(r.takeError());
+      results.formats.push_back(std::move(*r));
+    }
+  }
+
+  if (!modelExists && packagePath.empty()) {
+    results.storiesSkipped = model + " not found (mixq fetch stories15M, or "
+                                     "pass --model)";
+    warn("stories15M: " + results.storiesSkipped + "; skipped");
+  } else {
+    if (!modelExists)
+      warn("stories15M: " + model +
+           " not found; the fp32 reference baseline is skipped");
+    StoriesResult stories;
+    if (Error e = benchStories(stories, model, modelExists, nThreads, **work))
+      return fail(std::move(e));
+    if (!modelExists)
+      stories.notes.push_back(model + " not found: no reference baseline");
+    results.stories = std::move(stories);
+  }
+
+  unsigned index = 0;
+  for (const std::string &g : llamaModels) {
+    results.llamacpp.push_back(runLlamaBench(g, nThreads, **work, index++));
+    if (!results.llamacpp.back().error.empty())
+      warn("llama.cpp: " + g + ": " + results.llamacpp.back().error);
+  }
+
+  json::Value value = toJSON(results);
+  if (jsonPath == "-") {
+    outs() << formatv("{0:2}\n", value);
+  } else {
+    printTable(results, outs());
+    if (!jsonPath.empty())
+      if (Error e = writeAtomically(jsonPath,
+                                    formatv("{0:2}\n", value).str()))
+        return fail(std::move(e));
+  }
+  outs().flush();
+  if ((*work)->keep())
+    progress("kept the work directory " + (*work)->path());
+  return Success;
+}
+
+CommandRegistration registration(benchCommand, runBench);
+
+} // namespace

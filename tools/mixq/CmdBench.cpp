@@ -503,11 +503,15 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
     int64_t n = std::min<int64_t>(kPrefillTokens, c.maxSeqLen / 2);
     int64_t steps = std::min<int64_t>(kStoriesDecode, c.maxSeqLen - n);
     std::vector<int> tokens = prefillTokens(n, c.vocabSize);
-    engine.reset();
+    auto prefill = [&] {
+      engine.reset();
+      for (int64_t i = 0; i + 1 < n; ++i)
+        engine.advance(tokens[size_t(i)], int(i));
+      return engine.forward(tokens.back(), int(n - 1));
+    };
+    (void)prefill(); // warm-up, as llama-bench does
     auto start = Clock::now();
-    for (int64_t i = 0; i + 1 < n; ++i)
-      engine.advance(tokens[size_t(i)], int(i));
-    ArrayRef<float> logits = engine.forward(tokens.back(), int(n - 1));
+    ArrayRef<float> logits = prefill();
     r.refPrefillTps = double(n) / secondsSince(start);
     start = Clock::now();
     for (int64_t i = 0; i < steps; ++i)
@@ -546,8 +550,12 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
   int64_t n = std::min<int64_t>(kPrefillTokens, s.contextLength() / 2);
   int64_t steps = std::min<int64_t>(kStoriesDecode, s.contextLength() - n);
   std::vector<int> tokens = prefillTokens(n, s.vocabSize());
+  auto logits = s.prefill(tokens); // warm-up, as llama-bench does
+  if (!logits)
+    return logits.takeError();
+  s.reset();
   start = Clock::now();
-  auto logits = s.prefill(tokens);
+  logits = s.prefill(tokens);
   if (!logits)
     return logits.takeError();
   r.mixqPrefillTps = double(n) / secondsSince(start);
@@ -577,16 +585,24 @@ struct LlamaCppResult {
   bool havePrefill = false, haveDecode = false;
 };
 
-/// The last non-empty line of a file (for error messages).
-std::string lastLine(StringRef path) {
+/// The line of a program's log that explains a failure: the first one that
+/// mentions an error, a failure or an assertion, else the last non-empty one.
+std::string errorLine(StringRef path) {
   auto buffer = MemoryBuffer::getFile(path, /*IsText=*/true);
   if (!buffer)
     return "";
-  StringRef text = (*buffer)->getBuffer().rtrim();
-  size_t cut = text.find_last_of('\n');
-  return (cut == StringRef::npos ? text : text.drop_front(cut + 1))
-      .trim()
-      .str();
+  SmallVector<StringRef, 0> lines;
+  (*buffer)->getBuffer().split(lines, '\n', -1, /*KeepEmpty=*/false);
+  for (StringRef line : lines) {
+    std::string lower = line.lower();
+    StringRef l(lower);
+    if (l.contains("error") || l.contains("failed") || l.contains("assert"))
+      return line.trim().str();
+  }
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it)
+    if (!it->trim().empty())
+      return it->trim().str();
+  return "";
 }
 
 LlamaCppResult runLlamaBench(StringRef gguf, unsigned nThreads, WorkDir &work,
@@ -611,7 +627,7 @@ LlamaCppResult runLlamaBench(StringRef gguf, unsigned nThreads, WorkDir &work,
                                /*SecondsToWait=*/900, /*MemoryLimit=*/0,
                                &message, &failed);
   if (failed || rc != 0) {
-    std::string detail = lastLine(err);
+    std::string detail = errorLine(err);
     r.error = formatv("{0} failed ({1}){2}{3}", llamaBenchPath,
                       failed || rc < 0 ? message
                                        : "exit code " + std::to_string(rc),
@@ -829,6 +845,16 @@ json::Value toJSON(const BenchResults &b) {
   return json::Value(std::move(root));
 }
 
+/// A layout without its per-tensor tile-group counts (they differ from
+/// weight to weight of a mixed package).
+std::string shortLayout(StringRef layout) {
+  size_t at = layout.find(", alloc = [");
+  if (at == StringRef::npos)
+    return layout.str();
+  size_t end = layout.find(']', at);
+  return (layout.take_front(at) + layout.drop_front(end + 1)).str();
+}
+
 void printTable(const BenchResults &b, raw_ostream &os) {
   os << formatv("mixq bench: {0}, {1} threads, {2}\n", b.cpu, b.threads,
                 b.date);
@@ -879,7 +905,8 @@ void printTable(const BenchResults &b, raw_ostream &os) {
                     ratioText(f16 ? speedup(1 / f16->decodeTps,
                                             1 / f.decodeTps)
                                   : std::nullopt),
-                    f.attentionUs, f.classifierUs, f.compileSeconds, f.layout);
+                    f.attentionUs, f.classifierUs, f.compileSeconds,
+                    shortLayout(f.layout));
   } else {
     os << "\nLlama-2-7B-shaped kernels: skipped (--skip-7b)\n";
   }
@@ -917,10 +944,10 @@ void printTable(const BenchResults &b, raw_ostream &os) {
     os << formatv("\nllama.cpp (llama-bench -p {0} -n {1} -t {2}) beside mixq "
                   "on stories15M\n",
                   kPrefillTokens, kStoriesDecode, b.threads);
-    os << formatv("{0,-28} {1,-18} {2,13} {3,13} {4,14} {5,14}\n", "gguf",
+    os << formatv("{0,-28} {1,-18} {2,13} {3,13} {4,15} {5,15}\n", "gguf",
                   "type", "prefill tok/s", "decode tok/s", "mixq/llama.cpp",
                   "mixq/llama.cpp");
-    os << formatv("{0,-28} {1,-18} {2,13} {3,13} {4,14} {5,14}\n", "", "", "",
+    os << formatv("{0,-28} {1,-18} {2,13} {3,13} {4,15} {5,15}\n", "", "", "",
                   "", "prefill", "decode");
     for (const LlamaCppResult &l : b.llamacpp) {
       if (!l.error.empty()) {
@@ -932,7 +959,7 @@ void printTable(const BenchResults &b, raw_ostream &os) {
         return have ? formatv("{0:f1}", v).str() : std::string("-");
       };
       os << formatv(
-          "{0,-28} {1,-18} {2,13} {3,13} {4,14} {5,14}\n",
+          "{0,-28} {1,-18} {2,13} {3,13} {4,15} {5,15}\n",
           sys::path::filename(l.gguf), l.modelType, num(l.havePrefill,
                                                         l.prefillTps),
           num(l.haveDecode, l.decodeTps),
@@ -1025,6 +1052,14 @@ int runBench() {
     for (const std::string &g : llamaModels)
       if (!sys::fs::exists(g))
         return fail(fileError(g, "no such file (--llama-model)"));
+  }
+  if (!jsonPath.empty() && jsonPath != "-") {
+    StringRef dir = sys::path::parent_path(jsonPath);
+    if (sys::fs::is_directory(jsonPath) ||
+        (!dir.empty() && !sys::fs::is_directory(dir)))
+      return fail(fileError(jsonPath, "cannot write the JSON there (--json "
+                                      "names a directory, or its directory "
+                                      "does not exist)"));
   }
   std::string model = modelPath;
   if (model.empty()) {

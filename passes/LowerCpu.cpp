@@ -733,6 +733,7 @@ void LowerCpuPass::runOnOperation() {
     env.module = module;
     env.taskCounter = &tasks;
     env.vnni = hasFeature("+avx512vnni") && hasFeature("+avx512bw");
+    env.avx512 = hasFeature("+avx512f");
     FunctionLowering lowering(src, dst, env, dims, rope, isDecode);
     if (failed(lowering.run(bytes[isDecode][0], bytes[isDecode][1])))
       return signalPassFailure();

@@ -61,7 +61,8 @@ struct FunctionEnv {
   StreamTable *table = nullptr;
   mlir::ModuleOp module;
   int64_t *taskCounter = nullptr; ///< for unique task names
-  bool vnni = false; ///< AVX-512 VNNI (vpdpbusd) may be used
+  bool vnni = false;   ///< AVX-512 VNNI (vpdpbusd) may be used
+  bool avx512 = false; ///< AVX-512F (vpermps on 16 lanes) may be used
 };
 
 /// y[M x N] = x[M x K] * W^T for a planned `mixq.qmatmul`. `x` and `y` are

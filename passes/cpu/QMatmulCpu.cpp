@@ -221,14 +221,21 @@ private:
 
 class LutDecoder : public Decoder {
 public:
+  /// `row` is a 16-float stack buffer; with `permute` (AVX-512) the row's
+  /// table is held in one register and looked up with vpermps, otherwise
+  /// gathered from the buffer.
   LutDecoder(Value codes, Value lut, Value row, unsigned bits, int64_t k,
-             int64_t g)
-      : codes(codes), lut(lut), row(row), bits(bits), K(k), G(g) {}
+             int64_t g, bool permute)
+      : codes(codes), lut(lut), row(row), bits(bits), K(k), G(g),
+        permute(permute) {}
   void beginRow(IRB &r, Value n) override {
     int64_t entries = int64_t(1) << bits;
     r.forLoop(r.idx(0), r.idx(entries), 1, [&](Value i) {
       r.store(r.loadF32(lut, r.add(r.mulI(n, entries), i)), row, i);
     });
+    if (permute)
+      table = vector::LoadOp::create(r.b, r.loc, vec(r.b.getF32Type()), row,
+                                     ValueRange{r.idx(0)});
   }
   Value group(IRB &r, Value n, Value g, SmallVectorImpl<Value> &,
               Value acc, Consumer use) override {
@@ -239,6 +246,12 @@ public:
       Value idx =
           unpackCodes(r, codes, chunkByte(r, r.add(base, k), bits), bits);
       OpBuilder &b = r.b;
+      if (permute)
+        return LLVM::CallIntrinsicOp::create(
+                   b, r.loc, vec(b.getF32Type()),
+                   b.getStringAttr("llvm.x86.avx512.permvar.sf.512"),
+                   ValueRange{table, idx})
+            .getResult(0);
       Value mask = arith::ConstantOp::create(
           b, r.loc, DenseElementsAttr::get(vec(b.getI1Type()), true));
       return vector::GatherOp::create(b, r.loc, vec(b.getF32Type()), row,
@@ -249,9 +262,10 @@ public:
   }
 
 private:
-  Value codes, lut, row;
+  Value codes, lut, row, table;
   unsigned bits;
   int64_t K, G;
+  bool permute;
 };
 
 /// Mixed 2/4/16-bit tile-groups (model/QuantizedTensor.h has the streams).
@@ -600,11 +614,10 @@ case Scheme::Uniform:
       l.asymmetric ? view("zeros") : Value(), unsigned(l.bits[0]), K, G);
   break;
 case Scheme::Lut: {
-  Value row = memref::AllocaOp::create(
-      b, r.loc, MemRefType::get({int64_t(1) << l.bits[0]}, f32),
-      b.getI64IntegerAttr(64));
+  Value row = memref::AllocaOp::create(b, r.loc, MemRefType::get({L}, f32),
+                                      b.getI64IntegerAttr(64));
   dec = std::make_unique<LutDecoder>(view("codes"), view("lut"), row,
-                                     unsigned(l.bits[0]), K, G);
+                                     unsigned(l.bits[0]), K, G, env.avx512);
   break;
 }
 case Scheme::Mixed: {

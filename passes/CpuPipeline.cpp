@@ -3,7 +3,7 @@
 // The named pipeline that takes a module from `mixq compile --emit=mlir` to
 // the LLVM dialect for x86: -mixq-plan{target=x86}, -mixq-split-outliers,
 // -mixq-lower-cpu, then the upstream conversions (scf to cf, strided
-// metadata, affine, vector/memref/arith/math/cf/func to LLVM) and
+// metadata, affine, vector/memref/arith/math/cf/func/ub to LLVM) and
 // reconcile-unrealized-casts.
 //
 //===----------------------------------------------------------------------===//
@@ -17,6 +17,7 @@
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
@@ -45,6 +46,7 @@ void mixq::buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &o) {
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createUBToLLVMConversionPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 

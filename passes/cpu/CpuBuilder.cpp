@@ -123,6 +123,19 @@ Value IRB::forReduce(Value lo, Value hi, int64_t step, Value init,
   return loop.getResult(0);
 }
 
+SmallVector<Value>
+IRB::forReduceN(Value lo, Value hi, int64_t step, ValueRange inits,
+                llvm::function_ref<SmallVector<Value>(Value, ValueRange)>
+                    body) {
+  auto loop = scf::ForOp::create(b, loc, lo, hi, idx(step), inits);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  SmallVector<Value> next =
+      body(loop.getInductionVar(), loop.getRegionIterArgs());
+  scf::YieldOp::create(b, loc, next);
+  return SmallVector<Value>(loop.getResults());
+}
+
 Value memrefFromPointer(OpBuilder &b, Location loc, Value ptr, MemRefType type,
                         ValueRange dynamicSizes) {
   MLIRContext *ctx = b.getContext();

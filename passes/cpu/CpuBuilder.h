@@ -58,6 +58,13 @@ struct IRB {
   /// for (i = lo; i < hi; i += step) body(i); returns the loop.
   mlir::scf::ForOp forLoop(mlir::Value lo, mlir::Value hi, int64_t step,
                            llvm::function_ref<void(mlir::Value)> body);
+  /// Reduction loop with several carried values.
+  llvm::SmallVector<mlir::Value>
+  forReduceN(mlir::Value lo, mlir::Value hi, int64_t step,
+             mlir::ValueRange inits,
+             llvm::function_ref<llvm::SmallVector<mlir::Value>(
+                 mlir::Value, mlir::ValueRange)>
+                 body);
   /// Reduction loop with one f32/vector carried value.
   mlir::Value forReduce(mlir::Value lo, mlir::Value hi, int64_t step,
                         mlir::Value init,

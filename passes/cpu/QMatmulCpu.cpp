@@ -149,16 +149,23 @@ struct GroupView {
                                                Value value)>)>
       outliers;
 };
-using Consumer = llvm::function_ref<Value(IRB &, const GroupView &)>;
+/// Takes the views of one group of each row of a block (in row order) and
+/// returns the next value of the accumulator.
+using Consumer = llvm::function_ref<Value(IRB &, ArrayRef<GroupView>)>;
+
+/// Most rows a decoder handles at once (the decode GEMV's row block).
+constexpr int64_t kMaxRows = 4;
 
 class Decoder {
 public:
   virtual ~Decoder() = default;
-  virtual void beginRow(IRB &, Value /*n*/) {}
+  /// Called before the groups of a block of consecutive rows.
+  virtual void beginRows(IRB &, ValueRange /*rows*/) {}
   virtual SmallVector<Value> initCarried(IRB &) { return {}; }
-  /// Emits group g of row n and returns what `use` returned (the next value
-  /// of the accumulator `acc`); updates the carried values.
-  virtual Value group(IRB &r, Value n, Value g,
+  /// Emits group g of the consecutive `rows` (at most kMaxRows, all in one
+  /// tile of a mixed weight) and returns what `use` returned (the next
+  /// value of the accumulator `acc`); updates the carried values.
+  virtual Value group(IRB &r, ValueRange rows, Value g,
                       SmallVectorImpl<Value> &carried, Value acc,
                       Consumer use) = 0;
 };
@@ -166,15 +173,19 @@ public:
 class DenseDecoder : public Decoder {
 public:
   DenseDecoder(Value values, int64_t k, int64_t g) : values(values), K(k), G(g) {}
-  Value group(IRB &r, Value n, Value g, SmallVectorImpl<Value> &,
+  Value group(IRB &r, ValueRange rows, Value g, SmallVectorImpl<Value> &,
               Value acc, Consumer use) override {
-    GroupView v;
-    v.scale = r.f32(1.0);
-    Value base = r.add(r.mulI(n, K), r.mulI(g, G));
-    v.chunk = [this, base](IRB &r, Value k) {
-      return r.vloadF32(values, r.add(base, k), L);
-    };
-    return use(r, v);
+    SmallVector<GroupView> views;
+    for (Value n : rows) {
+      GroupView v;
+      v.scale = r.f32(1.0);
+      Value base = r.add(r.mulI(n, K), r.mulI(g, G));
+      v.chunk = [this, base](IRB &r, Value k) {
+        return r.vloadF32(values, r.add(base, k), L);
+      };
+      views.push_back(v);
+    }
+    return use(r, views);
   }
 
 private:
@@ -187,8 +198,16 @@ public:
   UniformDecoder(Value codes, ScaleSource scales, Value zeros, unsigned bits,
                  int64_t k, int64_t g)
       : codes(codes), scales(scales), zeros(zeros), bits(bits), K(k), G(g) {}
-  Value group(IRB &r, Value n, Value g, SmallVectorImpl<Value> &,
+  Value group(IRB &r, ValueRange rows, Value g, SmallVectorImpl<Value> &,
               Value acc, Consumer use) override {
+    SmallVector<GroupView> views;
+    for (Value n : rows)
+      views.push_back(view(r, n, g));
+    return use(r, views);
+  }
+
+private:
+  GroupView view(IRB &r, Value n, Value g) {
     GroupView v;
     Value gi = r.add(r.mulI(n, K / G), g);
     v.scale = scales.at(r, gi);
@@ -208,10 +227,9 @@ public:
         return unpackPlanes(r, codes, chunkByte(r, r.add(base, k), bits), bits);
       };
     }
-    return use(r, v);
+    return v;
   }
 
-private:
   Value codes;
   ScaleSource scales;
   Value zeros;
@@ -221,28 +239,41 @@ private:
 
 class LutDecoder : public Decoder {
 public:
-  /// `row` is a 16-float stack buffer; with `permute` (AVX-512) the row's
-  /// table is held in one register and looked up with vpermps, otherwise
-  /// gathered from the buffer.
+  /// `row` is a kMaxRows x 16 float stack buffer; with `permute` (AVX-512)
+  /// each row's table is held in one register and looked up with vpermps,
+  /// otherwise gathered from the buffer.
   LutDecoder(Value codes, Value lut, Value row, unsigned bits, int64_t k,
              int64_t g, bool permute)
       : codes(codes), lut(lut), row(row), bits(bits), K(k), G(g),
         permute(permute) {}
-  void beginRow(IRB &r, Value n) override {
+  void beginRows(IRB &r, ValueRange rows) override {
     int64_t entries = int64_t(1) << bits;
-    r.forLoop(r.idx(0), r.idx(entries), 1, [&](Value i) {
-      r.store(r.loadF32(lut, r.add(r.mulI(n, entries), i)), row, i);
-    });
-    if (permute)
-      table = vector::LoadOp::create(r.b, r.loc, vec(r.b.getF32Type()), row,
-                                     ValueRange{r.idx(0)});
+    tables.clear();
+    for (size_t i = 0; i < rows.size(); ++i) {
+      Value n = rows[i], at = r.idx(int64_t(i));
+      r.forLoop(r.idx(0), r.idx(entries), 1, [&](Value e) {
+        r.store(r.loadF32(lut, r.add(r.mulI(n, entries), e)), row, {at, e});
+      });
+      if (permute)
+        tables.push_back(vector::LoadOp::create(
+            r.b, r.loc, vec(r.b.getF32Type()), row, ValueRange{at, r.idx(0)}));
+    }
   }
-  Value group(IRB &r, Value n, Value g, SmallVectorImpl<Value> &,
+  Value group(IRB &r, ValueRange rows, Value g, SmallVectorImpl<Value> &,
               Value acc, Consumer use) override {
+    SmallVector<GroupView> views;
+    for (auto [i, n] : llvm::enumerate(rows))
+      views.push_back(view(r, int64_t(i), n, g));
+    return use(r, views);
+  }
+
+private:
+  GroupView view(IRB &r, int64_t i, Value n, Value g) {
     GroupView v;
     v.scale = r.f32(1.0);
     Value base = r.add(r.mulI(n, K), r.mulI(g, G));
-    v.chunk = [this, base](IRB &r, Value k) -> Value {
+    Value table = permute ? tables[i] : Value();
+    v.chunk = [this, base, table, i](IRB &r, Value k) -> Value {
       Value idx =
           unpackCodes(r, codes, chunkByte(r, r.add(base, k), bits), bits);
       OpBuilder &b = r.b;
@@ -255,14 +286,14 @@ public:
       Value mask = arith::ConstantOp::create(
           b, r.loc, DenseElementsAttr::get(vec(b.getI1Type()), true));
       return vector::GatherOp::create(b, r.loc, vec(b.getF32Type()), row,
-                                      ValueRange{r.idx(0)}, idx, mask,
-                                      r.splatF32(0.0, L));
+                                      ValueRange{r.idx(i), r.idx(0)}, idx,
+                                      mask, r.splatF32(0.0, L));
     };
-    return use(r, v);
+    return v;
   }
 
-private:
-  Value codes, lut, row, table;
+  Value codes, lut, row;
+  SmallVector<Value> tables;
   unsigned bits;
   int64_t K, G;
   bool permute;
@@ -287,11 +318,13 @@ public:
     return SmallVector<Value>(precisions.size(), r.idx(0));
   }
 
-  Value group(IRB &r, Value n, Value g, SmallVectorImpl<Value> &carried,
-              Value acc, Consumer use) override {
+  Value group(IRB &r, ValueRange rows, Value g,
+              SmallVectorImpl<Value> &carried, Value acc,
+              Consumer use) override {
     OpBuilder &b = r.b;
     int64_t G = l.group, T = l.tile, P = int64_t(precisions.size());
-    Value rb = r.divI(n, T), rr = r.remI(n, T);
+    // All rows are in one row block: one precision, one switch.
+    Value rb = r.divI(rows.front(), T);
     Value t = r.add(r.mulI(rb, K / G), g);
     Value p = r.toIndex(r.loadBitsScalar(pmap, r.mulI(t, 2), 2));
     SmallVector<int64_t> cases;
@@ -314,56 +347,10 @@ public:
       }
       Value si = r.add(r.loadIndexU(offsets, r.addI(r.mulI(rb, P), q)),
                        carried[q]);
-      Value base = r.add(r.mulI(si, T * G), r.mulI(rr, G));
-      GroupView v;
-      if (prec.bits == 16) {
-        v.scale = r.f32(1.0);
-        Value codes = prec.codes;
-        v.chunk = [codes, base](IRB &r, Value k) {
-          return r.vloadF32(codes, r.add(base, k), L);
-        };
-      } else {
-        unsigned bits = prec.bits;
-        Value local = r.add(r.mulI(si, T), rr); // row-group in this precision
-        v.scale = scales.at(r, r.addI(local, prec.rowGroupBase));
-        v.zero =
-            zeros ? arith::UIToFPOp::create(
-                        b, r.loc, b.getF32Type(),
-                        r.loadBitsScalar(
-                            zeros, r.addI(r.mulI(local, bits), prec.zeroBitBase),
-                            bits))
-                        .getResult()
-                  : r.f32(double(1 << (bits - 1)));
-        Value codes = prec.codes;
-        v.chunk = [codes, base, bits](IRB &r, Value k) {
-          return codesToF32(
-              r, unpackCodes(r, codes, chunkByte(r, r.add(base, k), bits), bits));
-        };
-        if ((bits == 2 || bits == 4) && G % planeBlock(bits) == 0) {
-          v.planeBits = bits;
-          v.planes = [codes, base, bits](IRB &r, Value k) {
-            return unpackPlanes(r, codes, chunkByte(r, r.add(base, k), bits),
-                                bits);
-          };
-        }
-        if (bits == 2 && slotIndex) {
-          int64_t S = l.slots;
-          Value first = r.mulI(local, S);
-          Value idxs = slotIndex, vals = slotValue;
-          v.outliers = [first, S, idxs, vals](
-                           IRB &r, Value init,
-                           llvm::function_ref<Value(IRB &, Value, Value, Value)>
-                               f) {
-            return r.forReduce(r.idx(0), r.idx(S), 1, init,
-                               [&](Value s, Value acc) {
-                                 Value i = r.add(first, s);
-                                 return f(r, acc, r.loadIndexU(idxs, i),
-                                          r.loadF32(vals, i));
-                               });
-          };
-        }
-      }
-      scf::YieldOp::create(b, r.loc, use(r, v));
+      SmallVector<GroupView> views;
+      for (Value n : rows)
+        views.push_back(view(r, prec, si, r.remI(n, T)));
+      scf::YieldOp::create(b, r.loc, use(r, views));
     }
     for (int64_t q = 0; q < P; ++q) {
       Value is = arith::CmpIOp::create(b, r.loc, arith::CmpIPredicate::eq, p,
@@ -375,6 +362,62 @@ public:
   }
 
 private:
+  /// Row rr of the tile-group at index si of precision `prec`'s streams.
+  GroupView view(IRB &r, const Precision &prec, Value si, Value rr) {
+    OpBuilder &b = r.b;
+    int64_t G = l.group, T = l.tile;
+    Value base = r.add(r.mulI(si, T * G), r.mulI(rr, G));
+    GroupView v;
+    if (prec.bits == 16) {
+      v.scale = r.f32(1.0);
+      Value codes = prec.codes;
+      v.chunk = [codes, base](IRB &r, Value k) {
+        return r.vloadF32(codes, r.add(base, k), L);
+      };
+    } else {
+      unsigned bits = prec.bits;
+      Value local = r.add(r.mulI(si, T), rr); // row-group in this precision
+      v.scale = scales.at(r, r.addI(local, prec.rowGroupBase));
+      v.zero =
+          zeros ? arith::UIToFPOp::create(
+                      b, r.loc, b.getF32Type(),
+                      r.loadBitsScalar(
+                          zeros, r.addI(r.mulI(local, bits), prec.zeroBitBase),
+                          bits))
+                      .getResult()
+                : r.f32(double(1 << (bits - 1)));
+      Value codes = prec.codes;
+      v.chunk = [codes, base, bits](IRB &r, Value k) {
+        return codesToF32(
+            r, unpackCodes(r, codes, chunkByte(r, r.add(base, k), bits), bits));
+      };
+      if ((bits == 2 || bits == 4) && G % planeBlock(bits) == 0) {
+        v.planeBits = bits;
+        v.planes = [codes, base, bits](IRB &r, Value k) {
+          return unpackPlanes(r, codes, chunkByte(r, r.add(base, k), bits),
+                              bits);
+        };
+      }
+      if (bits == 2 && slotIndex) {
+        int64_t S = l.slots;
+        Value first = r.mulI(local, S);
+        Value idxs = slotIndex, vals = slotValue;
+        v.outliers = [first, S, idxs, vals](
+                         IRB &r, Value init,
+                         llvm::function_ref<Value(IRB &, Value, Value, Value)>
+                             f) {
+          return r.forReduce(r.idx(0), r.idx(S), 1, init,
+                             [&](Value s, Value acc) {
+                               Value i = r.add(first, s);
+                               return f(r, acc, r.loadIndexU(idxs, i),
+                                        r.loadF32(vals, i));
+                             });
+        };
+      }
+    }
+    return v;
+  }
+
   const Layout &l;
   int64_t K;
   Value pmap, offsets;
@@ -383,11 +426,11 @@ private:
   Value zeros, slotIndex, slotValue;
 };
 
-/// for g in groups: acc = use(g, group view, acc), with the decoder's
-/// carried values threaded through; returns the final acc.
+/// for g in groups: acc = use(g, views of the rows' group g, acc), with the
+/// decoder's carried values threaded through; returns the final acc.
 Value forEachGroup(
-    IRB &r, Decoder &dec, Value n, int64_t groups, Value init,
-    llvm::function_ref<Value(IRB &, Value g, const GroupView &, Value acc)>
+    IRB &r, Decoder &dec, ValueRange rows, int64_t groups, Value init,
+    llvm::function_ref<Value(IRB &, Value g, ArrayRef<GroupView>, Value acc)>
         use) {
   OpBuilder &b = r.b;
   SmallVector<Value> inits{init};
@@ -399,9 +442,9 @@ Value forEachGroup(
   Value g = loop.getInductionVar();
   Value acc = loop.getRegionIterArgs()[0];
   SmallVector<Value> carried(loop.getRegionIterArgs().drop_front());
-  Value next = dec.group(r, n, g, carried, acc,
-                         [&](IRB &r, const GroupView &v) {
-                           return use(r, g, v, acc);
+  Value next = dec.group(r, rows, g, carried, acc,
+                         [&](IRB &r, ArrayRef<GroupView> views) {
+                           return use(r, g, views, acc);
                          });
   SmallVector<Value> yields{next};
   yields.append(carried);
@@ -456,102 +499,156 @@ Value planeOrderX(IRB &r, Value x, int64_t K, unsigned bits) {
   return xp;
 }
 
-void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
-              bool singleRow, int64_t K, int64_t G, Value rowBegin,
-              Value rowEnd, Value wbuf, ArrayRef<unsigned> planeWidths) {
+/// The decode GEMV (M = 1) of rows [n0, n0 + R): one vector accumulator
+/// per row (vector<R x 16>); per group and row
+///   acc[i] += scale[i] * sum_chunks (raw[i] - zero[i]) * x   (lane-wise),
+/// each activation vector loaded once for the R rows, and one reduction per
+/// row at the end.
+void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
+                  int64_t K, int64_t G, Value n0,
+                  const std::map<unsigned, Value> &xPlanes) {
   Type f32 = r.b.getF32Type();
-  int64_t groups = K / G;
-  // Activations in plane order, once per task, for the decoders' fast path.
-  std::map<unsigned, Value> xPlanes;
-  if (singleRow)
-    for (unsigned bits : planeWidths)
-      if (G % planeBlock(bits) == 0)
-        xPlanes[bits] = planeOrderX(r, x, K, bits);
-  r.forLoop(rowBegin, rowEnd, 1, [&](Value n) {
-    dec.beginRow(r, n);
-    if (!singleRow)
-      r.forLoop(r.idx(0), m, 1,
-                [&](Value mi) { r.store(r.f32(0.0), y, {mi, n}); });
-    // gemv: one vector accumulator per row; per group
-    //   acc += scale * sum_chunks (raw - zero) * x   (lane-wise)
-    // and one reduction at the end of the row.
-    auto gemv = [&](IRB &r, Value g, const GroupView &v, Value acc) -> Value {
-      Value gk = r.mulI(g, G);
-      Value zero = v.zero ? vector::BroadcastOp::create(r.b, r.loc, vec(f32),
-                                                        v.zero)
-                                .getResult()
-                          : Value();
-      Value part;
-      auto xp = xPlanes.find(v.planeBits);
-      if (v.planeBits && xp != xPlanes.end()) {
-        part = r.forReduce(
-            r.idx(0), r.idx(G), planeBlock(v.planeBits), r.splatF32(0.0, L),
-            [&](Value k, Value a) {
-              SmallVector<Value> planes = v.planes(r, k);
-              for (auto [s, w] : llvm::enumerate(planes)) {
-                Value xv = r.vloadF32(
-                    xp->second, {r.add(r.add(gk, k), r.idx(int64_t(s) * L))},
-                    L);
-                if (zero)
-                  w = arith::SubFOp::create(r.b, r.loc, w, zero);
-                a = vector::FMAOp::create(r.b, r.loc, w, xv, a);
+  SmallVector<Value> rows;
+  for (int64_t i = 0; i < R; ++i)
+    rows.push_back(r.addI(n0, i));
+  dec.beginRows(r, rows);
+  auto accType = VectorType::get({R, L}, f32);
+  Value init = arith::ConstantOp::create(r.b, r.loc, r.b.getZeroAttr(accType));
+  auto gemv = [&](IRB &r, Value g, ArrayRef<GroupView> views,
+                  Value acc) -> Value {
+    Value gk = r.mulI(g, G);
+    SmallVector<Value> zeros;
+    for (const GroupView &v : views)
+      zeros.push_back(v.zero ? vector::BroadcastOp::create(r.b, r.loc,
+                                                           vec(f32), v.zero)
+                                   .getResult()
+                             : Value());
+    SmallVector<Value> partInit(views.size(), r.splatF32(0.0, L));
+    const GroupView &v0 = views.front();
+    auto xp = xPlanes.find(v0.planeBits);
+    SmallVector<Value> parts;
+    if (v0.planeBits && xp != xPlanes.end()) {
+      parts = r.forReduceN(
+          r.idx(0), r.idx(G), planeBlock(v0.planeBits), partInit,
+          [&](Value k, ValueRange a) {
+            SmallVector<Value> next(a);
+            SmallVector<SmallVector<Value>> planes;
+            for (const GroupView &v : views)
+              planes.push_back(v.planes(r, k));
+            for (size_t s = 0; s < planes.front().size(); ++s) {
+              Value xv = r.vloadF32(
+                  xp->second, {r.add(r.add(gk, k), r.idx(int64_t(s) * L))}, L);
+              for (size_t i = 0; i < views.size(); ++i) {
+                Value w = planes[i][s];
+                if (zeros[i])
+                  w = arith::SubFOp::create(r.b, r.loc, w, zeros[i]);
+                next[i] = vector::FMAOp::create(r.b, r.loc, w, xv, next[i]);
               }
-              return a;
-            });
-      } else {
-        part = r.forReduce(
-            r.idx(0), r.idx(G), L, r.splatF32(0.0, L), [&](Value k, Value a) {
-              Value xv = r.vloadF32(x, {r.idx(0), r.add(gk, k)}, L);
-              Value w = v.chunk(r, k);
-              if (zero)
-                w = arith::SubFOp::create(r.b, r.loc, w, zero);
-              return vector::FMAOp::create(r.b, r.loc, w, xv, a).getResult();
-            });
-      }
+            }
+            return next;
+          });
+    } else {
+      parts = r.forReduceN(
+          r.idx(0), r.idx(G), L, partInit, [&](Value k, ValueRange a) {
+            SmallVector<Value> next(a);
+            Value xv = r.vloadF32(x, {r.idx(0), r.add(gk, k)}, L);
+            for (size_t i = 0; i < views.size(); ++i) {
+              Value w = views[i].chunk(r, k);
+              if (zeros[i])
+                w = arith::SubFOp::create(r.b, r.loc, w, zeros[i]);
+              next[i] = vector::FMAOp::create(r.b, r.loc, w, xv, next[i]);
+            }
+            return next;
+          });
+    }
+    for (auto [i, v] : llvm::enumerate(views)) {
+      int64_t at = int64_t(i);
+      Value rowAcc = vector::ExtractOp::create(r.b, r.loc, acc,
+                                               ArrayRef<int64_t>{at});
       Value scale = vector::BroadcastOp::create(r.b, r.loc, vec(f32), v.scale);
-      acc = vector::FMAOp::create(r.b, r.loc, part, scale, acc);
+      rowAcc = vector::FMAOp::create(r.b, r.loc, parts[i], scale, rowAcc);
       if (v.outliers) {
         Value extra = v.outliers(
             r, r.f32(0.0), [&](IRB &r, Value s, Value col, Value val) {
-              return r.fadd(s, r.fmul(val, r.load(x, {r.idx(0), r.add(gk, col)})));
+              return r.fadd(s,
+                            r.fmul(val, r.load(x, {r.idx(0), r.add(gk, col)})));
             });
         Value lane = vector::InsertOp::create(r.b, r.loc, extra,
                                               r.splatF32(0.0, L),
                                               ArrayRef<int64_t>{0});
-        acc = arith::AddFOp::create(r.b, r.loc, acc, lane);
+        rowAcc = arith::AddFOp::create(r.b, r.loc, rowAcc, lane);
       }
-      return acc;
-    };
-    // gemm: the group is dequantized once into wbuf, then dotted with every
-    // input row.
-    auto gemm = [&](IRB &r, Value g, const GroupView &v, Value acc) -> Value {
-      Value gk = r.mulI(g, G);
-      storeGroup(
-          r, v, G,
-          [&](Value k, Value w) {
-            vector::StoreOp::create(r.b, r.loc, w, wbuf, ValueRange{k});
-          },
-          [&](Value col, Value add) {
-            r.store(r.fadd(r.load(wbuf, col), add), wbuf, col);
+      acc = vector::InsertOp::create(r.b, r.loc, rowAcc, acc,
+                                     ArrayRef<int64_t>{at});
+    }
+    return acc;
+  };
+  Value acc = forEachGroup(r, dec, rows, K / G, init, gemv);
+  for (int64_t i = 0; i < R; ++i) {
+    Value rowAcc =
+        vector::ExtractOp::create(r.b, r.loc, acc, ArrayRef<int64_t>{i});
+    r.store(reduceAdd(r, rowAcc), y, {r.idx(0), rows[i]});
+  }
+}
+
+/// The prefill GEMM (any M) of row n: each group is dequantized once into
+/// wbuf, then dotted with every input row.
+void emitGemmRow(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t K,
+                 int64_t G, Value n, Value wbuf) {
+  Type f32 = r.b.getF32Type();
+  dec.beginRows(r, n);
+  r.forLoop(r.idx(0), m, 1, [&](Value mi) { r.store(r.f32(0.0), y, {mi, n}); });
+  auto gemm = [&](IRB &r, Value g, ArrayRef<GroupView> views,
+                  Value acc) -> Value {
+    const GroupView &v = views.front();
+    Value gk = r.mulI(g, G);
+    storeGroup(
+        r, v, G,
+        [&](Value k, Value w) {
+          vector::StoreOp::create(r.b, r.loc, w, wbuf, ValueRange{k});
+        },
+        [&](Value col, Value add) {
+          r.store(r.fadd(r.load(wbuf, col), add), wbuf, col);
+        });
+    r.forLoop(r.idx(0), m, 1, [&](Value mi) {
+      Value dotv = r.forReduce(
+          r.idx(0), r.idx(G), L, r.splatF32(0.0, L), [&](Value k, Value a) {
+            Value xv = r.vloadF32(x, {mi, r.add(gk, k)}, L);
+            Value wv = vector::LoadOp::create(r.b, r.loc, vec(f32), wbuf,
+                                              ValueRange{k});
+            return vector::FMAOp::create(r.b, r.loc, wv, xv, a).getResult();
           });
-      r.forLoop(r.idx(0), m, 1, [&](Value mi) {
-        Value dotv = r.forReduce(
-            r.idx(0), r.idx(G), L, r.splatF32(0.0, L), [&](Value k, Value a) {
-              Value xv = r.vloadF32(x, {mi, r.add(gk, k)}, L);
-              Value wv = vector::LoadOp::create(r.b, r.loc, vec(f32), wbuf,
-                                                ValueRange{k});
-              return vector::FMAOp::create(r.b, r.loc, wv, xv, a).getResult();
-            });
-        r.store(r.fadd(r.load(y, {mi, n}), reduceAdd(r, dotv)), y, {mi, n});
-      });
-      return acc;
-    };
-    Value sum = singleRow
-                    ? reduceAdd(r, forEachGroup(r, dec, n, groups,
-                                                r.splatF32(0.0, L), gemv))
-                    : forEachGroup(r, dec, n, groups, r.f32(0.0), gemm);
-    if (singleRow)
-      r.store(sum, y, {r.idx(0), n});
+      r.store(r.fadd(r.load(y, {mi, n}), reduceAdd(r, dotv)), y, {mi, n});
+    });
+    return acc;
+  };
+  forEachGroup(r, dec, n, K / G, r.f32(0.0), gemm);
+}
+
+/// Output rows [rowBegin, rowEnd) of y[M x N] = x[M x K] * W^T: blocks of
+/// kMaxRows rows for the decode GEMV (then single rows for the tail), single
+/// rows for the prefill GEMM.
+void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
+              bool singleRow, int64_t K, int64_t G, Value rowBegin,
+              Value rowEnd, Value wbuf, ArrayRef<unsigned> planeWidths) {
+  if (!singleRow) {
+    r.forLoop(rowBegin, rowEnd, 1, [&](Value n) {
+      emitGemmRow(r, dec, x, y, m, K, G, n, wbuf);
+    });
+    return;
+  }
+  // Activations in plane order, once per task, for the decoders' fast path.
+  std::map<unsigned, Value> xPlanes;
+  for (unsigned bits : planeWidths)
+    if (G % planeBlock(bits) == 0)
+      xPlanes[bits] = planeOrderX(r, x, K, bits);
+  Value span = arith::SubIOp::create(r.b, r.loc, rowEnd, rowBegin);
+  Value blockEnd = r.add(rowBegin, r.mulI(r.divI(span, kMaxRows), kMaxRows));
+  r.forLoop(rowBegin, blockEnd, kMaxRows, [&](Value n0) {
+    emitGemvRows(r, dec, x, y, kMaxRows, K, G, n0, xPlanes);
+  });
+  r.forLoop(blockEnd, rowEnd, 1, [&](Value n) {
+    emitGemvRows(r, dec, x, y, 1, K, G, n, xPlanes);
   });
 }
 
@@ -614,8 +711,8 @@ case Scheme::Uniform:
       l.asymmetric ? view("zeros") : Value(), unsigned(l.bits[0]), K, G);
   break;
 case Scheme::Lut: {
-  Value row = memref::AllocaOp::create(b, r.loc, MemRefType::get({L}, f32),
-                                      b.getI64IntegerAttr(64));
+  Value row = memref::AllocaOp::create(
+      b, r.loc, MemRefType::get({kMaxRows, L}, f32), b.getI64IntegerAttr(64));
   dec = std::make_unique<LutDecoder>(view("codes"), view("lut"), row,
                                      unsigned(l.bits[0]), K, G, env.avx512);
   break;
@@ -687,9 +784,10 @@ LogicalResult emitDequantRows(IRB &r, FunctionEnv &env, const WeightInfo &w,
     return failure();
   r.forLoop(r.idx(0), m, 1, [&](Value mi) {
     Value n = r.toIndex(r.load(rows, mi));
-    dec->beginRow(r, n);
+    dec->beginRows(r, n);
     forEachGroup(r, *dec, n, w.cols / G, r.f32(0.0),
-                 [&](IRB &r, Value g, const GroupView &v, Value acc) {
+                 [&](IRB &r, Value g, ArrayRef<GroupView> views, Value acc) {
+      const GroupView &v = views.front();
       Value gk = r.mulI(g, G);
       storeGroup(
           r, v, G,

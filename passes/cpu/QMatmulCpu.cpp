@@ -625,12 +625,26 @@ void emitGemmRow(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t K,
   forEachGroup(r, dec, n, K / G, r.f32(0.0), gemm);
 }
 
+/// Rows per block of the decode GEMV. Blocks share each activation load
+/// and, for mixed weights, the precision switch; they cost registers, which
+/// the unpacking of single rows needs. Measured with `mixq bench` on
+/// Llama-2-7B shapes (AMD EPYC, AVX-512): mixed 8.5 -> 13 GB/s and 4-bit
+/// at K = 11008 17 -> 26 GB/s with 4 rows, but 3-bit and LUT codes at
+/// K = 4096 lose a third; so 4 rows for mixed weights and for activations
+/// that do not fit a 32 KiB L1 cache, else 1.
+int64_t gemvRowBlock(const Layout &l, int64_t K) {
+  if (l.scheme == Scheme::Mixed || K * 4 > 32 * 1024)
+    return kMaxRows;
+  return 1;
+}
+
 /// Output rows [rowBegin, rowEnd) of y[M x N] = x[M x K] * W^T: blocks of
-/// kMaxRows rows for the decode GEMV (then single rows for the tail), single
-/// rows for the prefill GEMM.
+/// `rowBlock` rows for the decode GEMV (then single rows for the tail),
+/// single rows for the prefill GEMM.
 void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
               bool singleRow, int64_t K, int64_t G, Value rowBegin,
-              Value rowEnd, Value wbuf, ArrayRef<unsigned> planeWidths) {
+              Value rowEnd, Value wbuf, ArrayRef<unsigned> planeWidths,
+              int64_t rowBlock) {
   if (!singleRow) {
     r.forLoop(rowBegin, rowEnd, 1, [&](Value n) {
       emitGemmRow(r, dec, x, y, m, K, G, n, wbuf);
@@ -642,11 +656,14 @@ void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
   for (unsigned bits : planeWidths)
     if (G % planeBlock(bits) == 0)
       xPlanes[bits] = planeOrderX(r, x, K, bits);
-  Value span = arith::SubIOp::create(r.b, r.loc, rowEnd, rowBegin);
-  Value blockEnd = r.add(rowBegin, r.mulI(r.divI(span, kMaxRows), kMaxRows));
-  r.forLoop(rowBegin, blockEnd, kMaxRows, [&](Value n0) {
-    emitGemvRows(r, dec, x, y, kMaxRows, K, G, n0, xPlanes);
-  });
+  Value blockEnd = rowBegin;
+  if (rowBlock > 1) {
+    Value span = arith::SubIOp::create(r.b, r.loc, rowEnd, rowBegin);
+    blockEnd = r.add(rowBegin, r.mulI(r.divI(span, rowBlock), rowBlock));
+    r.forLoop(rowBegin, blockEnd, rowBlock, [&](Value n0) {
+      emitGemvRows(r, dec, x, y, rowBlock, K, G, n0, xPlanes);
+    });
+  }
   r.forLoop(blockEnd, rowEnd, 1, [&](Value n) {
     emitGemvRows(r, dec, x, y, 1, K, G, n, xPlanes);
   });
@@ -857,7 +874,7 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
               (l.scheme == Scheme::Uniform || l.scheme == Scheme::Mixed))
             planeWidths.push_back(unsigned(bits));
         emitRows(r, *dec, tx, ty, tm, singleRow, K, G, lo, hi, wbuf,
-                 planeWidths);
+                 planeWidths, gemvRowBlock(l, K));
       });
   if (failedStreams)
     return op.emitOpError() << "'" << w.name << "': a stream its layout needs "

@@ -130,7 +130,6 @@ private:
   IRB *r = nullptr;
 
   Value m, pos, scratch, logits, kcachePtr, vcachePtr;
-  Value perRowArenaBase;  // 0
   arith::ConstantIndexOp fixedBasePerRow; // patched: M * perRow arena size
   Arena perRowArena, fixedArena;
   DenseMap<Value, Value> buffers;  // tensor -> memref

@@ -45,8 +45,6 @@ public:
   mlir::FailureOr<mlir::Value> view(mlir::OpBuilder &b, mlir::Location loc,
                                     mlir::Value table, const WeightInfo &w,
                                     llvm::StringRef stream);
-  /// Whether the weight's layout has a non-empty stream of that name.
-  bool has(const WeightInfo &w, llvm::StringRef stream) const;
   const std::vector<std::string> &names() const { return names_; }
 
 private:

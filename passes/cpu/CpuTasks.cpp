@@ -29,10 +29,6 @@ static FailureOr<StreamSpec> findSpec(const WeightInfo &w,
   return failure();
 }
 
-bool StreamTable::has(const WeightInfo &w, llvm::StringRef stream) const {
-  return succeeded(findSpec(w, stream));
-}
-
 FailureOr<Value> StreamTable::view(OpBuilder &b, Location loc, Value table,
                                    const WeightInfo &w,
                                    llvm::StringRef stream) {

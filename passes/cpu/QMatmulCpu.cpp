@@ -591,38 +591,65 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
   }
 }
 
-/// The prefill GEMM (any M) of row n: each group is dequantized once into
-/// wbuf, then dotted with every input row.
-void emitGemmRow(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t K,
-                 int64_t G, Value n, Value wbuf) {
+/// Tokens per block of the prefill GEMM.
+constexpr int64_t kGemmTokens = 4;
+
+/// The prefill GEMM (any M) of rows [n0, n0 + R): the R rows are
+/// dequantized once into wbuf (R x K floats), then every block of
+/// kGemmTokens input rows is multiplied with them in registers: R x T
+/// vector accumulators over K (each weight and activation vector loaded
+/// once per block), one reduction per (row, token).
+void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
+                  int64_t K, int64_t G, Value n0, Value wbuf) {
   Type f32 = r.b.getF32Type();
-  dec.beginRows(r, n);
-  r.forLoop(r.idx(0), m, 1, [&](Value mi) { r.store(r.f32(0.0), y, {mi, n}); });
-  auto gemm = [&](IRB &r, Value g, ArrayRef<GroupView> views,
-                  Value acc) -> Value {
-    const GroupView &v = views.front();
-    Value gk = r.mulI(g, G);
-    storeGroup(
-        r, v, G,
-        [&](Value k, Value w) {
-          vector::StoreOp::create(r.b, r.loc, w, wbuf, ValueRange{k});
-        },
-        [&](Value col, Value add) {
-          r.store(r.fadd(r.load(wbuf, col), add), wbuf, col);
+  SmallVector<Value> rows;
+  for (int64_t i = 0; i < R; ++i)
+    rows.push_back(r.addI(n0, i));
+  dec.beginRows(r, rows);
+  forEachGroup(r, dec, rows, K / G, r.f32(0.0),
+               [&](IRB &r, Value g, ArrayRef<GroupView> views, Value acc) {
+                 Value gk = r.mulI(g, G);
+                 for (auto [i, v] : llvm::enumerate(views)) {
+                   Value row = r.idx(int64_t(i));
+                   storeGroup(
+                       r, v, G,
+                       [&](Value k, Value w) {
+                         vector::StoreOp::create(r.b, r.loc, w, wbuf,
+                                                 ValueRange{row, r.add(gk, k)});
+                       },
+                       [&](Value col, Value add) {
+                         Value at = r.add(gk, col);
+                         r.store(r.fadd(r.load(wbuf, {row, at}), add), wbuf,
+                                 {row, at});
+                       });
+                 }
+                 return acc;
+               });
+  auto tokens = [&](Value m0, int64_t T) {
+    SmallVector<Value> zeros(R * T, r.splatF32(0.0, L));
+    SmallVector<Value> accs = r.forReduceN(
+        r.idx(0), r.idx(K), L, zeros, [&](Value k, ValueRange a) {
+          SmallVector<Value> next(a);
+          SmallVector<Value> ws, xs;
+          for (int64_t i = 0; i < R; ++i)
+            ws.push_back(vector::LoadOp::create(r.b, r.loc, vec(f32), wbuf,
+                                                ValueRange{r.idx(i), k}));
+          for (int64_t t = 0; t < T; ++t)
+            xs.push_back(r.vloadF32(x, {r.addI(m0, t), k}, L));
+          for (int64_t i = 0; i < R; ++i)
+            for (int64_t t = 0; t < T; ++t)
+              next[i * T + t] =
+                  vector::FMAOp::create(r.b, r.loc, ws[i], xs[t], next[i * T + t]);
+          return next;
         });
-    r.forLoop(r.idx(0), m, 1, [&](Value mi) {
-      Value dotv = r.forReduce(
-          r.idx(0), r.idx(G), L, r.splatF32(0.0, L), [&](Value k, Value a) {
-            Value xv = r.vloadF32(x, {mi, r.add(gk, k)}, L);
-            Value wv = vector::LoadOp::create(r.b, r.loc, vec(f32), wbuf,
-                                              ValueRange{k});
-            return vector::FMAOp::create(r.b, r.loc, wv, xv, a).getResult();
-          });
-      r.store(r.fadd(r.load(y, {mi, n}), reduceAdd(r, dotv)), y, {mi, n});
-    });
-    return acc;
+    for (int64_t i = 0; i < R; ++i)
+      for (int64_t t = 0; t < T; ++t)
+        r.store(reduceAdd(r, accs[i * T + t]), y, {r.addI(m0, t), rows[i]});
   };
-  forEachGroup(r, dec, n, K / G, r.f32(0.0), gemm);
+  Value blockEnd = r.mulI(r.divI(m, kGemmTokens), kGemmTokens);
+  r.forLoop(r.idx(0), blockEnd, kGemmTokens,
+            [&](Value m0) { tokens(m0, kGemmTokens); });
+  r.forLoop(blockEnd, m, 1, [&](Value m0) { tokens(m0, 1); });
 }
 
 /// Rows per block of the decode GEMV. Blocks share each activation load
@@ -639,15 +666,21 @@ int64_t gemvRowBlock(const Layout &l, int64_t K) {
 }
 
 /// Output rows [rowBegin, rowEnd) of y[M x N] = x[M x K] * W^T: blocks of
-/// `rowBlock` rows for the decode GEMV (then single rows for the tail),
-/// single rows for the prefill GEMM.
+/// `rowBlock` rows for the decode GEMV, of kMaxRows rows for the prefill
+/// GEMM (then single rows for the tails). wbuf: kMaxRows x K floats.
 void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
               bool singleRow, int64_t K, int64_t G, Value rowBegin,
               Value rowEnd, Value wbuf, ArrayRef<unsigned> planeWidths,
               int64_t rowBlock) {
   if (!singleRow) {
-    r.forLoop(rowBegin, rowEnd, 1, [&](Value n) {
-      emitGemmRow(r, dec, x, y, m, K, G, n, wbuf);
+    Value span = arith::SubIOp::create(r.b, r.loc, rowEnd, rowBegin);
+    Value blockEnd =
+        r.add(rowBegin, r.mulI(r.divI(span, kMaxRows), kMaxRows));
+    r.forLoop(rowBegin, blockEnd, kMaxRows, [&](Value n0) {
+      emitGemmRows(r, dec, x, y, m, kMaxRows, K, G, n0, wbuf);
+    });
+    r.forLoop(blockEnd, rowEnd, 1, [&](Value n) {
+      emitGemmRows(r, dec, x, y, m, 1, K, G, n, wbuf);
     });
     return;
   }
@@ -860,8 +893,9 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
         Type f32 = b.getF32Type();
         Value wbuf;
         if (!singleRow)
-          wbuf = memref::AllocaOp::create(b, r.loc, MemRefType::get({G}, f32),
-                                          b.getI64IntegerAttr(64));
+          wbuf = memref::AllocaOp::create(
+              b, r.loc, MemRefType::get({kMaxRows, K}, f32),
+              b.getI64IntegerAttr(64));
         std::unique_ptr<Decoder> dec =
             makeDecoder(r, env, tbl, w, G, failedStreams);
         if (failedStreams)

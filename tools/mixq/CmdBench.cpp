@@ -120,6 +120,10 @@ cl::list<std::string> llamaModels("llama-model",
                                   cl::value_desc("gguf"), cl::CommaSeparated,
                                   cl::ZeroOrMore, cl::sub(benchCommand),
                                   cl::cat(category()));
+cl::opt<int> rounds("rounds",
+                    cl::desc("stories15M: rounds of (mixq, llama.cpp) runs, "
+                             "alternating; medians are reported"),
+                    cl::init(3), cl::sub(benchCommand), cl::cat(category()));
 cl::list<std::string> formatList("formats",
                                  cl::desc("Weight formats to run (default: "
                                           "all): fp32, f16, uniform-4, "
@@ -489,8 +493,12 @@ std::string describePackage(const PackageReader &package) {
   return formatv("{0}, {1:f2} bpw", scheme, double(bits) / double(params));
 }
 
+/// The stories15M part. The compiled module is timed `rounds` times and
+/// `afterRound` (llama.cpp's runs) is called after each, so that both
+/// programs see the same state of a shared machine; medians are reported.
 Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
-                   unsigned nThreads, WorkDir &work) {
+                   unsigned nThreads, WorkDir &work,
+                   llvm::function_ref<void()> afterRound) {
   r.model = model.str();
   r.package = packagePath;
   if (modelExists) {
@@ -553,19 +561,25 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
   auto logits = s.prefill(tokens); // warm-up, as llama-bench does
   if (!logits)
     return logits.takeError();
-  s.reset();
-  start = Clock::now();
-  logits = s.prefill(tokens);
-  if (!logits)
-    return logits.takeError();
-  r.mixqPrefillTps = double(n) / secondsSince(start);
-  start = Clock::now();
-  for (int64_t i = 0; i < steps; ++i) {
-    logits = s.decode(argmax(*logits));
+  std::vector<double> prefillTps, decodeTps;
+  for (int round = 0; round < std::max(1, int(rounds)); ++round) {
+    s.reset();
+    start = Clock::now();
+    logits = s.prefill(tokens);
     if (!logits)
       return logits.takeError();
+    prefillTps.push_back(double(n) / secondsSince(start));
+    start = Clock::now();
+    for (int64_t i = 0; i < steps; ++i) {
+      logits = s.decode(argmax(*logits));
+      if (!logits)
+        return logits.takeError();
+    }
+    decodeTps.push_back(double(steps) / secondsSince(start));
+    afterRound();
   }
-  r.mixqDecodeTps = double(steps) / secondsSince(start);
+  r.mixqPrefillTps = median(prefillTps);
+  r.mixqDecodeTps = median(decodeTps);
   r.haveMixq = true;
   if (!r.haveReference) {
     r.prefillTokens = n;
@@ -916,8 +930,9 @@ void printTable(const BenchResults &b, raw_ostream &os) {
     os << ": skipped (" << b.storiesSkipped << ")\n";
   } else {
     const StoriesResult &s = *b.stories;
-    os << formatv(" (prefill {0} tokens, decode {1} tokens)\n",
-                  s.prefillTokens, s.decodeTokens);
+    os << formatv(" (prefill {0} tokens, decode {1} tokens; the compiled "
+                  "module: median of {2} rounds alternating with llama.cpp)\n",
+                  s.prefillTokens, s.decodeTokens, std::max(1, int(rounds)));
     os << formatv("{0,-44} {1,13} {2,13} {3,10}\n", "engine", "prefill tok/s",
                   "decode tok/s", "decode vs");
     os << formatv("{0,-44} {1,13} {2,13} {3,10}\n", "", "", "",
@@ -941,9 +956,10 @@ void printTable(const BenchResults &b, raw_ostream &os) {
 
   if (!b.llamacpp.empty()) {
     bool mixq = b.stories && b.stories->haveMixq;
-    os << formatv("\nllama.cpp (llama-bench -p {0} -n {1} -t {2}) beside mixq "
-                  "on stories15M\n",
-                  kPrefillTokens, kStoriesDecode, b.threads);
+    os << formatv("\nllama.cpp (llama-bench -p {0} -n {1} -t {2}, median of "
+                  "{3} rounds) beside mixq on stories15M\n",
+                  kPrefillTokens, kStoriesDecode, b.threads,
+                  std::max(1, int(rounds)));
     os << formatv("{0,-28} {1,-18} {2,13} {3,13} {4,15} {5,15}\n", "gguf",
                   "type", "prefill tok/s", "decode tok/s", "mixq/llama.cpp",
                   "mixq/llama.cpp");
@@ -1123,6 +1139,17 @@ int runBench() {
     }
   }
 
+  // llama.cpp runs, one per GGUF per round (see benchStories).
+  std::map<std::string, std::vector<LlamaCppResult>> llamaRuns;
+  unsigned llamaIndex = 0;
+  bool llamaRoundsRun = false;
+  auto runLlamaRound = [&] {
+    llamaRoundsRun = true;
+    for (const std::string &g : llamaModels)
+      llamaRuns[g].push_back(
+          runLlamaBench(g, nThreads, **work, llamaIndex++));
+  };
+
   if (!modelExists && packagePath.empty()) {
     results.storiesSkipped = model + " not found (mixq fetch stories15M, or "
                                      "pass --model)";
@@ -1132,18 +1159,37 @@ int runBench() {
       warn("stories15M: " + model +
            " not found; the fp32 reference baseline is skipped");
     StoriesResult stories;
-    if (Error e = benchStories(stories, model, modelExists, nThreads, **work))
+    if (Error e = benchStories(stories, model, modelExists, nThreads, **work,
+                               runLlamaRound))
       return fail(std::move(e));
     if (!modelExists)
       stories.notes.push_back(model + " not found: no reference baseline");
     results.stories = std::move(stories);
   }
 
-  unsigned index = 0;
+  if (!llamaRoundsRun)
+    runLlamaRound();
   for (const std::string &g : llamaModels) {
-    results.llamacpp.push_back(runLlamaBench(g, nThreads, **work, index++));
-    if (!results.llamacpp.back().error.empty())
-      warn("llama.cpp: " + g + ": " + results.llamacpp.back().error);
+    auto &runs = llamaRuns[g];
+    LlamaCppResult combined = runs.front();
+    std::vector<double> prefill, decode;
+    for (const LlamaCppResult &run : runs) {
+      if (!run.error.empty())
+        combined.error = run.error;
+      if (run.havePrefill)
+        prefill.push_back(run.prefillTps);
+      if (run.haveDecode)
+        decode.push_back(run.decodeTps);
+    }
+    combined.havePrefill = !prefill.empty();
+    combined.haveDecode = !decode.empty();
+    if (combined.havePrefill)
+      combined.prefillTps = median(prefill);
+    if (combined.haveDecode)
+      combined.decodeTps = median(decode);
+    results.llamacpp.push_back(combined);
+    if (!combined.error.empty())
+      warn("llama.cpp: " + g + ": " + combined.error);
   }
 
   json::Value value = toJSON(results);

@@ -669,18 +669,27 @@ int64_t gemvRowBlock(const Layout &l, int64_t K) {
 /// `rowBlock` rows for the decode GEMV, of kMaxRows rows for the prefill
 /// GEMM (then single rows for the tails). wbuf: kMaxRows x K floats.
 void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
-              bool singleRow, int64_t K, int64_t G, Value rowBegin,
-              Value rowEnd, Value wbuf, ArrayRef<unsigned> planeWidths,
-              int64_t rowBlock) {
+              bool singleRow, int64_t N, int64_t K, int64_t G,
+              int64_t rowsPerTask, Value rowBegin, Value rowEnd, Value wbuf,
+              ArrayRef<unsigned> planeWidths, int64_t rowBlock) {
+  // A task's rows are [k * rowsPerTask, min(N, (k + 1) * rowsPerTask)): when
+  // the block divides both, no block is ever cut and no tail loop is needed
+  // (each tail is a second copy of the decoder's code).
+  auto blocked = [&](int64_t block,
+                     llvm::function_ref<void(Value, int64_t)> body) {
+    Value blockEnd = rowEnd;
+    if (N % block != 0 || rowsPerTask % block != 0) {
+      Value span = arith::SubIOp::create(r.b, r.loc, rowEnd, rowBegin);
+      blockEnd = r.add(rowBegin, r.mulI(r.divI(span, block), block));
+    }
+    r.forLoop(rowBegin, blockEnd, block,
+              [&](Value n0) { body(n0, block); });
+    if (blockEnd != rowEnd)
+      r.forLoop(blockEnd, rowEnd, 1, [&](Value n) { body(n, 1); });
+  };
   if (!singleRow) {
-    Value span = arith::SubIOp::create(r.b, r.loc, rowEnd, rowBegin);
-    Value blockEnd =
-        r.add(rowBegin, r.mulI(r.divI(span, kMaxRows), kMaxRows));
-    r.forLoop(rowBegin, blockEnd, kMaxRows, [&](Value n0) {
-      emitGemmRows(r, dec, x, y, m, kMaxRows, K, G, n0, wbuf);
-    });
-    r.forLoop(blockEnd, rowEnd, 1, [&](Value n) {
-      emitGemmRows(r, dec, x, y, m, 1, K, G, n, wbuf);
+    blocked(kMaxRows, [&](Value n0, int64_t R) {
+      emitGemmRows(r, dec, x, y, m, R, K, G, n0, wbuf);
     });
     return;
   }
@@ -689,16 +698,8 @@ void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
   for (unsigned bits : planeWidths)
     if (G % planeBlock(bits) == 0)
       xPlanes[bits] = planeOrderX(r, x, K, bits);
-  Value blockEnd = rowBegin;
-  if (rowBlock > 1) {
-    Value span = arith::SubIOp::create(r.b, r.loc, rowEnd, rowBegin);
-    blockEnd = r.add(rowBegin, r.mulI(r.divI(span, rowBlock), rowBlock));
-    r.forLoop(rowBegin, blockEnd, rowBlock, [&](Value n0) {
-      emitGemvRows(r, dec, x, y, rowBlock, K, G, n0, xPlanes);
-    });
-  }
-  r.forLoop(blockEnd, rowEnd, 1, [&](Value n) {
-    emitGemvRows(r, dec, x, y, 1, K, G, n, xPlanes);
+  blocked(rowBlock, [&](Value n0, int64_t R) {
+    emitGemvRows(r, dec, x, y, R, K, G, n0, xPlanes);
   });
 }
 
@@ -907,8 +908,8 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
           if ((bits == 2 || bits == 4) &&
               (l.scheme == Scheme::Uniform || l.scheme == Scheme::Mixed))
             planeWidths.push_back(unsigned(bits));
-        emitRows(r, *dec, tx, ty, tm, singleRow, K, G, lo, hi, wbuf,
-                 planeWidths, gemvRowBlock(l, K));
+        emitRows(r, *dec, tx, ty, tm, singleRow, N, K, G, rowsPerTask, lo,
+                 hi, wbuf, planeWidths, gemvRowBlock(l, K));
       });
   if (failedStreams)
     return op.emitOpError() << "'" << w.name << "': a stream its layout needs "

@@ -703,10 +703,17 @@ void LowerCpuPass::runOnOperation() {
   MLIRContext *ctx = &getContext();
   OpBuilder b(ctx);
   Location loc = module.getLoc();
-  auto hasFeature = [&](StringRef f) {
+  // Whether `+name` is on: the last "+name" or "-name" in the list wins, as
+  // in LLVM's feature strings (the host's features, then the user's).
+  auto hasFeature = [&](StringRef plusName) {
     SmallVector<StringRef> list;
     StringRef(features).split(list, ',');
-    return llvm::is_contained(list, f);
+    StringRef name = plusName.drop_front();
+    bool on = false;
+    for (StringRef f : list)
+      if (f.size() > 1 && f.drop_front() == name)
+        on = f.front() == '+';
+    return on;
   };
   b.setInsertionPointToStart(module.getBody());
   memref::GlobalOp rope = buildRopeTable(b, loc, dims);

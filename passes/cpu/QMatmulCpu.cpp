@@ -1,23 +1,25 @@
 //===- QMatmulCpu.cpp - x86 kernels of mixq.qmatmul ------------------------===//
 //
-// One parallel task per planned product over blocks of output rows. Inside,
-// a row is a loop over its K-groups; per group a scheme decoder yields the
-// raw weights 16 at a time in vector registers (codes unpacked with byte
-// shuffles, variable shifts and masks; LUT entries gathered from the row's
-// table; FP16 values converted) plus the group's scale and zero, which are
+// One parallel task per planned product over blocks of output rows. Rows
+// are walked group by group; per group a scheme decoder yields the raw
+// weights 16 at a time in vector registers (codes unpacked with a byte
+// shuffle, per-lane shifts and a mask; 2- and 4-bit codes also as 16-byte
+// bit planes against plane-ordered activations; LUT entries through vpermps
+// or a gather; FP16 values converted) plus the group's scale and zero,
 // applied once per group (second-order scales are dequantized there too):
 //
-//   gemv (M = 1):  y[n] += scale * (sum_k raw_k x_k - zero * sum_k x_k)
-//                  with an FMA accumulator vector and one reduction per group
-//   gemm (M > 1):  the group is dequantized once into a 64-byte-aligned
-//                  stack buffer, then dotted with every input row.
+//   gemv (M = 1):  acc[row] += scale * sum_k (raw_k - zero) * x_k, lane-wise
+//                  in one vector accumulator per row, one reduction per row;
+//                  blocks of 4 rows share each activation load (mixed
+//                  weights and K > 8192, see gemvRowBlock).
+//   gemm (M > 1):  blocks of 4 rows are dequantized once into a stack
+//                  buffer, then multiplied with blocks of 4 input rows in
+//                  16 vector accumulators.
 //
-// Mixed weights dispatch on the precision map once per tile-group
-// (scf.index_switch), with per-precision stream counters carried through
-// the group loop; 2-bit row-groups add their FP16 outlier slots. QUIK
-// quantizes each input row once (per token, as the layout's `act` says) and
-// takes integer dot products with the signed codes; its FP16 columns are a
-// separate f32 dot.
+// Mixed weights dispatch on the precision map once per tile-group and row
+// block (scf.index_switch), with per-precision stream counters carried
+// through the group loop; 2-bit row-groups add their FP16 outlier slots.
+// QUIK has its own kernel (QuikMatmulCpu.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/cpu/CpuKernels.h"

@@ -485,6 +485,33 @@ void storeGroup(IRB &r, const GroupView &v, int64_t G,
     });
 }
 
+/// Dequantizes the K columns of each of `rows` into dst[dstRows[i], :]
+/// (f32), outlier slots included: the weights of a GEMM block, or embedding
+/// rows of a quantized table.
+void dequantizeRows(IRB &r, Decoder &dec, ValueRange rows, int64_t K,
+                    int64_t G, Value dst, ValueRange dstRows) {
+  dec.beginRows(r, rows);
+  forEachGroup(
+      r, dec, rows, K / G, r.f32(0.0),
+      [&](IRB &r, Value g, ArrayRef<GroupView> views, Value acc) {
+        Value gk = r.mulI(g, G);
+        for (size_t i = 0; i < views.size(); ++i) {
+          Value row = dstRows[i];
+          storeGroup(
+              r, views[i], G,
+              [&](Value k, Value w) {
+                vector::StoreOp::create(r.b, r.loc, w, dst,
+                                        ValueRange{row, r.add(gk, k)});
+              },
+              [&](Value col, Value add) {
+                Value at = r.add(gk, col);
+                r.store(r.fadd(r.load(dst, {row, at}), add), dst, {row, at});
+              });
+        }
+        return acc;
+      });
+}
+
 /// The row loop shared by all decoders. x: [M x K], y: [M x N] f32.
 /// x (one row of K) permuted to the plane order of `bits`-bit codes:
 /// xp[blk*B + s*16 + j] = x[blk*B + j*P + s] (B = 128/bits, P = 8/bits).
@@ -604,29 +631,12 @@ constexpr int64_t kGemmTokens = 4;
 void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
                   int64_t K, int64_t G, Value n0, Value wbuf) {
   Type f32 = r.b.getF32Type();
-  SmallVector<Value> rows;
-  for (int64_t i = 0; i < R; ++i)
+  SmallVector<Value> rows, slots;
+  for (int64_t i = 0; i < R; ++i) {
     rows.push_back(r.addI(n0, i));
-  dec.beginRows(r, rows);
-  forEachGroup(r, dec, rows, K / G, r.f32(0.0),
-               [&](IRB &r, Value g, ArrayRef<GroupView> views, Value acc) {
-                 Value gk = r.mulI(g, G);
-                 for (auto [i, v] : llvm::enumerate(views)) {
-                   Value row = r.idx(int64_t(i));
-                   storeGroup(
-                       r, v, G,
-                       [&](Value k, Value w) {
-                         vector::StoreOp::create(r.b, r.loc, w, wbuf,
-                                                 ValueRange{row, r.add(gk, k)});
-                       },
-                       [&](Value col, Value add) {
-                         Value at = r.add(gk, col);
-                         r.store(r.fadd(r.load(wbuf, {row, at}), add), wbuf,
-                                 {row, at});
-                       });
-                 }
-                 return acc;
-               });
+    slots.push_back(r.idx(i));
+  }
+  dequantizeRows(r, dec, rows, K, G, wbuf, slots);
   auto tokens = [&](Value m0, int64_t T) {
     SmallVector<Value> zeros(R * T, r.splatF32(0.0, L));
     SmallVector<Value> accs = r.forReduceN(
@@ -837,23 +847,7 @@ LogicalResult emitDequantRows(IRB &r, FunctionEnv &env, const WeightInfo &w,
     return failure();
   r.forLoop(r.idx(0), m, 1, [&](Value mi) {
     Value n = r.toIndex(r.load(rows, mi));
-    dec->beginRows(r, n);
-    forEachGroup(r, *dec, n, w.cols / G, r.f32(0.0),
-                 [&](IRB &r, Value g, ArrayRef<GroupView> views, Value acc) {
-      const GroupView &v = views.front();
-      Value gk = r.mulI(g, G);
-      storeGroup(
-          r, v, G,
-          [&](Value k, Value wv) {
-            vector::StoreOp::create(r.b, r.loc, wv, out,
-                                    ValueRange{mi, r.add(gk, k)});
-          },
-          [&](Value col, Value add) {
-            Value at = r.add(gk, col);
-            r.store(r.fadd(r.load(out, {mi, at}), add), out, {mi, at});
-          });
-      return acc;
-    });
+    dequantizeRows(r, *dec, n, w.cols, G, out, mi);
   });
   return success();
 }

@@ -6,6 +6,8 @@
 //===----------------------------------------------------------------------===//
 #include "dialect/MixQDialect.h"
 
+#include "mlir/IR/Matchers.h"
+
 using namespace mlir;
 using namespace mixq;
 
@@ -91,6 +93,49 @@ LogicalResult QMatmulOp::verify() {
       return emitOpError() << "plan split_k = " << plan.getSplitK()
                            << " must divide K / tile k = " << k / tileK;
   }
+  return success();
+}
+
+LogicalResult QMatmulTileOp::verify() {
+  auto weight = llvm::cast<QWeightType>(getWeight().getType());
+  RankedTensorType input = getInput().getType(), result = getResult().getType();
+  if (failed(checkRank(*this, input, 2, "input", "M x K")) ||
+      failed(checkRank(*this, result, 2, "result", "M x rows")) ||
+      failed(checkSameDim(*this, input.getDimSize(1), "the input",
+                          weight.getK(), "the weight", "K")) ||
+      failed(checkSameDim(*this, result.getDimSize(0), "the result",
+                          input.getDimSize(0), "the input", "M")))
+    return failure();
+  if (getExcludeOutliers() &&
+      weight.getLayout().getOutliers() != OutlierKind::Csr)
+    return emitOpError("'exclude_outliers' needs a weight with CSR outliers");
+  PlanAttr plan = getPlan();
+  int64_t k = weight.getK(), n = weight.getN(), kSize = getKSize();
+  int64_t rows = result.getDimSize(1);
+  if (!ShapedType::isDynamic(rows) && (rows > plan.getTileN() || rows > n))
+    return emitOpError() << "a tile of " << rows << " rows exceeds the plan's "
+                         << "tile n = " << plan.getTileN()
+                         << " or the weight's N = " << n;
+  if (kSize * plan.getSplitK() != k)
+    return emitOpError() << "k_size = " << kSize << " times the plan's split_k"
+                         << " = " << plan.getSplitK() << " must be K = " << k;
+  if (kSize % plan.getTileK() != 0)
+    return emitOpError() << "k_size = " << kSize << " must be a multiple of "
+                         << "the plan's tile k = " << plan.getTileK();
+  auto constant = [](Value v) -> std::optional<int64_t> {
+    APInt c;
+    if (matchPattern(v, m_ConstantInt(&c)))
+      return c.getSExtValue();
+    return std::nullopt;
+  };
+  std::optional<int64_t> off = constant(getRowOffset()),
+                         count = constant(getRowCount());
+  if (count && !ShapedType::isDynamic(rows) && *count != rows)
+    return emitOpError() << "row_count = " << *count
+                         << " differs from the result's " << rows << " rows";
+  if (off && count && (*off < 0 || *count < 1 || *off + *count > n))
+    return emitOpError() << "rows [" << *off << ", " << *off + *count
+                         << ") leave the weight's " << n << " rows";
   return success();
 }
 

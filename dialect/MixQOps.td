@@ -83,6 +83,48 @@ def MixQ_QMatmulOp : MixQ_Op<"qmatmul", [Pure]> {
   let hasVerifier = 1;
 }
 
+def MixQ_QMatmulTileOp : MixQ_Op<"qmatmul_tile", [Pure]> {
+  let summary = "One tile of a planned quantized product: a block of output features";
+  let description = [{
+    The product of `mixq.qmatmul` restricted to the output features
+    (weight rows) `[row_offset, row_offset + row_count)` and the input
+    features `[k_offset, k_offset + k_size)`:
+    `result[m, j] = sum_{k in K slice} input[m, k] * W[row_offset + j, k]`.
+    It is what `-mixq-tile` makes of a planned product: one per iteration of
+    an `scf.forall` over the plan's N tiles (and K splits). The weight stays
+    whole, so a tile of a mixed-precision weight reads its tile-groups at
+    their place in the package streams; the row count of the last tile may
+    be smaller than the plan's `tile[1]` (the result's second dimension is
+    then dynamic). All input rows (M) are in the tile: the target's kernel
+    blocks them itself (`tile[0]`), after it has decoded each weight row
+    once.
+
+    The plan is required; the tile must lie inside the weight, `k_size`
+    times the plan's `split_k` must be K, and `k_size` a multiple of the
+    plan's `tile[2]`.
+
+    ```mlir
+    %t = mixq.qmatmul_tile %x, %w rows[%n, %c16] k[%c0, 288]
+        {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 288],
+                           split_k = 1, stages = 1>}
+        : tensor<1x288xf32>,
+          !mixq.qweight<768x288, #mixq.layout<uniform, bits = 4, group = 32>>
+        -> tensor<1x16xf32>
+    ```
+  }];
+  let arguments = (ins MixQ_FloatTensor:$input, MixQ_QWeight:$weight,
+                       Index:$row_offset, Index:$row_count, Index:$k_offset,
+                       I64Attr:$k_size, UnitAttr:$exclude_outliers,
+                       MixQ_PlanAttr:$plan);
+  let results = (outs MixQ_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `rows` `[` $row_offset `,` $row_count `]`
+    `k` `[` $k_offset `,` $k_size `]` attr-dict `:` type($input) `,`
+    qualified(type($weight)) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def MixQ_DequantOp : MixQ_Op<"dequant", [Pure]> {
   let summary = "Expands a quantized weight to a dense tensor";
   let description = [{

@@ -31,6 +31,7 @@ void mixq::buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &o) {
   plan.target = "x86";
   pm.addPass(createMixQPlan(plan));
   pm.addPass(createMixQSplitOutliers());
+  pm.addPass(createMixQTile());
   MixQLowerCpuOptions lower;
   lower.cpu = o.cpu;
   lower.features = o.features;
@@ -54,6 +55,6 @@ void mixq::registerCpuPipeline() {
   PassPipelineRegistration<CpuPipelineOptions>(
       "mixq-cpu-pipeline",
       "Takes a mixq Llama module to the LLVM dialect for x86 (plan, split "
-      "outliers, lower-cpu, upstream conversions)",
+      "outliers, tile, lower-cpu, upstream conversions)",
       buildCpuPipeline);
 }

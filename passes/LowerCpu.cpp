@@ -18,10 +18,12 @@
 #include "passes/Passes.h"
 #include "passes/cpu/CpuKernels.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 
 #include <cmath>
@@ -112,6 +114,9 @@ public:
 private:
   LogicalResult lowerOp(Operation *op, int64_t index);
   Value newBuffer(Value tensor, int64_t index, Type elem = {});
+  QMatmulTileOp tiledProduct(scf::ForallOp forall);
+  LogicalResult lowerProduct(const ProductSpec &spec, Value input,
+                             Value weight, Value result, int64_t index);
   Value cacheLayer(Value cachePtr, int64_t layer);
   Value scalar(Value v) {
     auto it = scalars.find(v);
@@ -161,6 +166,61 @@ Value FunctionLowering::newBuffer(Value tensor, int64_t index, Type elem) {
   shift = r->add(fixedBasePerRow, r->idx(off));
   return memref::ViewOp::create(*builder, r->loc, memType, scratch, shift,
                                 ValueRange{});
+}
+
+/// The mixq.qmatmul_tile of an scf.forall that -mixq-tile made of a
+/// product: one dimension from 0 to N by a constant tile, the tile's rows
+/// starting at the induction variable, its whole result inserted into the
+/// shared output at that row; null for any other forall.
+QMatmulTileOp FunctionLowering::tiledProduct(scf::ForallOp forall) {
+  if (forall.getRank() != 1 || forall.getNumResults() != 1)
+    return {};
+  std::optional<int64_t> lb = getConstantIntValue(forall.getMixedLowerBound()[0]);
+  std::optional<int64_t> step = getConstantIntValue(forall.getMixedStep()[0]);
+  if (!lb || *lb != 0 || !step)
+    return {};
+  QMatmulTileOp tile;
+  for (Operation &inner : forall.getBody()->without_terminator()) {
+    if (auto t = dyn_cast<QMatmulTileOp>(inner)) {
+      if (tile)
+        return {};
+      tile = t;
+    } else if (!isa<arith::ConstantOp, affine::AffineMinOp>(inner)) {
+      return {};
+    }
+  }
+  if (!tile || tile.getRowOffset() != forall.getInductionVars()[0])
+    return {};
+  auto weight = cast<QWeightType>(tile.getWeight().getType());
+  std::optional<int64_t> ub = getConstantIntValue(forall.getMixedUpperBound()[0]);
+  if (!ub || *ub != weight.getN() || tile.getKSize() != weight.getK() ||
+      tile.getInput().getParentRegion() == &forall.getRegion())
+    return {};
+  auto yields = forall.getTerminator().getYieldingOps();
+  if (!llvm::hasSingleElement(yields))
+    return {};
+  auto insert = dyn_cast<tensor::ParallelInsertSliceOp>(*yields.begin());
+  if (!insert || insert.getSource() != tile.getResult())
+    return {};
+  return tile;
+}
+
+LogicalResult FunctionLowering::lowerProduct(const ProductSpec &spec,
+                                             Value input, Value weight,
+                                             Value result, int64_t index) {
+  const WeightInfo &w = weights[weight];
+  Value out = result == logitsValue ? logits : newBuffer(result, index);
+  buffers[result] = out;
+  Value tmp;
+  if (int64_t perRow = qmatmulScratchBytesPerRow(w)) {
+    int64_t off = perRowArena.allocate(perRow, index, index);
+    tmp = memref::ViewOp::create(
+        *builder, r->loc, MemRefType::get({ShapedType::kDynamic},
+                                          builder->getI8Type()),
+        scratch, r->mul(m, r->idx(off)),
+        ValueRange{r->mul(m, r->idx(roundUp64(perRow)))});
+  }
+  return emitQMatmul(*r, env, spec, w, buffers[input], out, m, tmp);
 }
 
 Value FunctionLowering::cacheLayer(Value cachePtr, int64_t layer) {
@@ -322,19 +382,21 @@ LogicalResult FunctionLowering::lowerOp(Operation *op, int64_t index) {
     return success();
   }
   if (auto q = dyn_cast<QMatmulOp>(op)) {
-    const WeightInfo &w = weights[q.getWeight()];
-    Value out = q.getResult() == logitsValue ? logits
-                                             : newBuffer(q.getResult(), index);
-    buffers[q.getResult()] = out;
-    Value tmp;
-    if (int64_t perRow = qmatmulScratchBytesPerRow(w)) {
-      int64_t off = perRowArena.allocate(perRow, index, index);
-      tmp = memref::ViewOp::create(
-          b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type()),
-          scratch, r->mul(m, r->idx(off)),
-          ValueRange{r->mul(m, r->idx(roundUp64(perRow)))});
-    }
-    return emitQMatmul(*r, env, q, w, buffers[q.getInput()], out, m, tmp);
+    ProductSpec spec{op, q.getPlanAttr(), q.getExcludeOutliers(),
+                     q.getPlanAttr() ? q.getPlanAttr().getTileN() : 16};
+    return lowerProduct(spec, q.getInput(), q.getWeight(), q.getResult(),
+                        index);
+  }
+  if (auto forall = dyn_cast<scf::ForallOp>(op)) {
+    QMatmulTileOp tile = tiledProduct(forall);
+    if (!tile)
+      return op->emitOpError("-mixq-lower-cpu: only the scf.forall of a "
+                             "product tiled by -mixq-tile over its N tiles "
+                             "is supported (split_k = 1)");
+    std::optional<int64_t> step = getConstantIntValue(forall.getMixedStep()[0]);
+    ProductSpec spec{op, tile.getPlan(), tile.getExcludeOutliers(), *step};
+    return lowerProduct(spec, tile.getInput(), tile.getWeight(),
+                        forall.getResult(0), index);
   }
   if (auto rope = dyn_cast<RopeOp>(op)) {
     if (rope.getTheta().convertToFloat() != dims.theta)
@@ -506,10 +568,13 @@ LogicalResult FunctionLowering::run(int64_t &perRowBytes, int64_t &fixedBytes) {
   DenseMap<Value, Value> root;
   int64_t index = 0;
   for (Operation &op : srcBody) {
-    for (Value operand : op.getOperands()) {
-      Value base = root.lookup(operand) ? root.lookup(operand) : operand;
-      lastUse[base] = index;
-    }
+    // Operands of nested ops (the tiles of a product) count as the op's.
+    op.walk([&](Operation *user) {
+      for (Value operand : user->getOperands()) {
+        Value base = root.lookup(operand) ? root.lookup(operand) : operand;
+        lastUse[base] = index;
+      }
+    });
     if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp, SparseAddOp>(op)) {
       Value base = root.lookup(op.getOperand(0)) ? root.lookup(op.getOperand(0))
                                                  : op.getOperand(0);

@@ -40,7 +40,8 @@ def MixQSplitOutliers : Pass<"mixq-split-outliers"> {
     which adds `input * S^T` for the sparse part S. Kernels then handle a
     regular dense part and a separate sparse part. Weights without CSR
     outliers (including `mixq` slots, which kernels apply in registers) are
-    left alone, as are products already split. Runs on any op.
+    left alone, as are products already split. The dense product keeps the
+    original's `plan`. Runs on any op.
 
     Input:
     ```mlir
@@ -107,11 +108,61 @@ def MixQPlan : Pass<"mixq-plan"> {
   let dependentDialects = ["::mixq::MixQDialect"];
 }
 
+def MixQTile : Pass<"mixq-tile"> {
+  let summary = "Distributes every planned quantized matmul over its N tiles and K splits";
+  let description = [{
+    Rewrites every `mixq.qmatmul` (which must carry a `#mixq.plan`; run
+    `-mixq-plan` first, an unplanned product is an error) into an
+    `scf.forall` over the units a target runs in parallel: tiles of
+    `tile[1]` output features (the weight rows one CPU task or one GPU
+    thread block streams) and, when `split_k` > 1, the K splits. Each
+    iteration computes one `mixq.qmatmul_tile` and inserts it into the
+    shared output with `tensor.parallel_insert_slice`. When the tile does
+    not divide N, the last tile's row count is an `affine.min` and the tile
+    is dynamic. Split products write their partial sums into a
+    `split_k x M x N` tensor that a `linalg.reduce` adds up.
+
+    M is not tiled here: every tile keeps all input rows, and the target's
+    kernel blocks them itself (`tile[0]`: register blocks on x86, the M
+    fragment of a GPU tile), so a tile decodes each weight row once. Runs on
+    any op; products already tiled are gone, so it is idempotent.
+
+    Input:
+    ```mlir
+    %y = mixq.qmatmul %x, %w {plan = #mixq.plan<target = x86, kernel = gemm,
+        tile = [4, 16, 288], split_k = 1, stages = 1>} : tensor<?x288xf32>,
+        !mixq.qweight<768x288, #mixq.layout<uniform, bits = 4, group = 32>>
+        -> tensor<?x768xf32>
+    ```
+    Output:
+    ```mlir
+    %m = tensor.dim %x, %c0 : tensor<?x288xf32>
+    %e = tensor.empty(%m) : tensor<?x768xf32>
+    %y = scf.forall (%n) = (0) to (768) step (16) shared_outs(%o = %e)
+        -> (tensor<?x768xf32>) {
+      %t = mixq.qmatmul_tile %x, %w rows[%n, %c16] k[%c0, 288]
+          {plan = #mixq.plan<...>} : tensor<?x288xf32>, !mixq.qweight<...>
+          -> tensor<?x16xf32>
+      scf.forall.in_parallel {
+        tensor.parallel_insert_slice %t into %o[0, %n] [%m, 16] [1, 1]
+            : tensor<?x16xf32> into tensor<?x768xf32>
+      }
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mixq::MixQDialect", "::mlir::affine::AffineDialect",
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def MixQLowerCpu : Pass<"mixq-lower-cpu", "::mlir::ModuleOp"> {
   let summary = "Lowers the planned Llama graph to x86 kernels behind the C ABI";
   let description = [{
-    Takes the module `mixq compile` builds (after `-mixq-plan` and
-    `-mixq-split-outliers`) to the CPU form of runtime/ModuleABI.h:
+    Takes the module `mixq compile` builds (after `-mixq-plan`,
+    `-mixq-split-outliers` and, optionally, `-mixq-tile`) to the CPU form of
+    runtime/ModuleABI.h:
 
     - `@prefill` / `@decode` become `@mixq_prefill` / `@mixq_decode` on raw
       pointers (runtime, stream table, KV caches, tokens, position, logits,
@@ -124,8 +175,12 @@ def MixQLowerCpu : Pass<"mixq-lower-cpu", "::mlir::ModuleOp"> {
     - every intermediate tensor gets a region of the scratch buffer, planned
       by liveness (regions of M-row tensors scale with M), the KV caches are
       updated in place and the classifier writes the logits buffer;
-    - each `mixq.qmatmul` becomes a task for the runtime's `parallel_for`
-      over blocks of output rows: codes unpacked in vector registers
+    - each `mixq.qmatmul`, or the `scf.forall` of its `mixq.qmatmul_tile`s
+      that `-mixq-tile` made, becomes a task for the runtime's
+      `parallel_for` over its N tiles (the forall's step, else the plan's
+      `tile[1]`), each task running all M rows in register blocks after
+      decoding each weight row once (a split-K forall is refused: the x86
+      plan never splits K): codes unpacked in vector registers
       (byte shuffles, shifts, masks), LUT entries gathered, scales and zeros
       (second-order scales dequantized) applied once per group, FMA
       accumulation; mixed weights dispatch on the precision map once per

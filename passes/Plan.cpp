@@ -28,6 +28,14 @@ int64_t chooseTileK(int64_t k, int64_t step, int64_t cap) {
   return k;
 }
 
+/// `tileN` rounded up to whole tile-groups of a mixed layout, whose
+/// precision switches per tile-group (any tile of other layouts).
+int64_t alignTileN(int64_t tileN, LayoutAttr layout) {
+  if (layout.getScheme() != Scheme::Mixed || layout.getTile() <= 0)
+    return tileN;
+  return (tileN + layout.getTile() - 1) / layout.getTile() * layout.getTile();
+}
+
 PlanAttr choosePlan(QMatmulOp op, PlanTarget target) {
   auto weight = llvm::cast<QWeightType>(op.getWeight().getType());
   int64_t m = op.getInput().getType().getDimSize(0);
@@ -42,7 +50,8 @@ PlanAttr choosePlan(QMatmulOp op, PlanTarget target) {
   if (target == PlanTarget::X86) {
     int64_t tileK = chooseTileK(k, step, 512);
     int64_t tileM = gemv ? std::max<int64_t>(m, 1) : 4;
-    return PlanAttr::get(ctx, target, kernel, tileM, 16, tileK,
+    return PlanAttr::get(ctx, target, kernel, tileM,
+                         alignTileN(16, weight.getLayout()), tileK,
                          /*splitK=*/1, /*stages=*/1);
   }
   if (gemv) {
@@ -51,13 +60,16 @@ PlanAttr choosePlan(QMatmulOp op, PlanTarget target) {
     int64_t splitK = 1;
     if (n <= 4096 && k >= 8192 && (k / tileK) % 2 == 0)
       splitK = 2;
-    return PlanAttr::get(ctx, target, kernel, 16, 64, tileK, splitK,
+    return PlanAttr::get(ctx, target, kernel, 16,
+                         alignTileN(64, weight.getLayout()), tileK, splitK,
                          /*stages=*/4);
   }
   int64_t tileK = chooseTileK(k, step, 64);
   if (target == PlanTarget::Sm80)
-    return PlanAttr::get(ctx, target, kernel, 128, 128, tileK, 1, 3);
-  return PlanAttr::get(ctx, target, kernel, 128, 256, tileK, 1, 4);
+    return PlanAttr::get(ctx, target, kernel, 128,
+                         alignTileN(128, weight.getLayout()), tileK, 1, 3);
+  return PlanAttr::get(ctx, target, kernel, 128,
+                       alignTileN(256, weight.getLayout()), tileK, 1, 4);
 }
 
 struct PlanPass : public mixq::impl::MixQPlanBase<PlanPass> {

@@ -32,6 +32,8 @@ struct SplitCsrOutliers : public OpRewritePattern<QMatmulOp> {
     auto dense = QMatmulOp::create(rewriter, op.getLoc(), op.getType(),
                                    op.getInput(), op.getWeight(),
                                    /*exclude_outliers=*/true);
+    if (PlanAttr plan = op.getPlanAttr())
+      dense.setPlanAttr(plan); // the dense part keeps the product's plan
     rewriter.replaceOpWithNewOp<SparseAddOp>(op, op.getType(), dense,
                                              op.getInput(), op.getWeight());
     return success();

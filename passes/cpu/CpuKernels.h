@@ -63,11 +63,22 @@ struct FunctionEnv {
   bool avx512 = false; ///< AVX-512F (vpermps on 16 lanes) may be used
 };
 
-/// y[M x N] = x[M x K] * W^T for a planned `mixq.qmatmul`. `x` and `y` are
+/// A quantized product as the kernels take it: a `mixq.qmatmul`, or the
+/// `scf.forall` of `mixq.qmatmul_tile`s -mixq-tile makes of one (whose
+/// tiles are the blocks of rows a task computes).
+struct ProductSpec {
+  mlir::Operation *op = nullptr; ///< where diagnostics go
+  PlanAttr plan;                 ///< null for an unplanned product
+  bool excludeOutliers = false;
+  int64_t rowsPerTask = 16; ///< output rows per parallel_for block
+};
+
+/// y[M x N] = x[M x K] * W^T for a quantized product. `x` and `y` are
 /// contiguous f32 memrefs (M static or dynamic), `m` their row count (index).
 /// `scratch` is a byte buffer of qmatmulScratchBytes(...) bytes for
 /// run-time activation quantization (unused otherwise).
-mlir::LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
+mlir::LogicalResult emitQMatmul(IRB &r, FunctionEnv &env,
+                                const ProductSpec &product,
                                 const WeightInfo &w, mlir::Value x,
                                 mlir::Value y, mlir::Value m,
                                 mlir::Value scratch);

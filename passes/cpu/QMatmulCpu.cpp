@@ -735,14 +735,14 @@ ScaleSource scaleSource(IRB &r, FunctionEnv &env, Value table,
 }
 
 /// The K-group width a decoder works in.
-int64_t groupWidth(QMatmulOp op, const WeightInfo &w) {
+int64_t groupWidth(const ProductSpec &product, const WeightInfo &w) {
   const Layout &l = w.layout;
   if ((l.scheme == Scheme::Uniform || l.scheme == Scheme::Mixed) && l.group)
     return l.group;
   if (l.scheme == Scheme::Uniform)
     return w.cols;
-  if (auto plan = op.getPlanAttr())
-    return plan.getTileK();
+  if (product.plan)
+    return product.plan.getTileK();
   return w.cols;
 }
 
@@ -825,9 +825,9 @@ int64_t qmatmulScratchBytesPerRow(const WeightInfo &w) {
   return (bytes + 63) / 64 * 64;
 }
 
-LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
-                             const WeightInfo &w, Value x, Value y, Value m,
-                             Value scratch);
+LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env,
+                             const ProductSpec &product, const WeightInfo &w,
+                             Value x, Value y, Value m, Value scratch);
 
 LogicalResult emitDequantRows(IRB &r, FunctionEnv &env, const WeightInfo &w,
                               Value rows, Value out, Value m) {
@@ -852,26 +852,27 @@ LogicalResult emitDequantRows(IRB &r, FunctionEnv &env, const WeightInfo &w,
   return success();
 }
 
-LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
+LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, const ProductSpec &product,
                           const WeightInfo &w, Value x, Value y, Value m,
                           Value scratch) {
   const Layout &l = w.layout;
   if (l.scheme == Scheme::Quik)
-    return emitQuikMatmul(r, env, op, w, x, y, m, scratch);
+    return emitQuikMatmul(r, env, product, w, x, y, m, scratch);
+  Operation *op = product.op;
   int64_t K = w.cols, N = w.rows;
-  int64_t G = groupWidth(op, w);
+  int64_t G = groupWidth(product, w);
   if (G % L != 0 || K % G != 0)
-    return op.emitOpError() << "the CPU kernels need K-groups that are a "
-                               "multiple of "
-                            << L << " columns; '" << w.name << "' has " << G;
-  if (l.outliers == OutlierKind::Csr && !op.getExcludeOutliers())
-    return op.emitOpError("CSR outliers must be split off first "
-                          "(-mixq-split-outliers)");
-  int64_t rowsPerTask = 16;
-  if (auto plan = op.getPlanAttr())
-    rowsPerTask = plan.getTileN();
-  if (l.scheme == Scheme::Mixed)
-    rowsPerTask = (rowsPerTask + l.tile - 1) / l.tile * l.tile;
+    return op->emitOpError() << "the CPU kernels need K-groups that are a "
+                                "multiple of "
+                             << L << " columns; '" << w.name << "' has " << G;
+  if (l.outliers == OutlierKind::Csr && !product.excludeOutliers)
+    return op->emitOpError("CSR outliers must be split off first "
+                           "(-mixq-split-outliers)");
+  int64_t rowsPerTask = product.rowsPerTask;
+  if (l.scheme == Scheme::Mixed && rowsPerTask % l.tile != 0)
+    return op->emitOpError()
+           << "a task's " << rowsPerTask << " rows of '" << w.name
+           << "' must be whole tile-groups of " << l.tile << " rows";
   auto xType = cast<MemRefType>(x.getType());
   bool singleRow = xType.hasStaticShape() && xType.getDimSize(0) == 1;
   int64_t blocks = (N + rowsPerTask - 1) / rowsPerTask;
@@ -908,8 +909,8 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
                  hi, wbuf, planeWidths, gemvRowBlock(l, K));
       });
   if (failedStreams)
-    return op.emitOpError() << "'" << w.name << "': a stream its layout needs "
-                               "is missing";
+    return op->emitOpError() << "'" << w.name << "': a stream its layout "
+                                "needs is missing";
   return success();
 }
 

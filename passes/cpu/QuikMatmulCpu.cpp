@@ -101,9 +101,10 @@ Value emitVnniDot(IRB &r, Value codes, Value xu, Value xf, Value rowBase,
 
 } // namespace
 
-LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
-                             const WeightInfo &w, Value x, Value y, Value m,
-                             Value scratch) {
+LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env,
+                             const ProductSpec &product, const WeightInfo &w,
+                             Value x, Value y, Value m, Value scratch) {
+  Operation *op = product.op;
   OpBuilder &b = r.b;
   Location loc = r.loc;
   const Layout &l = w.layout;
@@ -138,7 +139,7 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
   if (C > 0) {
     colIndex = env.table->view(b, loc, env.streams, w, "col_index");
     if (failed(colIndex))
-      return op.emitOpError("QUIK weight without its col_index stream");
+      return op->emitOpError("QUIK weight without its col_index stream");
   }
 
   // 1. Compact and quantize each input row.
@@ -241,8 +242,8 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
     r.store(l.act.asymmetric ? zero : r.f32(128.0), xf, {mi, r.idx(Kq + 1)});
   });
 
-  // 2. The parallel product over blocks of 16 output rows.
-  const int64_t rowsPerTask = 16;
+  // 2. The parallel product over blocks of output rows (the tiles).
+  const int64_t rowsPerTask = product.rowsPerTask;
   bool missing = false;
   emitParallelFor(
       r, env, r.idx((N + rowsPerTask - 1) / rowsPerTask),
@@ -334,7 +335,7 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env, QMatmulOp op,
         });
       });
   if (missing)
-    return op.emitOpError() << "'" << w.name << "': a QUIK stream is missing";
+    return op->emitOpError() << "'" << w.name << "': a QUIK stream is missing";
   return success();
 }
 

@@ -822,3 +822,48 @@ func.func @f(%x: tensor<1x256xf32>) {
   %y = mixq.qmatmul %x, %w {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 64], split_k = 3, stages = 1>} : tensor<1x256xf32>, !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>> -> tensor<1x32xf32>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<1x256xf32>) {
+  %w = mixq.weight "w" : !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>>
+  %c0 = arith.constant 0 : index
+  %c16 = arith.constant 16 : index
+  // expected-error @+1 {{'mixq.qmatmul_tile' op a tile of 32 rows exceeds the plan's tile n = 16 or the weight's N = 32}}
+  %t = mixq.qmatmul_tile %x, %w rows[%c0, %c16] k[%c0, 256] {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 64], split_k = 1, stages = 1>} : tensor<1x256xf32>, !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>> -> tensor<1x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x256xf32>) {
+  %w = mixq.weight "w" : !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>>
+  %c0 = arith.constant 0 : index
+  %c16 = arith.constant 16 : index
+  // expected-error @+1 {{'mixq.qmatmul_tile' op k_size = 128 times the plan's split_k = 1 must be K = 256}}
+  %t = mixq.qmatmul_tile %x, %w rows[%c0, %c16] k[%c0, 128] {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 64], split_k = 1, stages = 1>} : tensor<1x256xf32>, !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>> -> tensor<1x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x256xf32>) {
+  %w = mixq.weight "w" : !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>>
+  %c0 = arith.constant 0 : index
+  %c16 = arith.constant 16 : index
+  %c24 = arith.constant 24 : index
+  // expected-error @+1 {{'mixq.qmatmul_tile' op rows [24, 40) leave the weight's 32 rows}}
+  %t = mixq.qmatmul_tile %x, %w rows[%c24, %c16] k[%c0, 256] {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 64], split_k = 1, stages = 1>} : tensor<1x256xf32>, !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>> -> tensor<1x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x256xf32>, %n: index) {
+  %w = mixq.weight "w" : !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>>
+  %c0 = arith.constant 0 : index
+  %c8 = arith.constant 8 : index
+  // expected-error @+1 {{'mixq.qmatmul_tile' op row_count = 8 differs from the result's 16 rows}}
+  %t = mixq.qmatmul_tile %x, %w rows[%n, %c8] k[%c0, 256] {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 64], split_k = 1, stages = 1>} : tensor<1x256xf32>, !mixq.qweight<32x256, #mixq.layout<uniform, bits = 4, group = 64>> -> tensor<1x16xf32>
+  return
+}

@@ -119,3 +119,15 @@ func.func @planned_qmatmul(%x: tensor<1x4096xf16>, %p: tensor<?x4096xf16>) -> (t
   %z = mixq.qmatmul %p, %w {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [128, 256, 128], split_k = 1, stages = 4>} : tensor<?x4096xf16>, !mixq.qweight<4096x4096, #mixq.layout<uniform, bits = 4, group = 128>> -> tensor<?x4096xf32>
   return %y, %z : tensor<1x4096xf32>, tensor<?x4096xf32>
 }
+
+// CHECK-LABEL: func.func @qmatmul_tile
+func.func @qmatmul_tile(%x: tensor<?x4096xf32>, %n: index, %r: index, %k: index) -> (tensor<?x16xf32>, tensor<?x?xf32>) {
+  %w = mixq.weight "w" : !mixq.qweight<4096x4096, #mixq.layout<uniform, bits = 4, group = 128>>
+  %c0 = arith.constant 0 : index
+  %c16 = arith.constant 16 : index
+  // CHECK: mixq.qmatmul_tile %{{.*}}, %{{.*}} rows[%{{.*}}, %{{.*}}] k[%{{.*}}, 4096] {plan = #mixq.plan<target = x86, kernel = gemm, tile = [4, 16, 512], split_k = 1, stages = 1>} : tensor<?x4096xf32>, !mixq.qweight<4096x4096, #mixq.layout<uniform, bits = 4, group = 128>> -> tensor<?x16xf32>
+  %t = mixq.qmatmul_tile %x, %w rows[%n, %c16] k[%c0, 4096] {plan = #mixq.plan<target = x86, kernel = gemm, tile = [4, 16, 512], split_k = 1, stages = 1>} : tensor<?x4096xf32>, !mixq.qweight<4096x4096, #mixq.layout<uniform, bits = 4, group = 128>> -> tensor<?x16xf32>
+  // CHECK: mixq.qmatmul_tile %{{.*}}, %{{.*}} rows[%{{.*}}, %{{.*}}] k[%{{.*}}, 2048] {plan = {{.*}}split_k = 2{{.*}}} : {{.*}} -> tensor<?x?xf32>
+  %p = mixq.qmatmul_tile %x, %w rows[%n, %r] k[%k, 2048] {plan = #mixq.plan<target = sm_80, kernel = gemm, tile = [128, 128, 64], split_k = 2, stages = 3>} : tensor<?x4096xf32>, !mixq.qweight<4096x4096, #mixq.layout<uniform, bits = 4, group = 128>> -> tensor<?x?xf32>
+  return %t, %p : tensor<?x16xf32>, tensor<?x?xf32>
+}

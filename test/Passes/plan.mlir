@@ -64,6 +64,20 @@ func.func @mixed(%x: tensor<4x1024xf16>, %p: tensor<?x1024xf16>) -> (tensor<4x25
   return %y, %z : tensor<4x256xf32>, tensor<?x256xf32>
 }
 
+// Tile-groups of 32 rows: the x86 N tile is rounded up to 32 so that a
+// tile holds whole tile-groups; the GPU tiles already do.
+!mixed32 = !mixq.qweight<256x1024, #mixq.layout<mixed, bits = [2, 4], group = 64, tile = 32, alloc = [100, 28]>>
+
+// CHECK-LABEL: func.func @mixed_tile32
+func.func @mixed_tile32(%x: tensor<1x1024xf16>) -> tensor<1x256xf32> {
+  %w = mixq.weight "wm32" : !mixed32
+  // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 32, 512], split_k = 1, stages = 1>}
+  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 64, 128], split_k = 1, stages = 4>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 128], split_k = 1, stages = 4>}
+  %y = mixq.qmatmul %x, %w : tensor<1x1024xf16>, !mixed32 -> tensor<1x256xf32>
+  return %y : tensor<1x256xf32>
+}
+
 // A per-row QUIK layout (no group: K tiles are multiples of 32), M = 8.
 // CHECK-LABEL: func.func @quik
 func.func @quik(%x: tensor<8x4096xf16>) -> tensor<8x4096xf32> {

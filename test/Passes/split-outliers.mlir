@@ -47,3 +47,17 @@ func.func @untouched(%x: tensor<4x128xf32>) -> (tensor<4x32xf32>, tensor<4x32xf3
   %yc = mixq.qmatmul %x, %c : tensor<4x128xf32>, !mixq.qweight<32x128, #mixq.layout<uniform, bits = 4, group = 32>> -> tensor<4x32xf32>
   return %ya, %yb, %yc : tensor<4x32xf32>, tensor<4x32xf32>, tensor<4x32xf32>
 }
+
+// -----
+
+!lut = !mixq.qweight<768x288, #mixq.layout<lut, bits = 3, outliers = csr<1100>>>
+
+// A planned product: the dense part keeps the plan (-mixq-tile needs it).
+// CHECK-LABEL: func.func @planned
+// CHECK: mixq.qmatmul {{.*}} {exclude_outliers, plan = #mixq.plan<target = x86, kernel = gemm, tile = [4, 16, 288], split_k = 1, stages = 1>}
+// CHECK-NEXT: mixq.sparse_add
+func.func @planned(%x: tensor<?x288xf32>) -> tensor<?x768xf32> {
+  %w = mixq.weight "w1" : !lut
+  %y = mixq.qmatmul %x, %w {plan = #mixq.plan<target = x86, kernel = gemm, tile = [4, 16, 288], split_k = 1, stages = 1>} : tensor<?x288xf32>, !lut -> tensor<?x768xf32>
+  return %y : tensor<?x768xf32>
+}

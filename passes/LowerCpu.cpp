@@ -804,6 +804,8 @@ void LowerCpuPass::runOnOperation() {
     env.module = module;
     env.taskCounter = &tasks;
     env.vnni = hasFeature("+avx512vnni") && hasFeature("+avx512bw");
+    env.avxVnni = hasFeature("+avxvnni");
+    env.avx2 = hasFeature("+avx2");
     env.avx512 = hasFeature("+avx512f");
     FunctionLowering lowering(src, dst, env, dims, rope, isDecode);
     if (failed(lowering.run(bytes[isDecode][0], bytes[isDecode][1])))

@@ -185,9 +185,11 @@ def MixQLowerCpu : Pass<"mixq-lower-cpu", "::mlir::ModuleOp"> {
       (second-order scales dequantized) applied once per group, FMA
       accumulation; mixed weights dispatch on the precision map once per
       tile-group and add their outlier slots; QUIK quantizes activations per
-      token and takes integer dot products (AVX-512 VNNI `vpdpbusd` on
-      64 bytes when the `features` option has `+avx512vnni` and
-      `+avx512bw`, i32 multiply-adds otherwise);
+      token and takes integer dot products on blocks of 4- or 8-bit
+      codes: AVX-512 VNNI `vpdpbusd` on 64 bytes when the `features`
+      option has `+avx512vnni` and `+avx512bw`, else AVX-VNNI's `vpdpbusd`
+      on 32 bytes (`+avxvnni`), else AVX2's `vpmaddubsw`/`vpmaddwd`
+      (`+avx2`); i32 multiply-adds for the rest;
     - `embed`, `rms_norm`, `rope` (a compile-time cos/sin table),
       `attention` (parallel over token x head), `sparse_add` and the
       element-wise ops become loops.
@@ -220,14 +222,101 @@ def MixQLowerCpu : Pass<"mixq-lower-cpu", "::mlir::ModuleOp"> {
            "the CPU name recorded in mixq_target (\"x86-64:<cpu>\")">,
     Option<"features", "features", "std::string", /*default=*/"\"\"",
            "the target's features (\"+avx512vnni,...\"): QUIK's integer dot "
-           "products use VNNI (vpdpbusd) when +avx512vnni and +avx512bw are "
-           "there">
+           "products use AVX-512 VNNI (+avx512vnni and +avx512bw), AVX-VNNI "
+           "(+avxvnni) or AVX2 (+avx2), the first the list has; the last "
+           "+f or -f of a feature wins">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::cf::ControlFlowDialect",
     "::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
+def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
+  let summary = "Lowers tiled decode products to NVIDIA GPU kernels and launches";
+  let description = [{
+    Takes every `scf.forall` of `mixq.qmatmul_tile` that `-mixq-tile` made of
+    a `mixq.qmatmul` planned for `sm_80` or `sm_90a` with the `gemv` kernel
+    (decode: a static M of at most 16 rows) and replaces it with
+
+    - a kernel (`gpu.func`, `known_block_size`, every memref argument
+      `llvm.align = 16` and `llvm.noalias`) in the module's
+      `gpu.module @mixq_kernels`: the weight's streams, then the activations
+      `memref<M x K x f16|f32>` and the output `memref<M x N x f32>`, all
+      static shapes (so `convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1}`
+      passes one pointer each);
+    - host code before the forall: `bufferization.to_buffer` of the input,
+      one `memref.get_global` per stream of an external declaration
+      `@__mixq_stream_<i> {mixq.stream = "<weight>:<stream>"}` (the runtime
+      binds them to its device copies of the package streams, each 16-byte
+      aligned and padded to 16 bytes), `gpu.alloc` of the output,
+      `gpu.launch_func`, and `bufferization.to_tensor` of the result.
+
+    Kernels, per scheme (docs/Compiler.md has the exact thread mapping):
+
+    - dense FP16/FP32, uniform 2/3/4/8-bit (FP16 or second-order scales,
+      optional zeros) and LUT 3/4-bit: the row-streaming GEMV, 4 warps of
+      4 rows each per block of 16 rows; lanes stride over 16-byte chunks of
+      each row (codes converted with the magic-number trick, LUTs staged in
+      shared memory), accumulate in f32 with fmas and reduce with butterfly
+      shuffles;
+    - mixed 2/4/16: one warp per tile-group (16 or 32 rows x one K-group)
+      at a time, so the precision switch is uniform across the warp; the
+      row block's 4 warps split its groups, outlier slots are added in
+      registers, warps are summed through shared memory;
+    - `split_k` > 1: the GEMV writes partial sums to a `S x M x N` buffer and
+      a second kernel adds them in split order (deterministic; no atomics);
+      the `linalg.reduce` of the tiled form goes away;
+    - `mixq.sparse_add` of a lowered LUT product (CSR outliers after
+      `-mixq-split-outliers`): a third kernel, one warp per output row,
+      writing `acc + x * S^T` into a new buffer.
+
+    QUIK weights and the prefill GEMM (`kernel = gemm`) are errors for now;
+    products planned for x86 are left alone.
+
+    Input (after `-mixq-plan{target=sm_80} -mixq-tile`):
+    ```mlir
+    %y = scf.forall (%n) = (0) to (768) step (64) shared_outs(%o = %e)
+        -> (tensor<1x768xf32>) {
+      %t = mixq.qmatmul_tile %x, %w rows[%n, %c64] k[%c0, 288]
+          {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 64, 96],
+                             split_k = 1, stages = 4>}
+          : tensor<1x288xf32>, !mixq.qweight<768x288, #mixq.layout<uniform,
+            bits = 4, group = 32>> -> tensor<1x64xf32>
+      scf.forall.in_parallel {
+        tensor.parallel_insert_slice %t into %o[0, %n] [1, 64] [1, 1]
+            : tensor<1x64xf32> into tensor<1x768xf32>
+      }
+    }
+    ```
+    Output:
+    ```mlir
+    %xb = bufferization.to_buffer %x read_only
+        : tensor<1x288xf32> to memref<1x288xf32>
+    %codes = memref.get_global @__mixq_stream_0 : memref<27648xi32>
+    %scales = memref.get_global @__mixq_stream_1 : memref<6912xf16>
+    %yb = gpu.alloc () : memref<1x768xf32>
+    gpu.launch_func @mixq_kernels::@mixq_gemv_0 blocks in (%c48, %c1, %c1)
+        threads in (%c128, %c1, %c1)
+        args(%codes : memref<27648xi32>, %scales : memref<6912xf16>,
+             %xb : memref<1x288xf32>, %yb : memref<1x768xf32>)
+    %y = bufferization.to_tensor %yb restrict : memref<1x768xf32>
+        to tensor<1x768xf32>
+    ...
+    gpu.module @mixq_kernels {
+      gpu.func @mixq_gemv_0(%codes: memref<27648xi32> {llvm.align = 16 : i64,
+          llvm.noalias}, ...) kernel attributes {known_block_size =
+          array<i32: 128, 1, 1>} { ... }
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
   ];
 }
 

@@ -179,6 +179,23 @@ mixq::resolveHostTarget(const HostTarget &target) {
     return makeError("unknown x86 CPU '" + resolved.cpu +
                      "' (try x86-64, x86-64-v3, x86-64-v4, znver4, "
                      "skylake-avx512, native)");
+  if (resolved.features.empty()) {
+    // A named CPU: spell out the features it implies, so that the lowering
+    // (which picks VNNI, AVX-512 or AVX2 kernels from the feature list)
+    // sees what LLVM's code generator will assume.
+    std::unique_ptr<llvm::MCSubtargetInfo> named(
+        (*x86)->createMCSubtargetInfo(llvm::Triple(resolved.triple),
+                                      resolved.cpu, ""));
+    for (const llvm::SubtargetFeatureKV &kv :
+         named->getAllProcessorFeatures()) {
+      std::string plus = "+" + std::string(kv.Key);
+      if (!named->checkFeatures(plus))
+        continue;
+      if (!resolved.features.empty())
+        resolved.features += ',';
+      resolved.features += plus;
+    }
+  }
 
   llvm::SmallVector<llvm::StringRef> extra;
   llvm::StringRef(target.features)

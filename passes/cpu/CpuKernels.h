@@ -59,7 +59,9 @@ struct FunctionEnv {
   StreamTable *table = nullptr;
   mlir::ModuleOp module;
   int64_t *taskCounter = nullptr; ///< for unique task names
-  bool vnni = false;   ///< AVX-512 VNNI (vpdpbusd) may be used
+  bool vnni = false;    ///< AVX-512 VNNI (vpdpbusd, 512-bit) may be used
+  bool avxVnni = false; ///< AVX-VNNI (VEX vpdpbusd, 256-bit) may be used
+  bool avx2 = false;    ///< AVX2 (vpmaddubsw, vpmaddwd) may be used
   bool avx512 = false; ///< AVX-512F (vpermps on 16 lanes) may be used
 };
 

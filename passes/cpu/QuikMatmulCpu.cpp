@@ -12,13 +12,18 @@
 //    integers q - zero with the token's scale.
 // 2. Parallel over output rows: integer dot products of the sign-extended
 //    codes with those integers, scaled once by the row's and the token's
-//    scales; plus the FP16 columns' f32 dot. With AVX-512 VNNI (FunctionEnv::
-//    vnni) and 4- or 8-bit codes, whole blocks of 64 columns go through
-//    vpdpbusd: the activations as u8 codes (asymmetric: q; symmetric:
-//    q + 128) against the s8 codes, sum(w * (u - zp)) = sum(w * u) -
-//    zp * sum(w) with sum(w) from a second vpdpbusd against ones; 4-bit
-//    codes are split into low and high nibbles without shuffles and the
-//    activations of each block are stored in that plane order (even
+//    scales; plus the FP16 columns' f32 dot. With 4- or 8-bit codes, whole
+//    blocks of columns take the target's byte dot product on the
+//    activations as u8 codes (asymmetric: q; symmetric: q + 128) against
+//    the s8 codes, sum(w * (u - zp)) = sum(w * u) - zp * sum(w), sum(w)
+//    from a second dot against ones:
+//      - AVX-512 VNNI: vpdpbusd on 64 columns;
+//      - AVX-VNNI: the VEX vpdpbusd on 32 columns;
+//      - AVX2: vpmaddubsw then vpmaddwd against ones on 32 columns for 4-bit
+//        codes (pairs sum to at most 2 * 255 * 8: no saturation); 8-bit codes
+//        are widened to i16 and go through vpmaddwd.
+//    4-bit codes are split into low and high nibbles without shuffles and
+//    the activations of each block are stored in that plane order (even
 //    columns, then odd). The rest of the columns use i32 multiply-adds.
 //    Every sum is exact in i32 (|sum| < K * 255 * 128 < 2^31).
 //
@@ -32,30 +37,94 @@ using namespace mlir;
 namespace mixq::cpu {
 namespace {
 
-/// sum over columns [0, V) of code * (u - zp) for one row and token, with
-/// vpdpbusd on 64 columns at a time (see the file comment).
-Value emitVnniDot(IRB &r, Value codes, Value xu, Value xf, Value rowBase,
-                  Value mi, unsigned bits, int64_t V, int64_t U, int64_t Kq) {
+/// The instructions that take QUIK's blocked integer dot products.
+enum class IntDot {
+  Scalar,  ///< i32 multiply-adds only
+  Vnni512, ///< AVX-512 VNNI vpdpbusd on 64 bytes
+  AvxVnni, ///< AVX-VNNI vpdpbusd on 32 bytes (VEX)
+  Avx2,    ///< vpmaddubsw / vpmaddwd on 32 bytes
+};
+
+/// Columns per block of the blocked dot product.
+int64_t blockColumns(IntDot isa) { return isa == IntDot::Vnni512 ? 64 : 32; }
+
+/// The best blocked dot product for `bits`-bit codes on the target.
+IntDot chooseIntDot(const FunctionEnv &env, unsigned bits) {
+  if (bits != 4 && bits != 8)
+    return IntDot::Scalar;
+  if (env.vnni)
+    return IntDot::Vnni512;
+  if (env.avxVnni)
+    return IntDot::AvxVnni;
+  if (env.avx2)
+    return IntDot::Avx2;
+  return IntDot::Scalar;
+}
+
+/// sum over columns [0, V) of code * (u - zp) for one row and token, a
+/// block of columns at a time (see the file comment).
+Value emitBlockedDot(IRB &r, IntDot isa, Value codes, Value xu, Value xf,
+                     Value rowBase, Value mi, unsigned bits, int64_t V,
+                     int64_t U, int64_t Kq) {
   OpBuilder &b = r.b;
   Location loc = r.loc;
-  Type i8 = b.getI8Type(), i32 = b.getI32Type();
-  auto v16i32 = VectorType::get({16}, i32);
-  auto v64i8 = VectorType::get({64}, i8);
-  auto splat8 = [&](VectorType t, int64_t v) -> Value {
+  Type i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type();
+  int64_t B = blockColumns(isa);
+  auto accType = VectorType::get({isa == IntDot::Vnni512 ? 16 : 8}, i32);
+  auto bytesType = VectorType::get({B}, i8);
+  auto v16i16 = VectorType::get({16}, i16);
+  auto splat = [&](VectorType t, int64_t v) -> Value {
     return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(t, b.getI8IntegerAttr(int8_t(v))));
+        b, loc, DenseElementsAttr::get(
+                    t, b.getIntegerAttr(t.getElementType(), v)));
   };
-  // LLVM 22's signature: (<16 x i32> acc, <64 x i8> unsigned, <64 x i8>
-  // signed) -> <16 x i32>.
-  auto dpbusd = [&](Value acc, Value u, Value s) -> Value {
-    return LLVM::CallIntrinsicOp::create(
-               b, loc, v16i32, b.getStringAttr("llvm.x86.avx512.vpdpbusd.512"),
-               ValueRange{acc, u, s})
+  auto intrinsic = [&](Type result, StringRef name, ValueRange args) {
+    return LLVM::CallIntrinsicOp::create(b, loc, result, b.getStringAttr(name),
+                                         args)
         .getResult(0);
   };
-  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(v16i32));
-  Value ones = splat8(v64i8, 1);
-  auto loop = scf::ForOp::create(b, loc, r.idx(0), r.idx(V), r.idx(64),
+  // One block: (sum of u * w, sum of w) added to (acc, accW). LLVM 22's
+  // vpdpbusd takes (i32 acc, u8 bytes, s8 bytes).
+  Value ones16 = splat(v16i16, 1);
+  auto step = [&](Value acc, Value accW, Value u,
+                  Value w) -> std::pair<Value, Value> {
+    if (isa == IntDot::Vnni512 || isa == IntDot::AvxVnni) {
+      StringRef name = isa == IntDot::Vnni512 ? "llvm.x86.avx512.vpdpbusd.512"
+                                              : "llvm.x86.avx512.vpdpbusd.256";
+      return {intrinsic(accType, name, ValueRange{acc, u, w}),
+              intrinsic(accType, name, ValueRange{accW, splat(bytesType, 1), w})};
+    }
+    auto madd = [&](Value a16, Value b16) {
+      return intrinsic(accType, "llvm.x86.avx2.pmadd.wd", ValueRange{a16, b16});
+    };
+    if (bits == 4) {
+      // |u * w + u' * w'| <= 2 * 255 * 8: vpmaddubsw cannot saturate.
+      auto pairs = [&](Value ub) {
+        return intrinsic(v16i16, "llvm.x86.avx2.pmadd.ub.sw", ValueRange{ub, w});
+      };
+      return {arith::AddIOp::create(b, loc, acc, madd(pairs(u), ones16)),
+              arith::AddIOp::create(
+                  b, loc, accW, madd(pairs(splat(bytesType, 1)), ones16))};
+    }
+    // 8-bit codes could saturate vpmaddubsw: widen to i16, vpmaddwd.
+    auto half = [&](Value v, int64_t h, bool isSigned) -> Value {
+      Value part = vector::ExtractStridedSliceOp::create(
+          b, loc, v, ArrayRef<int64_t>{h * 16}, ArrayRef<int64_t>{16},
+          ArrayRef<int64_t>{1});
+      if (isSigned)
+        return arith::ExtSIOp::create(b, loc, v16i16, part);
+      return arith::ExtUIOp::create(b, loc, v16i16, part);
+    };
+    for (int64_t h = 0; h < 2; ++h) {
+      Value wh = half(w, h, true);
+      acc = arith::AddIOp::create(b, loc, acc, madd(half(u, h, false), wh));
+      accW = arith::AddIOp::create(b, loc, accW, madd(wh, ones16));
+    }
+    return {acc, accW};
+  };
+
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
+  auto loop = scf::ForOp::create(b, loc, r.idx(0), r.idx(V), r.idx(B),
                                  ValueRange{zero, zero});
   {
     OpBuilder::InsertionGuard guard(b);
@@ -64,29 +133,29 @@ Value emitVnniDot(IRB &r, Value codes, Value xu, Value xf, Value rowBase,
     Value elem = r.add(rowBase, k);
     Value w;
     if (bits == 8) {
-      w = vector::LoadOp::create(b, loc, v64i8, codes, ValueRange{elem});
+      w = vector::LoadOp::create(b, loc, bytesType, codes, ValueRange{elem});
     } else {
-      auto v32i8 = VectorType::get({32}, i8);
-      Value raw = vector::LoadOp::create(b, loc, v32i8, codes,
+      auto halfType = VectorType::get({B / 2}, i8);
+      Value raw = vector::LoadOp::create(b, loc, halfType, codes,
                                          ValueRange{r.divI(elem, 2)});
       // Sign-extend a nibble in a byte: (v ^ 8) - 8.
       auto signExtend = [&](Value v) -> Value {
-        v = arith::AndIOp::create(b, loc, v, splat8(v32i8, 15));
-        v = arith::XOrIOp::create(b, loc, v, splat8(v32i8, 8));
-        return arith::SubIOp::create(b, loc, v, splat8(v32i8, 8));
+        v = arith::AndIOp::create(b, loc, v, splat(halfType, 15));
+        v = arith::XOrIOp::create(b, loc, v, splat(halfType, 8));
+        return arith::SubIOp::create(b, loc, v, splat(halfType, 8));
       };
       Value lo = signExtend(raw);
       Value hi = signExtend(
-          arith::ShRUIOp::create(b, loc, raw, splat8(v32i8, 4)));
+          arith::ShRUIOp::create(b, loc, raw, splat(halfType, 4)));
       SmallVector<int64_t> concat;
-      for (int64_t i = 0; i < 64; ++i)
+      for (int64_t i = 0; i < B; ++i)
         concat.push_back(i);
       w = vector::ShuffleOp::create(b, loc, lo, hi, concat);
     }
-    Value u = vector::LoadOp::create(b, loc, v64i8, xu,
+    Value u = vector::LoadOp::create(b, loc, bytesType, xu,
                                      ValueRange{mi, r.addI(k, U)});
-    Value acc = dpbusd(loop.getRegionIterArgs()[0], u, w);
-    Value sumW = dpbusd(loop.getRegionIterArgs()[1], ones, w);
+    auto [acc, sumW] = step(loop.getRegionIterArgs()[0],
+                            loop.getRegionIterArgs()[1], u, w);
     scf::YieldOp::create(b, loc, ValueRange{acc, sumW});
   }
   auto reduce = [&](Value v) -> Value {
@@ -115,9 +184,12 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env,
   int64_t lanes = Kq % 16 == 0 ? 16 : Kq % 8 == 0 ? 8 : 1;
   int64_t rowBytes = qmatmulScratchBytesPerRow(w);
   int64_t rowWords = rowBytes / 4;
-  // VNNI covers the whole 64-column blocks; U is the u8 codes' byte offset.
-  bool vnni = env.vnni && intDot && (bits == 4 || bits == 8);
-  int64_t V = vnni ? Kq / 64 * 64 : 0;
+  // The blocked dot covers whole blocks of columns; U is the u8 codes' byte
+  // offset in a token's scratch row.
+  IntDot isa = intDot ? chooseIntDot(env, bits) : IntDot::Scalar;
+  bool blocked = isa != IntDot::Scalar;
+  int64_t B = blockColumns(isa);
+  int64_t V = blocked ? Kq / B * B : 0;
   const int64_t U = (Kq + 4) * 4;
   auto xType = cast<MemRefType>(x.getType());
   bool dynamicM = !xType.hasStaticShape();
@@ -216,17 +288,17 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env,
       q = r.fadd(q, zero);
       q = arith::MaximumFOp::create(b, loc, q, qlo);
       q = arith::MinimumFOp::create(b, loc, q, qhi);
-      if (vnni) {
+      if (blocked) {
         // u8 code: q itself (asymmetric) or q + 128 (symmetric), at its
-        // plane-order position inside a 64-column block.
+        // plane-order position inside a block of B columns.
         Value u = l.act.asymmetric ? q : r.fadd(q, r.f32(128.0));
         Value u8 = arith::TruncIOp::create(
             b, loc, b.getI8Type(), arith::FPToSIOp::create(b, loc, i32, u));
         Value pos = j;
         if (bits == 4) {
-          Value inBlock = r.remI(j, 64);
+          Value inBlock = r.remI(j, B);
           Value planePos = r.add(r.sub(j, inBlock),
-                                 r.add(r.mulI(r.remI(inBlock, 2), 32),
+                                 r.add(r.mulI(r.remI(inBlock, 2), B / 2),
                                        r.divI(inBlock, 2)));
           Value inVector = arith::CmpIOp::create(
               b, loc, arith::CmpIPredicate::ult, j, r.idx(V));
@@ -275,10 +347,10 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env,
           r.forLoop(r.idx(0), tm, 1, [&](Value mi) {
             Value zeroAcc = arith::ConstantOp::create(b, loc,
                                                       b.getZeroAttr(accType));
-            Value vnniDot;
+            Value blockDot;
             if (V > 0)
-              vnniDot = emitVnniDot(r, codes, txu, txf, rowBase, mi, bits, V,
-                                    U, Kq);
+              blockDot = emitBlockedDot(r, isa, codes, txu, txf, rowBase, mi,
+                                       bits, V, U, Kq);
             Value acc = r.forReduce(
                 r.idx(V), r.idx(Kq), lanes, zeroAcc, [&](Value j, Value a) -> Value {
                   Value elem = r.add(rowBase, j);
@@ -313,8 +385,8 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env,
             Value dot = vector::ReductionOp::create(
                 b, loc, vector::CombiningKind::ADD, acc, Value(),
                 arith::FastMathFlags::reassoc);
-            if (vnniDot)
-              dot = arith::AddIOp::create(b, loc, dot, vnniDot);
+            if (blockDot)
+              dot = arith::AddIOp::create(b, loc, dot, blockDot);
             Value res;
             if (intDot) {
               Value sx = r.load(txf, {mi, r.idx(Kq)});

@@ -195,9 +195,17 @@ TEST_F(HostCodegenTest, ResolvesNativeAndNamedCPUs) {
   ResolvedHostTarget empty = resolveOrFail({"", ""});
   EXPECT_EQ(empty.cpu, native.cpu);
 
+  // A named CPU spells out the features it implies (the kernels choose
+  // from them), then the user's, which come last and so win.
   ResolvedHostTarget named = resolveOrFail({"znver4", "+avx2, -avx512f"});
   EXPECT_EQ(named.cpu, "znver4");
-  EXPECT_EQ(named.features, "+avx2,-avx512f");
+  EXPECT_TRUE(contains(named.features, "+avx512vnni,")) << named.features;
+  EXPECT_TRUE(llvm::StringRef(named.features).ends_with(",+avx2,-avx512f"))
+      << named.features;
+  ResolvedHostTarget haswell = resolveOrFail({"haswell", ""});
+  EXPECT_TRUE(contains(haswell.features, "+avx2,")) << haswell.features;
+  EXPECT_FALSE(contains(haswell.features, "avx512")) << haswell.features;
+  EXPECT_FALSE(contains(haswell.features, "avxvnni")) << haswell.features;
 }
 
 TEST_F(HostCodegenTest, X86_64_V3VectorizesWithoutZmm) {

@@ -137,8 +137,11 @@ cl::opt<bool> skip7b("skip-7b",
                      cl::init(false), cl::sub(benchCommand),
                      cl::cat(category()));
 
-/// Layers of the synthetic Llama-2-7B-shaped packages.
-constexpr int64_t kLayers = 2;
+cl::opt<unsigned> layers7b(
+    "layers-7b",
+    cl::desc("Layers of the synthetic Llama-2-7B-shaped models (default 2; "
+             "32 is the real model's depth, ~2.5 GB per package at 2.91 bpw)"),
+    cl::init(2), cl::sub(benchCommand), cl::cat(category()));
 /// Tokens of every prefill, decode steps of the stories15M runs.
 constexpr int64_t kPrefillTokens = 64;
 constexpr int64_t kStoriesDecode = 128;
@@ -776,7 +779,7 @@ json::Value toJSON(const BenchResults &b) {
           {"samples", int64_t(s.samples.size())}});
     }
     models.push_back(json::Object{
-        {"model", formatv("llama-2-7b shape, {0} layers (synthetic)", kLayers)
+        {"model", formatv("llama-2-7b shape, {0} layers (synthetic)", unsigned(layers7b))
                       .str()},
         {"format", f.format},
         {"layout", f.layout},
@@ -883,7 +886,7 @@ void printTable(const BenchResults &b, raw_ostream &os) {
     os << formatv("\nGEMV kernels on Llama-2-7B shapes (decode, M = 1; median "
                   "over {0} steps x weights of {1}-layer synthetic "
                   "packages)\n",
-                  b.decodeSteps, kLayers);
+                  b.decodeSteps, unsigned(layers7b));
     os << formatv("{0,-10} {1,-11} {2,-12} {3,7} {4,9} {5,9} {6,7} {7,6} "
                   "{8,8} {9,8}\n",
                   "format", "N x K", "weights", "bpw", "MB", "us", "GB/s",
@@ -902,7 +905,7 @@ void printTable(const BenchResults &b, raw_ostream &os) {
     os << formatv("\nLlama-2-7B-shaped models, {0} layers (prefill {1} "
                   "tokens, decode {2} steps; classifier: FP16 tied "
                   "embeddings)\n",
-                  kLayers, kPrefillTokens, b.decodeSteps);
+                  unsigned(layers7b), kPrefillTokens, b.decodeSteps);
     os << formatv("{0,-10} {1,8} {2,9} {3,10} {4,8} {5,8} {6,9} {7,9} {8,8}  "
                   "{9}\n",
                   "format", "GB", "prefill", "decode", "vs fp32", "vs f16",
@@ -1129,7 +1132,7 @@ int runBench() {
 
   if (!skip7b) {
     results.ran7b = true;
-    LlamaConfig config = llama2_7bConfig(kLayers);
+    LlamaConfig config = llama2_7bConfig(std::max(1u, unsigned(layers7b)));
     for (const std::string &f : formats) {
       auto r = benchFormat(f, config, tokenizer, **work, nThreads, decodeSteps,
                            bandwidth->gbs);

@@ -9,8 +9,10 @@
 #include "dialect/MixQDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -44,6 +46,19 @@ struct CpuPipelineOptions
 void buildCpuPipeline(mlir::OpPassManager &pm, const CpuPipelineOptions &o);
 /// Registers -mixq-cpu-pipeline with the pass registry.
 void registerCpuPipeline();
+
+/// Options of -mixq-gpu-pipeline.
+struct GpuPipelineOptions
+    : public mlir::PassPipelineOptions<GpuPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("The GPU: sm_80 or sm_90a"),
+                           llvm::cl::init("sm_80")};
+};
+
+/// Adds the GPU pipeline (see GpuPipeline.cpp) to `pm`.
+void buildGpuPipeline(mlir::OpPassManager &pm, const GpuPipelineOptions &o);
+/// Registers -mixq-gpu-pipeline with the pass registry.
+void registerGpuPipeline();
 
 } // namespace mixq
 

@@ -19,6 +19,7 @@ int main(int argc, char **argv) {
   mixq::registerUpstreamPasses();
   mixq::registerMixQPasses();
   mixq::registerCpuPipeline();
+  mixq::registerGpuPipeline();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "mixq optimizer driver: mixq dialect, passes and pipelines\n",
       registry));

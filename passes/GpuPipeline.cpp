@@ -1,0 +1,64 @@
+//===- GpuPipeline.cpp - -mixq-gpu-pipeline ---------------------------------===//
+//
+// The named pipeline that takes a module with mixq.qmatmul products to PTX
+// for an NVIDIA GPU: -mixq-plan{target=chip}, -mixq-split-outliers,
+// -mixq-tile, -mixq-lower-gpu, canonicalize and CSE, then
+// nvvm-attach-target{chip features=+ptx80 O=3}, inside the gpu.module the
+// conversions convert-nvgpu-to-nvvm, convert-scf-to-cf,
+// convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1}, convert-nvvm-to-llvm,
+// canonicalize and reconcile-unrealized-casts, and gpu-module-to-binary
+// {format=isa}: the kernels become a gpu.binary holding PTX. The host code
+// stays as -mixq-lower-gpu made it (gpu.alloc, gpu.launch_func on tensors'
+// buffers).
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
+#include "mlir/Conversion/NVGPUToNVVM/NVGPUToNVVM.h"
+#include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void mixq::buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &o) {
+  MixQPlanOptions plan;
+  plan.target = o.chip;
+  pm.addPass(createMixQPlan(plan));
+  pm.addPass(createMixQSplitOutliers());
+  pm.addPass(createMixQTile());
+  pm.addPass(createMixQLowerGpu());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  GpuNVVMAttachTargetOptions target;
+  target.chip = o.chip;
+  target.features = "+ptx80";
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createConvertNVGPUToNVVMPass());
+  kernels.addPass(createSCFToControlFlowPass());
+  ConvertGpuOpsToNVVMOpsOptions toNvvm;
+  toNvvm.useBarePtrCallConv = true;
+  kernels.addPass(createConvertGpuOpsToNVVMOps(toNvvm));
+  kernels.addPass(createConvertNVVMToLLVMPass());
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createReconcileUnrealizedCastsPass());
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = "isa";
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
+void mixq::registerGpuPipeline() {
+  PassPipelineRegistration<GpuPipelineOptions>(
+      "mixq-gpu-pipeline",
+      "Takes mixq products to PTX kernels for sm_80 or sm_90a (plan, split "
+      "outliers, tile, lower-gpu, NVVM conversions, gpu-module-to-binary)",
+      buildGpuPipeline);
+}

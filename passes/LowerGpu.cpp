@@ -1,0 +1,330 @@
+//===- LowerGpu.cpp - -mixq-lower-gpu ---------------------------------------===//
+//
+// Turns every tiled decode product (the scf.forall of mixq.qmatmul_tile
+// that -mixq-tile makes of a GPU-planned mixq.qmatmul) into a kernel of the
+// module's `gpu.module @mixq_kernels` and a host-side gpu.launch_func in
+// its function; split-K products get a second, reduction kernel, and the
+// mixq.sparse_add of a lowered LUT product a CSR kernel. The kernels live
+// in passes/gpu/; this file is the driver: it finds the products, builds
+// the kernels and their launches, and rewires the tensors. See Passes.td.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+#include "passes/gpu/GpuKernels.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "llvm/ADT/DenseSet.h"
+
+#include <map>
+
+namespace mixq {
+#define GEN_PASS_DEF_MIXQLOWERGPU
+#include "passes/Passes.h.inc"
+} // namespace mixq
+
+using namespace mlir;
+using namespace mixq;
+using namespace mixq::device;
+
+namespace {
+
+constexpr llvm::StringLiteral kKernelModule = "mixq_kernels";
+
+bool isGpuTarget(PlanAttr plan) {
+  return plan && plan.getTarget() != PlanTarget::X86;
+}
+
+/// The mixq.qmatmul_tile directly inside `forall`, if any.
+QMatmulTileOp tileOf(scf::ForallOp forall) {
+  for (Operation &op : forall.getBody()->without_terminator())
+    if (auto tile = dyn_cast<QMatmulTileOp>(op))
+      return tile;
+  return {};
+}
+
+class Lowering {
+public:
+  Lowering(ModuleOp module) : module(module), b(module.getContext()) {}
+
+  LogicalResult run() {
+    SmallVector<scf::ForallOp> products;
+    bool failedAny = false;
+    module.walk([&](Operation *op) {
+      if (auto forall = dyn_cast<scf::ForallOp>(op)) {
+        QMatmulTileOp tile = tileOf(forall);
+        if (tile && isGpuTarget(tile.getPlan()))
+          products.push_back(forall);
+      } else if (auto qm = dyn_cast<QMatmulOp>(op)) {
+        if (isGpuTarget(qm.getPlanAttr())) {
+          qm.emitOpError("-mixq-lower-gpu: the product is not tiled; run "
+                         "-mixq-tile first");
+          failedAny = true;
+        }
+      }
+    });
+    if (failedAny)
+      return failure();
+    if (products.empty())
+      return success();
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    b.getUnitAttr());
+    kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModule);
+    if (!kernels) {
+      b.setInsertionPointToEnd(module.getBody());
+      kernels = gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModule);
+    }
+    for (scf::ForallOp forall : products)
+      if (failed(lowerProduct(forall)))
+        return failure();
+    SmallVector<SparseAddOp> sparse;
+    module.walk([&](SparseAddOp op) {
+      if (Operation *def = op.getAcc().getDefiningOp())
+        if (lowered.contains(def))
+          sparse.push_back(op);
+    });
+    for (SparseAddOp op : sparse)
+      if (failed(lowerSparseAdd(op)))
+        return failure();
+    return success();
+  }
+
+private:
+  /// The host-side value of a stream argument: memref.get_global of an
+  /// external declaration `@__mixq_stream_<i>` {mixq.stream = "<key>"}.
+  Value streamValue(Location loc, const StreamArg &s) {
+    auto it = globals.find(s.key);
+    if (it == globals.end()) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(kernels);
+      std::string sym = "__mixq_stream_" + std::to_string(globals.size());
+      auto global = memref::GlobalOp::create(
+          b, loc, sym, b.getStringAttr("private"), s.type, Attribute(),
+          /*constant=*/true, b.getI64IntegerAttr(16));
+      global->setAttr("mixq.stream", b.getStringAttr(s.key));
+      it = globals.emplace(s.key, global).first;
+    }
+    return memref::GetGlobalOp::create(b, loc, it->second.getType(),
+                                       it->second.getSymName());
+  }
+
+  Value indexConst(Location loc, int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  }
+
+  /// gpu.launch_func of `k` with `streams` followed by `others`.
+  void launch(Location loc, const KernelLaunch &k, ValueRange others) {
+    SmallVector<Value> operands;
+    for (const StreamArg &s : k.signature.streams)
+      operands.push_back(streamValue(loc, s));
+    operands.append(others.begin(), others.end());
+    gpu::KernelDim3 grid{indexConst(loc, k.grid[0]), indexConst(loc, k.grid[1]),
+                         indexConst(loc, k.grid[2])};
+    gpu::KernelDim3 block{indexConst(loc, k.block[0]),
+                          indexConst(loc, k.block[1]),
+                          indexConst(loc, k.block[2])};
+    gpu::LaunchFuncOp::create(b, loc, k.func, grid, block, Value(), operands);
+  }
+
+  Value deviceAlloc(Location loc, MemRefType type) {
+    return gpu::AllocOp::create(b, loc, type, Type(), ValueRange{},
+                                ValueRange{}, ValueRange{})
+        .getMemref();
+  }
+
+  /// The activations as a buffer the kernels read.
+  FailureOr<Value> inputBuffer(Operation *diag, Value x) {
+    auto type = cast<RankedTensorType>(x.getType());
+    if (!type.hasStaticShape() || type.getDimSize(0) > 16) {
+      diag->emitOpError("-mixq-lower-gpu: the decode kernels need a static "
+                        "M of at most 16 rows");
+      return failure();
+    }
+    auto mt = MemRefType::get(type.getShape(), type.getElementType());
+    return bufferization::ToBufferOp::create(b, diag->getLoc(), mt, x,
+                                             /*read_only=*/true)
+        .getResult();
+  }
+
+  FailureOr<WeightInfo> weightOf(Operation *diag, Value weight) {
+    auto op = weight.getDefiningOp<WeightOp>();
+    if (!op) {
+      diag->emitOpError("-mixq-lower-gpu: the weight must come from "
+                        "mixq.weight");
+      return failure();
+    }
+    auto type = cast<QWeightType>(weight.getType());
+    WeightInfo w;
+    w.name = op.getName().str();
+    w.layout = type.getLayout().toLayout();
+    w.rows = type.getN();
+    w.cols = type.getK();
+    return w;
+  }
+
+  LogicalResult lowerProduct(scf::ForallOp forall) {
+    QMatmulTileOp tile = tileOf(forall);
+    PlanAttr plan = tile.getPlan();
+    Location loc = forall.getLoc();
+    if (plan.getKernel() != PlanKernel::Gemv)
+      return tile.emitOpError("-mixq-lower-gpu: the GPU prefill GEMM "
+                              "(kernel = gemm) is not implemented yet");
+    FailureOr<WeightInfo> w = weightOf(tile, tile.getWeight());
+    if (failed(w))
+      return failure();
+    auto outType = cast<RankedTensorType>(forall.getResult(0).getType());
+    if (!outType.getElementType().isF32())
+      return tile.emitOpError("-mixq-lower-gpu: the decode kernels write f32");
+    auto xType = cast<RankedTensorType>(tile.getInput().getType());
+    GemvSpec spec;
+    spec.w = *w;
+    spec.m = xType.getDimSize(0);
+    spec.xElem = xType.getElementType();
+    spec.kSize = tile.getKSize();
+    spec.splitK = plan.getSplitK();
+    spec.excludeOutliers = tile.getExcludeOutliers();
+    if (ShapedType::isDynamic(spec.m))
+      return tile.emitOpError("-mixq-lower-gpu: the decode kernels need a "
+                              "static M");
+
+    std::string name = "mixq_gemv_" + std::to_string(counter++);
+    std::string why;
+    FailureOr<KernelLaunch> k =
+        w->layout.scheme == Scheme::Mixed
+            ? buildMixedGemvKernel(b, loc, kernels, name, spec, why)
+        : w->layout.scheme == Scheme::Quik
+            ? (why = "QUIK weights have no GPU kernel yet",
+               FailureOr<KernelLaunch>(failure()))
+            : buildGemvKernel(b, loc, kernels, name, spec, why);
+    if (failed(k)) {
+      // A half-built kernel would fail verification: drop it.
+      if (auto f = kernels.lookupSymbol<gpu::GPUFuncOp>(name))
+        f.erase();
+      return tile.emitOpError() << "-mixq-lower-gpu: '" << w->name
+                                << "': " << why;
+    }
+
+    b.setInsertionPoint(forall);
+    FailureOr<Value> x = inputBuffer(tile, tile.getInput());
+    if (failed(x))
+      return failure();
+    const int64_t M = spec.m, N = w->rows, S = spec.splitK;
+    Type f32 = b.getF32Type();
+    auto yType = MemRefType::get({M, N}, f32);
+    Value y;
+    Operation *reduce = nullptr;
+    if (S > 1) {
+      Value part = deviceAlloc(loc, MemRefType::get({S, M, N}, f32));
+      launch(loc, *k, {*x, part});
+      y = deviceAlloc(loc, yType);
+      KernelLaunch red = splitReduce(loc, S, M, N);
+      launch(loc, red, {part, y});
+      // -mixq-tile sums the splits with a linalg.reduce of the forall.
+      for (Operation *user : forall.getResult(0).getUsers())
+        if (isa<linalg::ReduceOp>(user))
+          reduce = user;
+      if (!reduce)
+        return tile.emitOpError("-mixq-lower-gpu: a split-K product must be "
+                                "summed by the linalg.reduce -mixq-tile makes");
+    } else {
+      y = deviceAlloc(loc, yType);
+      launch(loc, *k, {*x, y});
+    }
+    auto result = bufferization::ToTensorOp::create(
+        b, loc, RankedTensorType::get({M, N}, f32), y, /*restrict=*/true);
+    lowered.insert(result);
+    if (reduce) {
+      Value init = reduce->getOperand(1);
+      reduce->getResult(0).replaceAllUsesWith(result.getResult());
+      reduce->erase();
+      eraseIfDead(init.getDefiningOp());
+    } else {
+      forall.getResult(0).replaceAllUsesWith(result.getResult());
+    }
+    Value init = forall.getOutputs()[0];
+    forall.erase();
+    eraseIfDead(init.getDefiningOp());
+    return success();
+  }
+
+  /// Erases `op` and, recursively, the operands it leaves unused.
+  void eraseIfDead(Operation *op) {
+    if (!op || !isOpTriviallyDead(op))
+      return;
+    SmallVector<Value> operands(op->getOperands());
+    op->erase();
+    for (Value v : operands)
+      eraseIfDead(v.getDefiningOp());
+  }
+
+  KernelLaunch splitReduce(Location loc, int64_t s, int64_t m, int64_t n) {
+    std::string name = "mixq_split_reduce_" + std::to_string(s) + "x" +
+                       std::to_string(m) + "x" + std::to_string(n);
+    auto it = reduceKernels.find(name);
+    if (it != reduceKernels.end())
+      return it->second;
+    OpBuilder::InsertionGuard guard(b);
+    KernelLaunch k = buildSplitReduceKernel(b, loc, kernels, name, s, m, n);
+    reduceKernels.emplace(name, k);
+    return k;
+  }
+
+  LogicalResult lowerSparseAdd(SparseAddOp op) {
+    Location loc = op.getLoc();
+    FailureOr<WeightInfo> w = weightOf(op, op.getWeight());
+    if (failed(w))
+      return failure();
+    auto xType = cast<RankedTensorType>(op.getInput().getType());
+    std::string name = "mixq_sparse_add_" + std::to_string(counter++);
+    std::string why;
+    FailureOr<KernelLaunch> k;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      k = buildSparseAddKernel(b, loc, kernels, name, *w, xType.getDimSize(0),
+                               xType.getElementType(), why);
+    }
+    if (failed(k)) {
+      if (auto f = kernels.lookupSymbol<gpu::GPUFuncOp>(name))
+        f.erase();
+      return op.emitOpError() << "-mixq-lower-gpu: '" << w->name
+                              << "': " << why;
+    }
+    b.setInsertionPoint(op);
+    FailureOr<Value> x = inputBuffer(op, op.getInput());
+    if (failed(x))
+      return failure();
+    auto accTensor = op.getAcc().getDefiningOp<bufferization::ToTensorOp>();
+    Value acc = accTensor.getBuffer();
+    auto type = cast<MemRefType>(acc.getType());
+    Value out = deviceAlloc(loc, type);
+    launch(loc, *k, {*x, acc, out});
+    auto result = bufferization::ToTensorOp::create(
+        b, loc, op.getType(), out, /*restrict=*/true);
+    op.getResult().replaceAllUsesWith(result.getResult());
+    op.erase();
+    return success();
+  }
+
+  ModuleOp module;
+  OpBuilder b;
+  gpu::GPUModuleOp kernels;
+  std::map<std::string, memref::GlobalOp> globals;
+  std::map<std::string, KernelLaunch> reduceKernels;
+  llvm::DenseSet<Operation *> lowered;
+  int64_t counter = 0;
+};
+
+struct LowerGpuPass : public mixq::impl::MixQLowerGpuBase<LowerGpuPass> {
+  void runOnOperation() override {
+    Lowering lowering(getOperation());
+    if (failed(lowering.run()))
+      signalPassFailure();
+  }
+};
+
+} // namespace

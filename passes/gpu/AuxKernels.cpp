@@ -1,0 +1,127 @@
+//===- AuxKernels.cpp - Split-K reduction and CSR outlier kernels ---------===//
+//
+// Two small kernels that run after a decode GEMV on the same stream:
+//
+//   split reduce  out[m][n] = sum_s part[s][m][n], s in split order (a
+//                 deterministic sum; no atomics, no zero-initialized
+//                 output): grid (ceil(M*N / 256)), block (256), thread
+//                 e = 256 b + t computes element e of the row-major M x N;
+//   sparse add    out = acc + x * S^T for the CSR outliers S of a LUT
+//                 weight: grid (ceil(N / 4)), block (128), warp w of block b
+//                 owns row n = 4 b + w; its lanes stride over the row's
+//                 entries [rowptr[n], rowptr[n+1]) (lane l takes entries
+//                 rowptr[n] + l, + 32, ...) accumulating value * x[m][col]
+//                 for every input row m, then butterfly-sum over the warp;
+//                 lane 0 writes acc[m][n] + sum. Each output is written by
+//                 exactly one lane: no atomics.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/gpu/GpuKernels.h"
+
+using namespace mlir;
+
+namespace mixq::device {
+
+KernelLaunch buildSplitReduceKernel(OpBuilder &b, Location loc,
+                                    gpu::GPUModuleOp module,
+                                    llvm::StringRef name, int64_t splits,
+                                    int64_t m, int64_t n) {
+  Type f32 = b.getF32Type();
+  KernelLaunch launch;
+  KernelSignature &sig = launch.signature;
+  unsigned partArg = sig.addOther(MemRefType::get({splits, m, n}, f32));
+  unsigned outArg = sig.addOther(MemRefType::get({m, n}, f32));
+  const int64_t threads = 256;
+  launch.block = {threads, 1, 1};
+  launch.grid = {(m * n + threads - 1) / threads, 1, 1};
+  launch.func = createKernel(b, loc, module, name, sig, launch.block);
+  Value part = launch.func.getArgument(partArg);
+  Value out = launch.func.getArgument(outArg);
+
+  IRB r{b, loc};
+  Value e = r.add(r.mulI(blockId(r, gpu::Dimension::x), threads),
+                  threadIdX(r));
+  Value inside =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, e, r.idx(m * n));
+  auto ifInside = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifInside.thenBlock());
+    Value mi = r.divI(e, n), ni = r.remI(e, n);
+    Value sum = r.load(part, {r.idx(0), mi, ni});
+    for (int64_t s = 1; s < splits; ++s)
+      sum = r.fadd(sum, r.load(part, {r.idx(s), mi, ni}));
+    r.store(sum, out, {mi, ni});
+  }
+  gpu::ReturnOp::create(b, loc);
+  return launch;
+}
+
+FailureOr<KernelLaunch> buildSparseAddKernel(OpBuilder &b, Location loc,
+                                             gpu::GPUModuleOp module,
+                                             llvm::StringRef name,
+                                             const WeightInfo &w, int64_t m,
+                                             Type xElem, std::string &why) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  const int64_t N = w.rows, K = w.cols;
+  KernelLaunch launch;
+  KernelSignature &sig = launch.signature;
+  FailureOr<unsigned> rowptrArg = sig.addStream(ctx, w, "csr_rowptr");
+  FailureOr<unsigned> colArg = sig.addStream(ctx, w, "csr_col");
+  FailureOr<unsigned> valueArg = sig.addStream(ctx, w, "csr_value");
+  if (failed(rowptrArg) || failed(colArg) || failed(valueArg)) {
+    why = "the weight has no CSR outlier streams";
+    return failure();
+  }
+  unsigned xArg = sig.addOther(MemRefType::get({m, K}, xElem));
+  unsigned accArg = sig.addOther(MemRefType::get({m, N}, f32));
+  unsigned outArg = sig.addOther(MemRefType::get({m, N}, f32));
+  launch.block = {kWarp * kWarpsPerBlock, 1, 1};
+  launch.grid = {(N + kWarpsPerBlock - 1) / kWarpsPerBlock, 1, 1};
+  launch.func = createKernel(b, loc, module, name, sig, launch.block);
+  gpu::GPUFuncOp func = launch.func;
+  Value rowptr = func.getArgument(*rowptrArg), col = func.getArgument(*colArg),
+        value = func.getArgument(*valueArg), x = func.getArgument(xArg),
+        acc = func.getArgument(accArg), out = func.getArgument(outArg);
+
+  IRB r{b, loc};
+  Value tid = threadIdX(r);
+  Value lane = r.remI(tid, kWarp), warp = r.divI(tid, kWarp);
+  Value row = r.add(r.mulI(blockId(r, gpu::Dimension::x), kWarpsPerBlock),
+                    warp);
+  Value inside =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, r.idx(N));
+  // Warp-uniform: every lane of a warp has the same row.
+  auto ifRow = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifRow.thenBlock());
+    Value begin = r.loadIndexU(rowptr, row);
+    Value end = r.loadIndexU(rowptr, r.addI(row, 1));
+    SmallVector<Value> inits(m, r.f32(0.0));
+    SmallVector<Value> sums = r.forReduceN(
+        r.add(begin, lane), end, kWarp, inits, [&](Value e, ValueRange a) {
+          Value c = r.loadIndexU(col, e);
+          Value v = r.loadF32(value, e);
+          SmallVector<Value> next;
+          for (int64_t mi = 0; mi < m; ++mi)
+            next.push_back(fma(r, v, r.loadF32(x, {r.idx(mi), c}), a[mi]));
+          return next;
+        });
+    for (Value &s : sums)
+      s = warpSum(r, s);
+    Value lane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
+                                        r.idx(0));
+    auto ifLane0 = scf::IfOp::create(b, loc, lane0, /*withElse=*/false);
+    b.setInsertionPointToStart(ifLane0.thenBlock());
+    for (int64_t mi = 0; mi < m; ++mi) {
+      Value at = r.idx(mi);
+      r.store(r.fadd(r.load(acc, {at, row}), sums[mi]), out, {at, row});
+    }
+  }
+  gpu::ReturnOp::create(b, loc);
+  return launch;
+}
+
+} // namespace mixq::device

@@ -1,0 +1,218 @@
+//===- GpuCommon.cpp - Device-side helpers shared by the GPU kernels ------===//
+//
+// Stream argument types, kernel creation (attributes the bare-pointer ABI
+// and the PTX backend need), thread indices, warp reductions, 16-byte
+// activation and code loads, code extraction and the magic-number
+// conversion of codes to floats, and scales. See GpuKernels.h.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/gpu/GpuKernels.h"
+
+#include "model/Dequantize.h"
+#include "model/QuantizedTensor.h"
+
+using namespace mlir;
+
+namespace mixq::device {
+
+FailureOr<MemRefType> streamViewType(MLIRContext *ctx, const WeightInfo &w,
+                                     llvm::StringRef stream) {
+  auto specs = expectedStreams(w.layout, w.rows, w.cols);
+  if (!specs) {
+    llvm::consumeError(specs.takeError());
+    return failure();
+  }
+  Builder b(ctx);
+  for (const StreamSpec &s : *specs) {
+    if (s.name != stream || s.bytes == 0)
+      continue;
+    bool packed = stream == "codes" || stream == "codes2" ||
+                  stream == "codes4";
+    if (s.type == StreamType::U8 && packed)
+      return MemRefType::get({int64_t((s.bytes + 15) / 16 * 4)},
+                             b.getI32Type());
+    Type elem;
+    switch (s.type) {
+    case StreamType::U8: elem = b.getI8Type(); break;
+    case StreamType::U16: elem = b.getI16Type(); break;
+    case StreamType::I32: elem = b.getI32Type(); break;
+    case StreamType::F16: elem = b.getF16Type(); break;
+    case StreamType::F32: elem = b.getF32Type(); break;
+    }
+    return MemRefType::get({int64_t(s.bytes / streamTypeSize(s.type))}, elem);
+  }
+  return failure();
+}
+
+FailureOr<unsigned> KernelSignature::addStream(MLIRContext *ctx,
+                                               const WeightInfo &w,
+                                               llvm::StringRef stream) {
+  std::string key = w.name + ":" + stream.str();
+  for (auto [i, s] : llvm::enumerate(streams))
+    if (s.key == key)
+      return unsigned(i);
+  FailureOr<MemRefType> type = streamViewType(ctx, w, stream);
+  if (failed(type))
+    return failure();
+  // Streams come first, so the other arguments' indices never move.
+  assert(others.empty() && "add streams before the other arguments");
+  streams.push_back({key, *type});
+  return unsigned(streams.size() - 1);
+}
+
+SmallVector<Type> KernelSignature::types() const {
+  SmallVector<Type> all;
+  for (const StreamArg &s : streams)
+    all.push_back(s.type);
+  all.append(others.begin(), others.end());
+  return all;
+}
+
+gpu::GPUFuncOp createKernel(OpBuilder &b, Location loc,
+                            gpu::GPUModuleOp module, llvm::StringRef name,
+                            const KernelSignature &signature,
+                            std::array<int64_t, 3> block,
+                            ArrayRef<MemRefType> workgroup) {
+  b.setInsertionPointToEnd(module.getBody());
+  SmallVector<Type> wg(workgroup.begin(), workgroup.end());
+  auto type = b.getFunctionType(signature.types(), {});
+  auto func = gpu::GPUFuncOp::create(b, loc, name, type, wg);
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
+      {int32_t(block[0]), int32_t(block[1]), int32_t(block[2])}));
+  for (unsigned i = 0; i < type.getNumInputs(); ++i) {
+    if (!isa<MemRefType>(type.getInput(i)))
+      continue;
+    func.setArgAttr(i, "llvm.align", b.getI64IntegerAttr(16));
+    func.setArgAttr(i, "llvm.noalias", b.getUnitAttr());
+  }
+  for (unsigned i = 0; i < wg.size(); ++i)
+    func.setWorkgroupAttributionAttr(i, "llvm.align",
+                                     b.getI64IntegerAttr(16));
+  b.setInsertionPointToStart(&func.getBody().front());
+  return func;
+}
+
+Value threadIdX(IRB &r) {
+  return gpu::ThreadIdOp::create(r.b, r.loc, gpu::Dimension::x);
+}
+
+Value blockId(IRB &r, gpu::Dimension dim) {
+  return gpu::BlockIdOp::create(r.b, r.loc, dim);
+}
+
+Value warpSum(IRB &r, Value v, int64_t width) {
+  bool isFloat = isa<FloatType>(v.getType());
+  for (int64_t off = width / 2; off >= 1; off /= 2) {
+    auto sh = gpu::ShuffleOp::create(r.b, r.loc, v, int32_t(off),
+                                     int32_t(kWarp), gpu::ShuffleMode::XOR);
+    v = isFloat ? r.fadd(v, sh.getShuffleResult())
+                : r.add(v, sh.getShuffleResult());
+  }
+  return v;
+}
+
+SmallVector<Value> loadFloats(IRB &r, Value x, ValueRange prefix, Value k,
+                              int64_t count) {
+  auto type = cast<MemRefType>(x.getType());
+  Type elem = type.getElementType();
+  Type f32 = r.b.getF32Type();
+  int64_t lanes = elem.isF32() ? 4 : 8; // 16 bytes
+  SmallVector<Value> out;
+  int64_t done = 0;
+  while (done < count) {
+    int64_t n = count - done >= lanes ? lanes : 1;
+    SmallVector<Value> at(prefix);
+    at.push_back(r.addI(k, done));
+    if (n == 1) {
+      out.push_back(r.loadF32(x, at));
+    } else {
+      auto vt = VectorType::get({n}, elem);
+      Value v = vector::LoadOp::create(r.b, r.loc, vt, x, at,
+                                       /*nontemporal=*/false,
+                                       llvm::MaybeAlign(16));
+      if (!elem.isF32())
+        v = arith::ExtFOp::create(r.b, r.loc, VectorType::get({n}, f32), v);
+      for (int64_t i = 0; i < n; ++i)
+        out.push_back(vector::ExtractOp::create(r.b, r.loc, v,
+                                                ArrayRef<int64_t>{i}));
+    }
+    done += n;
+  }
+  return out;
+}
+
+SmallVector<Value> loadWords(IRB &r, Value words, Value index, int64_t count) {
+  SmallVector<Value> out;
+  if (count == 4 || count == 2) {
+    auto vt = VectorType::get({count}, r.b.getI32Type());
+    Value v = vector::LoadOp::create(r.b, r.loc, vt, words, ValueRange{index},
+                                     /*nontemporal=*/false,
+                                     llvm::MaybeAlign(count * 4));
+    for (int64_t i = 0; i < count; ++i)
+      out.push_back(
+          vector::ExtractOp::create(r.b, r.loc, v, ArrayRef<int64_t>{i}));
+    return out;
+  }
+  if (count % 4 == 0) {
+    for (int64_t q = 0; q < count; q += 4)
+      out.append(loadWords(r, words, r.addI(index, q), 4));
+    return out;
+  }
+  for (int64_t i = 0; i < count; ++i)
+    out.push_back(r.load(words, r.addI(index, i)));
+  return out;
+}
+
+Value extractCode(IRB &r, ArrayRef<Value> words, int64_t bit, unsigned bits) {
+  int64_t w = bit / 32, s = bit % 32;
+  Value v = words[w];
+  if (s)
+    v = arith::ShRUIOp::create(r.b, r.loc, v, r.i32(s));
+  if (s + bits > 32) {
+    Value hi = arith::ShLIOp::create(r.b, r.loc, words[w + 1], r.i32(32 - s));
+    v = arith::OrIOp::create(r.b, r.loc, v, hi);
+  }
+  // A code ending exactly at bit 32 has nothing above it after the shift.
+  if (s + bits != 32)
+    v = arith::AndIOp::create(r.b, r.loc, v, r.i32((1 << bits) - 1));
+  return v;
+}
+
+Value codeMinusZero(IRB &r, Value code, Value zeroMagic) {
+  Value bitsV = arith::OrIOp::create(r.b, r.loc, code, r.i32(0x4B000000));
+  Value f = arith::BitcastOp::create(r.b, r.loc, r.b.getF32Type(), bitsV);
+  return arith::SubFOp::create(r.b, r.loc, f, zeroMagic);
+}
+
+Value zeroMagicOf(IRB &r, Value zeroI32) {
+  Value bitsV = arith::OrIOp::create(r.b, r.loc, zeroI32, r.i32(0x4B000000));
+  return arith::BitcastOp::create(r.b, r.loc, r.b.getF32Type(), bitsV);
+}
+
+Value zeroMagicConst(IRB &r, int64_t zero) {
+  return r.f32(8388608.0 + double(zero));
+}
+
+Value fma(IRB &r, Value a, Value b, Value c) {
+  return LLVM::FMAOp::create(r.b, r.loc, a, b, c);
+}
+
+Value dotAcc(IRB &r, ArrayRef<Value> w, ArrayRef<Value> x, Value acc) {
+  for (auto [wi, xi] : llvm::zip_equal(w, x))
+    acc = fma(r, wi, xi, acc);
+  return acc;
+}
+
+Value ScaleStreams::at(IRB &r, Value i) const {
+  if (scaleBits == 0)
+    return r.loadF32(scales, i);
+  Value block = r.divI(i, scaleBlock);
+  Value step = r.loadF32(meta, r.mulI(block, 2));
+  Value min = r.loadF32(meta, r.addI(r.mulI(block, 2), 1));
+  Value code = r.loadBitsScalar(codes, r.mulI(i, scaleBits), scaleBits);
+  Value f = arith::UIToFPOp::create(r.b, r.loc, r.b.getF32Type(), code);
+  return r.fadd(min, r.fmul(f, step));
+}
+
+} // namespace mixq::device

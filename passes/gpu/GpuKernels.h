@@ -1,0 +1,229 @@
+//===- GpuKernels.h - Kernels of the GPU lowering ---------------*- C++ -*-===//
+//
+// The pieces -mixq-lower-gpu (passes/LowerGpu.cpp, the driver) assembles
+// into one `gpu.module`:
+//
+//   - KernelStreams: which package streams a kernel reads, as static 1-D
+//     memref arguments (bare-pointer ABI), and their host-side symbols;
+//   - ChunkDecoder: per scheme, how one lane loads and decodes a chunk of
+//     consecutive codes of one weight row (Decoders.cpp);
+//   - the kernels: the row-streaming decode GEMV for dense, uniform and LUT
+//     weights (GemvKernel.cpp), the tile-group GEMV of mixed 2/4/16 weights
+//     (MixedGemvKernel.cpp), the split-K reduction and the CSR outlier
+//     kernel (AuxKernels.cpp).
+//
+// docs/Compiler.md ("The GPU path") gives the thread/data mapping of each.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MIXQ_PASSES_GPU_GPUKERNELS_H
+#define MIXQ_PASSES_GPU_GPUKERNELS_H
+
+#include "dialect/MixQDialect.h"
+#include "model/Layout.h"
+#include "passes/cpu/CpuBuilder.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+
+#include <array>
+#include <string>
+
+namespace mixq::device {
+
+using cpu::IRB;
+
+/// Threads of a warp.
+constexpr int64_t kWarp = 32;
+/// Warps per thread block of the decode kernels.
+constexpr int64_t kWarpsPerBlock = 4;
+/// Output rows one warp of the row-streaming GEMV computes together.
+constexpr int64_t kRowsPerWarp = 4;
+
+/// A weight as the kernels see it.
+struct WeightInfo {
+  std::string name;
+  Layout layout;
+  int64_t rows = 0, cols = 0; // N x K
+};
+
+/// One stream of one weight as a kernel argument.
+struct StreamArg {
+  std::string key;       ///< "<weight>:<stream>", the runtime's stream name
+  mlir::MemRefType type; ///< static 1-D view the kernel reads
+};
+
+/// The GPU view of a package stream: packed code streams ("codes",
+/// "codes2", "codes4") as i32 words (rounded up to 16 bytes: the runtime
+/// pads every device stream to 16 bytes), sub-byte side streams (pmap,
+/// zeros, scale codes) as i8, other streams at their element type.
+mlir::FailureOr<mlir::MemRefType> streamViewType(mlir::MLIRContext *ctx,
+                                                 const WeightInfo &w,
+                                                 llvm::StringRef stream);
+
+/// A kernel's arguments, built up before its body: streams first (in the
+/// order they were added), then the activations and outputs.
+struct KernelSignature {
+  llvm::SmallVector<StreamArg> streams;
+  llvm::SmallVector<mlir::Type> others;
+  /// Adds stream `stream` of `w`; returns its argument index (an existing
+  /// one when added before), or failure when the layout has no such stream.
+  mlir::FailureOr<unsigned> addStream(mlir::MLIRContext *ctx,
+                                      const WeightInfo &w,
+                                      llvm::StringRef stream);
+  unsigned addOther(mlir::Type type) {
+    others.push_back(type);
+    return unsigned(streams.size() + others.size() - 1);
+  }
+  llvm::SmallVector<mlir::Type> types() const;
+};
+
+/// A kernel in the gpu.module and how to launch it.
+struct KernelLaunch {
+  mlir::gpu::GPUFuncOp func;
+  KernelSignature signature;
+  std::array<int64_t, 3> grid{1, 1, 1}, block{1, 1, 1};
+};
+
+/// Creates `gpu.func @name` (a kernel with `known_block_size`, every memref
+/// argument `llvm.align = 16` and `llvm.noalias`) at the end of `module`
+/// with `workgroup` shared-memory buffers (each 16-byte aligned), and sets
+/// the builder inside its entry block. The caller ends it with
+/// gpu.return.
+mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &b, mlir::Location loc,
+                                  mlir::gpu::GPUModuleOp module,
+                                  llvm::StringRef name,
+                                  const KernelSignature &signature,
+                                  std::array<int64_t, 3> block,
+                                  llvm::ArrayRef<mlir::MemRefType> workgroup =
+                                      {});
+
+/// The decode product one kernel computes: y[M x N] (+)= x[M x K] * W^T
+/// over the K range of each split.
+struct GemvSpec {
+  WeightInfo w;
+  int64_t m = 1;           ///< static M (<= 16)
+  mlir::Type xElem;        ///< f16 or f32 activations
+  int64_t kSize = 0;       ///< K per split
+  int64_t splitK = 1;      ///< > 1: partial sums into out[split][M][N]
+  bool excludeOutliers = false;
+};
+
+/// What one lane holds of one chunk of a weight row: the raw words it
+/// loaded, and the row's scale and zero for the chunk's group (null when
+/// the scheme has none).
+struct Chunk {
+  llvm::SmallVector<mlir::Value> words;
+  mlir::Value scale, zeroMagic; ///< f32; zeroMagic = 2^23 + zero
+  mlir::Value row;              ///< index, the weight row
+  mlir::Value slot;             ///< index, the row's slot in the block
+};
+
+/// Per scheme: how a lane loads and decodes `chunk()` consecutive codes of
+/// one weight row. The GEMV (and, later, the tensor-core kernels) call
+/// load() once per chunk and values() per run of codes. A chunk lies inside
+/// one scale group.
+class ChunkDecoder {
+public:
+  virtual ~ChunkDecoder() = default;
+  /// Takes the kernel's arguments (the streams the decoder added).
+  virtual void bind(mlir::ValueRange args) = 0;
+  /// Codes per chunk.
+  virtual int64_t chunk() const = 0;
+  /// Shared-memory buffers the decoder needs (kernel workgroup attributions).
+  virtual llvm::SmallVector<mlir::MemRefType> workgroup(mlir::MLIRContext *) {
+    return {};
+  }
+  /// Called at the start of the kernel with the block's first weight row
+  /// and the shared buffers (LUTs are staged there).
+  virtual void begin(IRB &, mlir::Value /*firstRow*/,
+                     mlir::ValueRange /*shared*/) {}
+  /// Loads the chunk of row `row` starting at column `k0`; `slot` is the
+  /// row's position among the block's rows.
+  virtual Chunk load(IRB &r, mlir::Value row, mlir::Value slot,
+                     mlir::Value k0) = 0;
+  /// The decoded values `first` .. `first + count - 1` of the chunk, f32,
+  /// without the scale (raw - zero; the caller multiplies by chunk.scale).
+  virtual llvm::SmallVector<mlir::Value> values(IRB &r, const Chunk &c,
+                                                int64_t first,
+                                                int64_t count) = 0;
+};
+
+/// The decoder of a dense, uniform or LUT weight; its stream arguments are
+/// added to `sig` (the decoder gets their values with bind()). Fails with a
+/// reason in `why` for anything else.
+mlir::FailureOr<std::unique_ptr<ChunkDecoder>>
+makeDecoder(mlir::MLIRContext *ctx, const GemvSpec &spec, KernelSignature &sig,
+            std::string &why);
+
+/// The row-streaming decode GEMV (dense, uniform, LUT). Arguments: the
+/// decoder's streams, x (memref<M x K x xElem>), out (memref<M x N x f32>,
+/// or memref<S x M x N x f32> of partial sums when split).
+mlir::FailureOr<KernelLaunch>
+buildGemvKernel(mlir::OpBuilder &b, mlir::Location loc,
+                mlir::gpu::GPUModuleOp module, llvm::StringRef name,
+                const GemvSpec &spec, std::string &why);
+
+/// The tile-group decode GEMV of a mixed 2/4/16 weight. Same arguments.
+mlir::FailureOr<KernelLaunch>
+buildMixedGemvKernel(mlir::OpBuilder &b, mlir::Location loc,
+                     mlir::gpu::GPUModuleOp module, llvm::StringRef name,
+                     const GemvSpec &spec, std::string &why);
+
+/// out[m][n] = sum_s part[s][m][n]: one thread per output element.
+KernelLaunch buildSplitReduceKernel(mlir::OpBuilder &b, mlir::Location loc,
+                                    mlir::gpu::GPUModuleOp module,
+                                    llvm::StringRef name, int64_t splits,
+                                    int64_t m, int64_t n);
+
+/// out = acc + x * S^T for the CSR outliers S of a LUT weight: one warp per
+/// output row. Arguments: csr_rowptr, csr_col, csr_value, x, acc, out.
+mlir::FailureOr<KernelLaunch>
+buildSparseAddKernel(mlir::OpBuilder &b, mlir::Location loc,
+                     mlir::gpu::GPUModuleOp module, llvm::StringRef name,
+                     const WeightInfo &w, int64_t m, mlir::Type xElem,
+                     std::string &why);
+
+// Shared device-side helpers (GpuCommon.cpp).
+
+/// gpu.thread_id x / gpu.block_id {x, y} as index.
+mlir::Value threadIdX(IRB &r);
+mlir::Value blockId(IRB &r, mlir::gpu::Dimension dim);
+/// The sum of `v` (f32 or i32) over groups of `width` consecutive lanes (a power
+/// of two <= 32): butterfly shuffles with offsets width/2 .. 1; every lane
+/// of a group gets the sum.
+mlir::Value warpSum(IRB &r, mlir::Value v, int64_t width = kWarp);
+/// `count` consecutive floats mem[prefix..., k ...] (f16 or f32 memory) as
+/// f32, loaded as 16-byte vectors where `count` allows (activation rows,
+/// FP16 weights).
+llvm::SmallVector<mlir::Value> loadFloats(IRB &r, mlir::Value mem,
+                                          mlir::ValueRange prefix,
+                                          mlir::Value k, int64_t count);
+/// `count` consecutive i32 words at word `index` of `words`, as 16-byte
+/// (or 8-byte) vector loads when count is 4 (or 2) and scalars otherwise.
+llvm::SmallVector<mlir::Value> loadWords(IRB &r, mlir::Value words,
+                                         mlir::Value index, int64_t count);
+/// The b-bit code at bit `bit` of the little-endian words (a compile-time
+/// position; crosses a word boundary with a funnel of two shifts).
+mlir::Value extractCode(IRB &r, llvm::ArrayRef<mlir::Value> words,
+                        int64_t bit, unsigned bits);
+/// (code - zero) as f32 via the magic-number trick: bitcast(0x4B000000 |
+/// code) - zeroMagic, where zeroMagic = 2^23 + zero (exact for codes and
+/// zeros < 2^23; no int-to-float conversion).
+mlir::Value codeMinusZero(IRB &r, mlir::Value code, mlir::Value zeroMagic);
+/// 2^23 + zero as f32 for an i32 zero point (or a constant one).
+mlir::Value zeroMagicOf(IRB &r, mlir::Value zeroI32);
+mlir::Value zeroMagicConst(IRB &r, int64_t zero);
+/// a * b + c in one fma.rn.f32 (llvm.intr.fma).
+mlir::Value fma(IRB &r, mlir::Value a, mlir::Value b, mlir::Value c);
+/// acc + sum_i w[i] * x[i], as a chain of fmas.
+mlir::Value dotAcc(IRB &r, llvm::ArrayRef<mlir::Value> w,
+                   llvm::ArrayRef<mlir::Value> x, mlir::Value acc);
+/// A uniform or mixed scale: FP16, or second-order min + code * step.
+struct ScaleStreams {
+  mlir::Value scales, codes, meta;
+  int64_t scaleBits = 0, scaleBlock = 0;
+  mlir::Value at(IRB &r, mlir::Value i) const;
+};
+
+} // namespace mixq::device
+
+#endif // MIXQ_PASSES_GPU_GPUKERNELS_H

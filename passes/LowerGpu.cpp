@@ -192,38 +192,19 @@ private:
       return tile.emitOpError("-mixq-lower-gpu: the decode kernels need a "
                               "static M");
 
-    std::string name = "mixq_gemv_" + std::to_string(counter++);
-    std::string why;
-    FailureOr<KernelLaunch> k =
-        w->layout.scheme == Scheme::Mixed
-            ? buildMixedGemvKernel(b, loc, kernels, name, spec, why)
-        : w->layout.scheme == Scheme::Quik
-            ? (why = "QUIK weights have no GPU kernel yet",
-               FailureOr<KernelLaunch>(failure()))
-            : buildGemvKernel(b, loc, kernels, name, spec, why);
-    if (failed(k)) {
-      // A half-built kernel would fail verification: drop it.
-      if (auto f = kernels.lookupSymbol<gpu::GPUFuncOp>(name))
-        f.erase();
-      return tile.emitOpError() << "-mixq-lower-gpu: '" << w->name
-                                << "': " << why;
-    }
-
     b.setInsertionPoint(forall);
     FailureOr<Value> x = inputBuffer(tile, tile.getInput());
     if (failed(x))
       return failure();
     const int64_t M = spec.m, N = w->rows, S = spec.splitK;
     Type f32 = b.getF32Type();
-    auto yType = MemRefType::get({M, N}, f32);
-    Value y;
+    FailureOr<Value> y = w->layout.scheme == Scheme::Quik
+                             ? lowerQuik(tile, spec, *x)
+                             : lowerGemv(tile, spec, *x);
+    if (failed(y))
+      return failure();
     Operation *reduce = nullptr;
     if (S > 1) {
-      Value part = deviceAlloc(loc, MemRefType::get({S, M, N}, f32));
-      launch(loc, *k, {*x, part});
-      y = deviceAlloc(loc, yType);
-      KernelLaunch red = splitReduce(loc, S, M, N);
-      launch(loc, red, {part, y});
       // -mixq-tile sums the splits with a linalg.reduce of the forall.
       for (Operation *user : forall.getResult(0).getUsers())
         if (isa<linalg::ReduceOp>(user))
@@ -231,12 +212,9 @@ private:
       if (!reduce)
         return tile.emitOpError("-mixq-lower-gpu: a split-K product must be "
                                 "summed by the linalg.reduce -mixq-tile makes");
-    } else {
-      y = deviceAlloc(loc, yType);
-      launch(loc, *k, {*x, y});
     }
     auto result = bufferization::ToTensorOp::create(
-        b, loc, RankedTensorType::get({M, N}, f32), y, /*restrict=*/true);
+        b, loc, RankedTensorType::get({M, N}, f32), *y, /*restrict=*/true);
     lowered.insert(result);
     if (reduce) {
       Value init = reduce->getOperand(1);
@@ -250,6 +228,120 @@ private:
     forall.erase();
     eraseIfDead(init.getDefiningOp());
     return success();
+  }
+
+  /// Builds a kernel or reports why not (and drops what was half built).
+  FailureOr<KernelLaunch>
+  build(Operation *diag, llvm::StringRef weight, llvm::StringRef name,
+        llvm::function_ref<FailureOr<KernelLaunch>(std::string &)> make) {
+    std::string why;
+    FailureOr<KernelLaunch> k;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      k = make(why);
+    }
+    if (failed(k)) {
+      if (auto f = kernels.lookupSymbol<gpu::GPUFuncOp>(name))
+        f.erase();
+      return diag->emitOpError()
+             << "-mixq-lower-gpu: '" << weight << "': " << why;
+    }
+    return k;
+  }
+
+  std::string kernelName(llvm::StringRef kind) {
+    return ("mixq_" + kind + "_" + llvm::Twine(counter++)).str();
+  }
+
+  /// Dense, uniform, LUT and mixed weights: the GEMV (and the split-K
+  /// reduction); returns the M x N result buffer.
+  FailureOr<Value> lowerGemv(QMatmulTileOp tile, const GemvSpec &spec,
+                             Value x) {
+    Location loc = tile.getLoc();
+    std::string name = kernelName("gemv");
+    FailureOr<KernelLaunch> k =
+        build(tile, spec.w.name, name, [&](std::string &why) {
+          return spec.w.layout.scheme == Scheme::Mixed
+                     ? buildMixedGemvKernel(b, loc, kernels, name, spec, why)
+                     : buildGemvKernel(b, loc, kernels, name, spec, why);
+        });
+    if (failed(k))
+      return failure();
+    const int64_t M = spec.m, N = spec.w.rows, S = spec.splitK;
+    Type f32 = b.getF32Type();
+    if (S == 1) {
+      Value y = deviceAlloc(loc, MemRefType::get({M, N}, f32));
+      launch(loc, *k, {x, y});
+      return y;
+    }
+    Value part = deviceAlloc(loc, MemRefType::get({S, M, N}, f32));
+    launch(loc, *k, {x, part});
+    Value y = deviceAlloc(loc, MemRefType::get({M, N}, f32));
+    launch(loc, splitReduce(loc, S, M, N), {part, y});
+    return y;
+  }
+
+  /// QUIK with activations kept in floating point: the split kernel
+  /// compacts x into the quantized and the outlier columns, the GEMV of the
+  /// codes runs on the first, the GEMV of the FP16 columns on the second,
+  /// accumulated onto it. The K split of the plan is not used (one kernel
+  /// takes all columns).
+  FailureOr<Value> lowerQuik(QMatmulTileOp tile, const GemvSpec &whole,
+                             Value x) {
+    Location loc = tile.getLoc();
+    const WeightInfo &w = whole.w;
+    if (w.layout.act.bits < 16)
+      return tile.emitOpError()
+             << "-mixq-lower-gpu: '" << w.name
+             << "': QUIK activation quantization (act = "
+             << w.layout.act.bits << " bits) has no GPU kernel yet";
+    const int64_t M = whole.m, N = w.rows, C = w.layout.fp16Cols,
+                  Q = w.cols - C;
+    Type f32 = b.getF32Type();
+    Value xq = x, xo;
+    GemvSpec codes = whole;
+    codes.part = GemvSpec::Part::QuikCodes;
+    codes.splitK = 1;
+    codes.kSize = Q;
+    if (C > 0) {
+      std::string name = kernelName("quik_split");
+      FailureOr<KernelLaunch> split =
+          build(tile, w.name, name, [&](std::string &why) {
+            return buildQuikSplitKernel(b, loc, kernels, name, w, M,
+                                        whole.xElem, why);
+          });
+      if (failed(split))
+        return failure();
+      xq = deviceAlloc(loc, MemRefType::get({M, Q}, f32));
+      xo = deviceAlloc(loc, MemRefType::get({M, C}, f32));
+      launch(loc, *split, {x, xq, xo});
+      codes.xElem = f32;
+    }
+    std::string name = kernelName("gemv");
+    FailureOr<KernelLaunch> k =
+        build(tile, w.name, name, [&](std::string &why) {
+          return buildGemvKernel(b, loc, kernels, name, codes, why);
+        });
+    if (failed(k))
+      return failure();
+    Value y = deviceAlloc(loc, MemRefType::get({M, N}, f32));
+    launch(loc, *k, {xq, y});
+    if (C == 0)
+      return y;
+    GemvSpec cols = codes;
+    cols.part = GemvSpec::Part::QuikFp16Cols;
+    cols.kSize = C;
+    cols.accumulate = true;
+    name = kernelName("gemv");
+    FailureOr<KernelLaunch> kc =
+        build(tile, w.name, name, [&](std::string &why) {
+          return buildGemvKernel(b, loc, kernels, name, cols, why);
+        });
+    if (failed(kc))
+      return failure();
+    Value out = deviceAlloc(loc, MemRefType::get({M, N}, f32));
+    launch(loc, *kc, {xo, y, out});
+    return out;
   }
 
   /// Erases `op` and, recursively, the operands it leaves unused.
@@ -280,20 +372,15 @@ private:
     if (failed(w))
       return failure();
     auto xType = cast<RankedTensorType>(op.getInput().getType());
-    std::string name = "mixq_sparse_add_" + std::to_string(counter++);
-    std::string why;
-    FailureOr<KernelLaunch> k;
-    {
-      OpBuilder::InsertionGuard guard(b);
-      k = buildSparseAddKernel(b, loc, kernels, name, *w, xType.getDimSize(0),
-                               xType.getElementType(), why);
-    }
-    if (failed(k)) {
-      if (auto f = kernels.lookupSymbol<gpu::GPUFuncOp>(name))
-        f.erase();
-      return op.emitOpError() << "-mixq-lower-gpu: '" << w->name
-                              << "': " << why;
-    }
+    std::string name = kernelName("sparse_add");
+    FailureOr<KernelLaunch> k =
+        build(op, w->name, name, [&](std::string &why) {
+          return buildSparseAddKernel(b, loc, kernels, name, *w,
+                                      xType.getDimSize(0),
+                                      xType.getElementType(), why);
+        });
+    if (failed(k))
+      return failure();
     b.setInsertionPoint(op);
     FailureOr<Value> x = inputBuffer(op, op.getInput());
     if (failed(x))

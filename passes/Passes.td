@@ -273,8 +273,14 @@ def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
       `-mixq-split-outliers`): a third kernel, one warp per output row,
       writing `acc + x * S^T` into a new buffer.
 
-    QUIK weights and the prefill GEMM (`kernel = gemm`) are errors for now;
-    products planned for x86 are left alone.
+    - QUIK with floating-point activations (`act` 16): a kernel splits x
+      into its quantized and FP16 columns, the GEMV of the signed codes
+      (one scale per row) runs on the first, a GEMV of the FP16 columns
+      adds the second (the plan's K split is not used).
+
+    QUIK activation quantization (`act` 4 or 8) and the prefill GEMM
+    (`kernel = gemm`) are errors for now; products planned for x86 are left
+    alone.
 
     Input (after `-mixq-plan{target=sm_80} -mixq-tile`):
     ```mlir

@@ -13,7 +13,12 @@
 //                 rowptr[n] + l, + 32, ...) accumulating value * x[m][col]
 //                 for every input row m, then butterfly-sum over the warp;
 //                 lane 0 writes acc[m][n] + sum. Each output is written by
-//                 exactly one lane: no atomics.
+//                 exactly one lane: no atomics;
+//   QUIK split    (activations not quantized, act = 16) grid (ceil(K / 128)),
+//                 block (128): thread k = 128 b + t counts the outlier
+//                 columns below k (a scan of col_index, C loads from the
+//                 cache) and copies x[m][k] for every m to xo[m][rank] when
+//                 k is one, else to xq[m][k - rank].
 //
 //===----------------------------------------------------------------------===//
 #include "passes/gpu/GpuKernels.h"
@@ -53,6 +58,71 @@ KernelLaunch buildSplitReduceKernel(OpBuilder &b, Location loc,
       sum = r.fadd(sum, r.load(part, {r.idx(s), mi, ni}));
     r.store(sum, out, {mi, ni});
   }
+  gpu::ReturnOp::create(b, loc);
+  return launch;
+}
+
+FailureOr<KernelLaunch> buildQuikSplitKernel(OpBuilder &b, Location loc,
+                                             gpu::GPUModuleOp module,
+                                             llvm::StringRef name,
+                                             const WeightInfo &w, int64_t m,
+                                             Type xElem, std::string &why) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  const int64_t K = w.cols, C = w.layout.fp16Cols, Q = K - C;
+  KernelLaunch launch;
+  KernelSignature &sig = launch.signature;
+  FailureOr<unsigned> indexArg = sig.addStream(ctx, w, "col_index");
+  if (failed(indexArg)) {
+    why = "the weight has no 'col_index' stream";
+    return failure();
+  }
+  unsigned xArg = sig.addOther(MemRefType::get({m, K}, xElem));
+  unsigned xqArg = sig.addOther(MemRefType::get({m, Q}, f32));
+  unsigned xoArg = sig.addOther(MemRefType::get({m, C}, f32));
+  const int64_t threads = kWarp * kWarpsPerBlock;
+  launch.block = {threads, 1, 1};
+  launch.grid = {(K + threads - 1) / threads, 1, 1};
+  launch.func = createKernel(b, loc, module, name, sig, launch.block);
+  gpu::GPUFuncOp func = launch.func;
+  Value index = func.getArgument(*indexArg), x = func.getArgument(xArg),
+        xq = func.getArgument(xqArg), xo = func.getArgument(xoArg);
+
+  IRB r{b, loc};
+  Value k = r.add(r.mulI(blockId(r, gpu::Dimension::x), threads),
+                  threadIdX(r));
+  Value inside =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k, r.idx(K));
+  auto ifInside = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifInside.thenBlock());
+  Value k32 = arith::IndexCastOp::create(b, loc, i32, k);
+  // rank = #(col_index < k), hit = k is an outlier column.
+  SmallVector<Value> found = r.forReduceN(
+      r.idx(0), r.idx(C), 1, ValueRange{r.idx(0), r.i32(0)},
+      [&](Value c, ValueRange a) -> SmallVector<Value> {
+        Value col = r.load(index, c);
+        Value below = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                            col, k32);
+        Value equal = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            col, k32);
+        Value rank = arith::SelectOp::create(b, loc, below, r.addI(a[0], 1),
+                                             a[0]);
+        Value hit = arith::OrIOp::create(
+            b, loc, a[1], arith::ExtUIOp::create(b, loc, i32, equal));
+        return {rank, hit};
+      });
+  Value isOutlier = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                          found[1], r.i32(0));
+  auto ifOutlier = scf::IfOp::create(b, loc, isOutlier, /*withElse=*/true);
+  b.setInsertionPointToStart(ifOutlier.thenBlock());
+  for (int64_t mi = 0; mi < m; ++mi)
+    r.store(r.loadF32(x, {r.idx(mi), k}), xo, {r.idx(mi), found[0]});
+  b.setInsertionPointToStart(ifOutlier.elseBlock());
+  Value j = r.sub(k, found[0]);
+  for (int64_t mi = 0; mi < m; ++mi)
+    r.store(r.loadF32(x, {r.idx(mi), k}), xq, {r.idx(mi), j});
+  b.setInsertionPointToEnd(&func.getBody().back());
   gpu::ReturnOp::create(b, loc);
   return launch;
 }

@@ -27,6 +27,39 @@ namespace {
 /// Rows of one thread block of the row-streaming GEMV.
 constexpr int64_t kBlockRows = kWarpsPerBlock * kRowsPerWarp;
 
+/// QUIK's quantized columns: b-bit two's-complement codes, one FP16 scale
+/// per row; (code ^ 2^(b-1)) - 2^(b-1) is the signed value, so the
+/// magic-number conversion takes the flipped code and zero 2^(b-1).
+class QuikDecoder : public ChunkDecoder {
+public:
+  QuikDecoder(unsigned codesArg, unsigned scalesArg, unsigned bits,
+              int64_t cols)
+      : codesArg(codesArg), scalesArg(scalesArg), bits(bits), Q(cols) {}
+  int64_t chunk() const override { return bits == 8 ? 16 : 32; }
+  void bind(ValueRange args) override {
+    codes = args[codesArg];
+    scales = args[scalesArg];
+  }
+  Chunk load(IRB &r, Value row, Value slot, Value k0) override;
+  SmallVector<Value> values(IRB &r, const Chunk &c, int64_t first,
+                            int64_t count) override {
+    SmallVector<Value> out;
+    Value sign = r.i32(int64_t(1) << (bits - 1));
+    for (int64_t i = first; i < first + count; ++i) {
+      Value code = extractCode(r, c.words, i * int64_t(bits), bits);
+      code = arith::XOrIOp::create(r.b, r.loc, code, sign);
+      out.push_back(codeMinusZero(r, code, c.zeroMagic));
+    }
+    return out;
+  }
+
+private:
+  unsigned codesArg, scalesArg;
+  Value codes, scales;
+  unsigned bits;
+  int64_t Q;
+};
+
 class DenseDecoder : public ChunkDecoder {
 public:
   DenseDecoder(unsigned arg, int64_t k, bool half)
@@ -81,6 +114,16 @@ SmallVector<Value> loadCodeWords(IRB &r, Value codes, Value row, Value k0,
                                  int64_t K, unsigned bits, int64_t chunk) {
   Value word = r.divI(r.mulI(r.add(r.mulI(row, K), k0), bits), 32);
   return loadWords(r, codes, word, chunk * bits / 32);
+}
+
+Chunk QuikDecoder::load(IRB &r, Value row, Value slot, Value k0) {
+  Chunk c;
+  c.row = row;
+  c.slot = slot;
+  c.words = loadCodeWords(r, codes, row, k0, Q, bits, chunk());
+  c.scale = r.loadF32(scales, row);
+  c.zeroMagic = zeroMagicConst(r, int64_t(1) << (bits - 1));
+  return c;
 }
 
 class UniformDecoder : public ChunkDecoder {
@@ -200,7 +243,7 @@ makeDecoder(MLIRContext *ctx, const GemvSpec &spec, KernelSignature &sig,
             std::string &why) {
   const WeightInfo &w = spec.w;
   const Layout &l = w.layout;
-  int64_t K = w.cols;
+  int64_t K = spec.cols();
   auto stream = [&](llvm::StringRef name) -> int {
     FailureOr<unsigned> i = sig.addStream(ctx, w, name);
     if (failed(i)) {
@@ -210,7 +253,19 @@ makeDecoder(MLIRContext *ctx, const GemvSpec &spec, KernelSignature &sig,
     return int(*i);
   };
   std::unique_ptr<ChunkDecoder> dec;
-  switch (l.scheme) {
+  if (spec.part == GemvSpec::Part::QuikFp16Cols) {
+    int v = stream("fp16_cols");
+    if (v < 0)
+      return failure();
+    dec = std::make_unique<DenseDecoder>(unsigned(v), K, /*half=*/true);
+  } else if (spec.part == GemvSpec::Part::QuikCodes) {
+    int codes = stream("codes"), scales = stream("scales");
+    if (codes < 0 || scales < 0)
+      return failure();
+    dec = std::make_unique<QuikDecoder>(unsigned(codes), unsigned(scales),
+                                        unsigned(l.bits[0]), K);
+  }
+  if (!dec) switch (l.scheme) {
   case Scheme::Dense: {
     int v = stream("values");
     if (v < 0)
@@ -256,14 +311,15 @@ makeDecoder(MLIRContext *ctx, const GemvSpec &spec, KernelSignature &sig,
     break;
   }
   case Scheme::Mixed:
-  case Scheme::Quik:
+  case Scheme::Quik: // its parts are handled above
     why = "no chunk decoder for the '" + schemeName(l.scheme).str() +
           "' scheme";
     return failure();
   }
   int64_t C = dec->chunk();
   if (K % C != 0 || spec.kSize % C != 0) {
-    why = "the GPU GEMV needs K and the K split to be multiples of " +
+    why = "the GPU GEMV needs the row length (" + std::to_string(K) +
+          ") and the K split to be multiples of " +
           std::to_string(C) + " columns";
     return failure();
   }

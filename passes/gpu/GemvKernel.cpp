@@ -1,7 +1,9 @@
 //===- GemvKernel.cpp - The row-streaming decode GEMV ---------------------===//
 //
-// y[M x N] = x[M x K] * W^T for M <= 16 and dense, uniform or LUT weights,
-// one kernel per product:
+// y[M x N] = x[M x K] * W^T for M <= 16 and dense, uniform or LUT weights
+// (and the two parts of a QUIK weight: its codes over the compacted
+// activations, its FP16 columns accumulated onto that), one kernel per
+// product:
 //
 //   grid  (ceil(N / 16), split_k, 1), block (128, 1, 1): 4 warps;
 //   warp w of block b owns rows n = 16 b + 4 w + i (i < 4; rows past N
@@ -37,11 +39,14 @@ FailureOr<KernelLaunch> buildGemvKernel(OpBuilder &b, Location loc,
   if (failed(made))
     return failure();
   ChunkDecoder &dec = **made;
-  const int64_t M = spec.m, N = spec.w.rows, K = spec.w.cols;
+  const int64_t M = spec.m, N = spec.w.rows, K = spec.cols();
   const int64_t S = spec.splitK, R = kRowsPerWarp;
   const int64_t blockRows = kWarpsPerBlock * R;
   Type f32 = b.getF32Type();
   unsigned xArg = sig.addOther(MemRefType::get({M, K}, spec.xElem));
+  int accArg = spec.accumulate
+                   ? int(sig.addOther(MemRefType::get({M, N}, f32)))
+                   : -1;
   SmallVector<int64_t> outShape{M, N};
   if (S > 1)
     outShape.insert(outShape.begin(), S);
@@ -54,6 +59,7 @@ FailureOr<KernelLaunch> buildGemvKernel(OpBuilder &b, Location loc,
   gpu::GPUFuncOp func = launch.func;
   dec.bind(func.getArguments());
   Value x = func.getArgument(xArg), out = func.getArgument(outArg);
+  Value accIn = accArg >= 0 ? func.getArgument(accArg) : Value();
 
   IRB r{b, loc};
   Value tid = threadIdX(r);
@@ -124,9 +130,12 @@ FailureOr<KernelLaunch> buildGemvKernel(OpBuilder &b, Location loc,
       Value row = r.add(firstRow, slots[i]);
       for (int64_t m = 0; m < M; ++m) {
         SmallVector<Value> at{r.idx(m), row};
+        Value v = acc[m * R + i];
+        if (accIn)
+          v = r.fadd(r.load(accIn, at), v);
         if (S > 1)
           at.insert(at.begin(), split);
-        r.store(acc[m * R + i], out, at);
+        r.store(v, out, at);
       }
     }
   }

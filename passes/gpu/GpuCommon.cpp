@@ -93,6 +93,18 @@ gpu::GPUFuncOp createKernel(OpBuilder &b, Location loc,
   return func;
 }
 
+int64_t GemvSpec::cols() const {
+  switch (part) {
+  case Part::Whole:
+    return w.cols;
+  case Part::QuikCodes:
+    return w.cols - w.layout.fp16Cols;
+  case Part::QuikFp16Cols:
+    return w.layout.fp16Cols;
+  }
+  return w.cols;
+}
+
 Value threadIdX(IRB &r) {
   return gpu::ThreadIdOp::create(r.b, r.loc, gpu::Dimension::x);
 }

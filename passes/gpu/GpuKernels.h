@@ -7,10 +7,10 @@
 //     memref arguments (bare-pointer ABI), and their host-side symbols;
 //   - ChunkDecoder: per scheme, how one lane loads and decodes a chunk of
 //     consecutive codes of one weight row (Decoders.cpp);
-//   - the kernels: the row-streaming decode GEMV for dense, uniform and LUT
-//     weights (GemvKernel.cpp), the tile-group GEMV of mixed 2/4/16 weights
-//     (MixedGemvKernel.cpp), the split-K reduction and the CSR outlier
-//     kernel (AuxKernels.cpp).
+//   - the kernels: the row-streaming decode GEMV for dense, uniform, LUT
+//     and QUIK weights (GemvKernel.cpp), the tile-group GEMV of mixed
+//     2/4/16 weights (MixedGemvKernel.cpp), the split-K reduction, the CSR
+//     outlier kernel and QUIK's activation split (AuxKernels.cpp).
 //
 // docs/Compiler.md ("The GPU path") gives the thread/data mapping of each.
 //
@@ -105,6 +105,14 @@ struct GemvSpec {
   int64_t kSize = 0;       ///< K per split
   int64_t splitK = 1;      ///< > 1: partial sums into out[split][M][N]
   bool excludeOutliers = false;
+  /// Which part of the weight the kernel streams: the whole weight, or for
+  /// QUIK its quantized columns (x is then the compacted M x (K - C) f32
+  /// activations) or its FP16 outlier columns (x: M x C f32).
+  enum class Part { Whole, QuikCodes, QuikFp16Cols } part = Part::Whole;
+  /// Columns of x and of each weight row the kernel reads (K, K - C or C).
+  int64_t cols() const;
+  /// The kernel reads acc[M x N] and writes acc + product (no split).
+  bool accumulate = false;
 };
 
 /// What one lane holds of one chunk of a weight row: the raw words it
@@ -147,16 +155,18 @@ public:
                                                 int64_t count) = 0;
 };
 
-/// The decoder of a dense, uniform or LUT weight; its stream arguments are
+/// The decoder of a dense, uniform or LUT weight or of a part of a QUIK
+/// weight (GemvSpec::part); its stream arguments are
 /// added to `sig` (the decoder gets their values with bind()). Fails with a
 /// reason in `why` for anything else.
 mlir::FailureOr<std::unique_ptr<ChunkDecoder>>
 makeDecoder(mlir::MLIRContext *ctx, const GemvSpec &spec, KernelSignature &sig,
             std::string &why);
 
-/// The row-streaming decode GEMV (dense, uniform, LUT). Arguments: the
-/// decoder's streams, x (memref<M x K x xElem>), out (memref<M x N x f32>,
-/// or memref<S x M x N x f32> of partial sums when split).
+/// The row-streaming decode GEMV (dense, uniform, LUT, both parts of QUIK).
+/// Arguments: the decoder's streams, x (memref<M x cols x xElem>), with
+/// `accumulate` acc (memref<M x N x f32>), out (memref<M x N x f32>, or
+/// memref<S x M x N x f32> of partial sums when split).
 mlir::FailureOr<KernelLaunch>
 buildGemvKernel(mlir::OpBuilder &b, mlir::Location loc,
                 mlir::gpu::GPUModuleOp module, llvm::StringRef name,
@@ -173,6 +183,15 @@ KernelLaunch buildSplitReduceKernel(mlir::OpBuilder &b, mlir::Location loc,
                                     mlir::gpu::GPUModuleOp module,
                                     llvm::StringRef name, int64_t splits,
                                     int64_t m, int64_t n);
+
+/// QUIK's activation split (activations kept in floating point, act = 16):
+/// xq[m][j] = x[m][k] for the j-th column k that is not an outlier column,
+/// xo[m][c] = x[m][col_index[c]]. Arguments: col_index, x, xq, xo (f32).
+mlir::FailureOr<KernelLaunch>
+buildQuikSplitKernel(mlir::OpBuilder &b, mlir::Location loc,
+                     mlir::gpu::GPUModuleOp module, llvm::StringRef name,
+                     const WeightInfo &w, int64_t m, mlir::Type xElem,
+                     std::string &why);
 
 /// out = acc + x * S^T for the CSR outliers S of a LUT weight: one warp per
 /// output row. Arguments: csr_rowptr, csr_col, csr_value, x, acc, out.

@@ -134,6 +134,36 @@ func.func @mixed(%x: tensor<1x256xf32>) -> tensor<1x64xf32> {
 
 // -----
 
+!q = !mixq.qweight<256x256, #mixq.layout<quik, bits = 4, fp16_cols = 32, act = <16, per_token, asym>>>
+
+// QUIK with floating-point activations: split x into the 224 quantized and
+// 32 FP16 columns, the codes' GEMV on the first, the FP16 columns' GEMV
+// accumulating onto its result.
+// CHECK-LABEL: func.func @quik
+// CHECK: %[[XB:.*]] = bufferization.to_buffer
+// CHECK: %[[XQ:.*]] = gpu.alloc () : memref<1x224xf32>
+// CHECK: %[[XO:.*]] = gpu.alloc () : memref<1x32xf32>
+// CHECK: gpu.launch_func @mixq_kernels::@mixq_quik_split_0 {{.*}} args(%{{.*}} : memref<32xi32>, %[[XB]] : memref<1x256xf32>, %[[XQ]] : memref<1x224xf32>, %[[XO]] : memref<1x32xf32>)
+// CHECK: %[[Y:.*]] = gpu.alloc () : memref<1x256xf32>
+// CHECK: gpu.launch_func @mixq_kernels::@mixq_gemv_1 {{.*}} args(%{{.*}} : memref<7168xi32>, %{{.*}} : memref<256xf16>, %[[XQ]] : memref<1x224xf32>, %[[Y]] : memref<1x256xf32>)
+// CHECK: %[[Z:.*]] = gpu.alloc () : memref<1x256xf32>
+// CHECK: gpu.launch_func @mixq_kernels::@mixq_gemv_2 {{.*}} args(%{{.*}} : memref<8192xf16>, %[[XO]] : memref<1x32xf32>, %[[Y]] : memref<1x256xf32>, %[[Z]] : memref<1x256xf32>)
+// CHECK: bufferization.to_tensor %[[Z]]
+// CHECK: gpu.func @mixq_quik_split_0
+// CHECK: scf.for {{.*}} -> (index, i32)
+// CHECK: scf.if
+// CHECK: } else {
+// CHECK: gpu.func @mixq_gemv_1
+// CHECK: arith.xori
+// CHECK: gpu.func @mixq_gemv_2
+func.func @quik(%x: tensor<1x256xf32>) -> tensor<1x256xf32> {
+  %w = mixq.weight "q" : !q
+  %y = mixq.qmatmul %x, %w : tensor<1x256xf32>, !q -> tensor<1x256xf32>
+  return %y : tensor<1x256xf32>
+}
+
+// -----
+
 // Products planned for x86 are left alone.
 // CHECK-LABEL: func.func @cpu
 // CHECK: mixq.qmatmul_tile
@@ -157,10 +187,10 @@ func.func @prefill(%x: tensor<?x288xf32>) -> tensor<?x768xf32> {
 
 // -----
 
-!q = !mixq.qweight<256x256, #mixq.layout<quik, bits = 4, fp16_cols = 32, act = <16, per_token, asym>>>
+!q = !mixq.qweight<256x256, #mixq.layout<quik, bits = 4, fp16_cols = 32, act = <4, per_token, asym>>>
 func.func @quik(%x: tensor<1x256xf32>) -> tensor<1x256xf32> {
   %w = mixq.weight "q" : !q
-  // expected-error @+1 {{-mixq-lower-gpu: 'q': QUIK weights have no GPU kernel yet}}
+  // expected-error @+1 {{-mixq-lower-gpu: 'q': QUIK activation quantization (act = 4 bits) has no GPU kernel yet}}
   %y = mixq.qmatmul %x, %w : tensor<1x256xf32>, !q -> tensor<1x256xf32>
   return %y : tensor<1x256xf32>
 }

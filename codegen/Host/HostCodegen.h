@@ -10,6 +10,8 @@
 //                       on every definition, then the O3 pipeline with the
 //                       target's cost model (TargetIRAnalysis)
 //   emitHostCode        llvm::Module -> assembly text or ELF object bytes
+//   compileToObjects    optimizeForHost + emitHostCode on partitions of the
+//                       module, in parallel (ParallelCodegen.cpp)
 //   linkSharedLibrary   ELF object bytes -> .so via ld.lld (HostLink.cpp)
 //
 // Undefined symbols (expf, malloc, ...) stay undefined in the library; the
@@ -21,11 +23,13 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace llvm {
 class LLVMContext;
@@ -82,6 +86,19 @@ llvm::Expected<std::string> emitHostCode(llvm::Module &module,
 /// the linker's output.
 llvm::Error linkSharedLibrary(llvm::StringRef object,
                               llvm::StringRef outputPath);
+/// The same for several objects (the partitions of compileToObjects()).
+llvm::Error linkSharedLibraryFromObjects(llvm::ArrayRef<std::string> objects,
+                                         llvm::StringRef outputPath);
+
+/// optimizeForHost() then emitHostCode(Object), on `threads` threads (0:
+/// one per hardware thread): `module` is split into as many partitions
+/// (llvm::SplitModule; internal symbols referenced across partitions become
+/// hidden globals), each optimized and compiled in its own LLVMContext.
+/// Returns one ELF object per partition; `module` is left in an unspecified
+/// state. With one thread, one object of the whole module.
+llvm::Expected<std::vector<std::string>>
+compileToObjects(llvm::Module &module, const ResolvedHostTarget &target,
+                 unsigned threads = 0);
 
 } // namespace mixq
 

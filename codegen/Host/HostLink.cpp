@@ -1,8 +1,8 @@
 //===- HostLink.cpp - ELF object bytes -> shared library ------------------===//
 //
-// linkSharedLibrary(): writes the object to a temporary file and runs
+// linkSharedLibrary(): writes the objects to temporary files and runs
 //
-//   ld.lld -shared --no-undefined-version -o <outputPath>.tmp-XXXX <object>
+//   ld.lld -shared --no-undefined-version -o <outputPath>.tmp-XXXX <objects>
 //
 // with its output captured in another temporary file, then renames the
 // library over outputPath. Undefined symbols are allowed (the default for
@@ -88,15 +88,24 @@ llvm::Error writeTemporaryFile(llvm::StringRef prefix, llvm::StringRef suffix,
 
 llvm::Error mixq::linkSharedLibrary(llvm::StringRef object,
                                     llvm::StringRef outputPath) {
+  return linkSharedLibraryFromObjects(
+      llvm::ArrayRef<std::string>{object.str()}, outputPath);
+}
+
+llvm::Error
+mixq::linkSharedLibraryFromObjects(llvm::ArrayRef<std::string> objects,
+                                   llvm::StringRef outputPath) {
   llvm::Expected<std::string> linker = findLinker();
   if (!linker)
     return linker.takeError();
 
-  llvm::SmallString<128> objectPath;
-  llvm::FileRemover objectRemover;
-  if (llvm::Error error = writeTemporaryFile("mixq-host", "o", object,
-                                             objectPath, objectRemover))
-    return error;
+  std::vector<llvm::SmallString<128>> objectPaths(objects.size());
+  std::vector<llvm::FileRemover> objectRemovers(objects.size());
+  for (size_t i = 0; i < objects.size(); ++i)
+    if (llvm::Error error =
+            writeTemporaryFile("mixq-host", "o", objects[i], objectPaths[i],
+                               objectRemovers[i]))
+      return error;
 
   llvm::SmallString<128> logPath;
   if (std::error_code ec =
@@ -112,9 +121,10 @@ llvm::Error mixq::linkSharedLibrary(llvm::StringRef object,
                      ": " + ec.message());
   llvm::FileRemover libraryRemover(libraryPath);
 
-  llvm::SmallVector<llvm::StringRef, 8> args = {
-      *linker, "-shared",   "--no-undefined-version",
-      "-o",    libraryPath, objectPath};
+  llvm::SmallVector<llvm::StringRef, 16> args = {
+      *linker, "-shared", "--no-undefined-version", "-o", libraryPath};
+  for (const llvm::SmallString<128> &path : objectPaths)
+    args.push_back(path);
   // stdout and stderr both go to the log (LLVM shares one descriptor when
   // the two paths are equal); stdin is /dev/null.
   std::optional<llvm::StringRef> redirects[] = {

@@ -67,14 +67,11 @@ Error compilePackage(const PackageReader &package, StringRef outputPath,
   if (!llvmModule)
     return llvmModule.takeError();
   done("translate");
-  if (Error e = optimizeForHost(**llvmModule, *target))
-    return e;
-  done("llvm O3");
-  auto object = emitHostCode(**llvmModule, *target, HostOutput::Object);
-  if (!object)
-    return object.takeError();
-  done("x86 codegen");
-  if (Error e = linkSharedLibrary(*object, outputPath))
+  auto objects = compileToObjects(**llvmModule, *target);
+  if (!objects)
+    return objects.takeError();
+  done("llvm O3 + x86 codegen");
+  if (Error e = linkSharedLibraryFromObjects(*objects, outputPath))
     return e;
   done("link");
   return Error::success();

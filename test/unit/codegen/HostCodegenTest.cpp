@@ -176,6 +176,54 @@ TEST_F(HostCodegenTest, LinkedLibraryRunsAndResolvesLibc) {
   ::dlclose(handle);
 }
 
+// An exported entry point that reaches an internal function through its
+// address (as mixq_decode reaches its task functions) still works when the
+// two land in different partitions.
+const char *const kEntryAndTask = R"mlir(
+  llvm.func internal @task(%a: i64) -> i64 {
+    %c = llvm.mlir.constant(3 : i64) : i64
+    %r = llvm.mul %a, %c : i64
+    llvm.return %r : i64
+  }
+  llvm.func internal @task2(%a: i64) -> i64 {
+    %c = llvm.mlir.constant(5 : i64) : i64
+    %r = llvm.add %a, %c : i64
+    llvm.return %r : i64
+  }
+  llvm.func @mixq_test_entry(%a: i64) -> i64 {
+    %f = llvm.mlir.addressof @task : !llvm.ptr
+    %g = llvm.mlir.addressof @task2 : !llvm.ptr
+    %x = llvm.call %f(%a) : !llvm.ptr, (i64) -> i64
+    %y = llvm.call %g(%x) : !llvm.ptr, (i64) -> i64
+    llvm.return %y : i64
+  }
+)mlir";
+
+TEST_F(HostCodegenTest, PartitionsCompileInParallelAndLinkIntoOneLibrary) {
+  ResolvedHostTarget target = resolveOrFail({"native", ""});
+  for (unsigned threads : {1u, 3u}) {
+    std::unique_ptr<llvm::Module> module = compile(kEntryAndTask, nullptr);
+    ASSERT_TRUE(module);
+    llvm::Expected<std::vector<std::string>> objects =
+        compileToObjects(*module, target, threads);
+    ASSERT_TRUE(static_cast<bool>(objects)) << errorText(objects.takeError());
+    EXPECT_EQ(objects->size(), threads);
+    std::string library =
+        tempPath("libparts" + std::to_string(threads) + ".so");
+    llvm::Error linked = linkSharedLibraryFromObjects(*objects, library);
+    ASSERT_FALSE(static_cast<bool>(linked)) << errorText(std::move(linked));
+    void *handle = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+    ASSERT_TRUE(handle) << ::dlerror();
+    auto *entry = reinterpret_cast<int64_t (*)(int64_t)>(
+        ::dlsym(handle, "mixq_test_entry"));
+    ASSERT_TRUE(entry);
+    EXPECT_EQ(entry(7), 26);
+    // The tasks stay private to the library.
+    EXPECT_EQ(::dlsym(handle, "task"), nullptr);
+    ::dlclose(handle);
+  }
+}
+
 TEST_F(HostCodegenTest, AssemblyNamesTheFunction) {
   ResolvedHostTarget target = resolveOrFail({"x86-64", ""});
   std::unique_ptr<llvm::Module> module = compile(kAddAndExp, &target);

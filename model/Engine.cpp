@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "model/Engine.h"
+#include "model/MemoryLimit.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -138,6 +139,27 @@ Engine::~Engine() = default;
 Expected<std::unique_ptr<Engine>> Engine::create(const LlamaWeights &weights,
                                                  unsigned threads) {
   if (Error err = checkWeightShapes(weights))
+    return std::move(err);
+  // The caches grow with max_seq_len, which no weight backs: check first.
+  const LlamaConfig &c = weights.config;
+  uint64_t floats = 0, part = 0;
+  bool overflow = false;
+  auto add = [&](std::initializer_list<uint64_t> factors) {
+    part = 1;
+    for (uint64_t f : factors)
+      overflow |= __builtin_mul_overflow(part, f, &part);
+    overflow |= __builtin_add_overflow(floats, part, &floats);
+  };
+  uint64_t layers = c.nLayers, seq = c.maxSeqLen;
+  add({2, layers, seq, uint64_t(c.kvDim())});          // key and value caches
+  add({layers, uint64_t(c.nHeads), seq});              // attention weights
+  add({2, seq, uint64_t(c.headDim() / 2)});            // RoPE tables
+  overflow |= __builtin_mul_overflow(floats, uint64_t(4), &floats);
+  if (Error err = checkAllocation(
+          floats, overflow,
+          llvm::formatv("the engine's KV cache for a context of {0} "
+                        "positions",
+                        c.maxSeqLen)))
     return std::move(err);
   return std::make_unique<Engine>(weights, threads);
 }

@@ -33,6 +33,7 @@
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/JSON.h"
 
 #include <algorithm>
 #include <cmath>
@@ -279,9 +280,20 @@ mixq::loadLlama2cTokenizer(llvm::StringRef path,
     if (*length < 0)
       return reader.error(what + " has negative length " +
                           llvm::Twine(*length));
+    if (*length > *maxTokenLength)
+      return reader.error(what + " is " + llvm::Twine(*length) +
+                          " bytes, longer than max_token_length " +
+                          llvm::Twine(*maxTokenLength));
     auto piece = reader.readString(static_cast<uint64_t>(*length), what);
     if (!piece)
       return piece.takeError();
+    // SentencePiece pieces are UTF-8 text (byte pieces included: llama2.c's
+    // export spells them as characters); anything else is not a vocabulary.
+    size_t bad = 0;
+    if (!llvm::json::isUTF8(*piece, &bad))
+      return reader.error(what + " is not valid UTF-8 (byte " +
+                          llvm::Twine(bad) + " of " + llvm::Twine(*length) +
+                          ")");
     pieces.push_back(std::move(*piece));
     scores.push_back(*score);
   }

@@ -65,6 +65,15 @@ MappedFile::open(llvm::StringRef path) {
       new MappedFile(path.str(), std::move(*buffer)));
 }
 
+std::unique_ptr<MappedFile>
+MappedFile::fromBytes(llvm::StringRef path, llvm::ArrayRef<uint8_t> bytes) {
+  llvm::StringRef view(reinterpret_cast<const char *>(bytes.data()),
+                       bytes.size());
+  return std::unique_ptr<MappedFile>(new MappedFile(
+      path.str(), llvm::MemoryBuffer::getMemBuffer(
+                      view, path, /*RequiresNullTerminator=*/false)));
+}
+
 bool MappedFile::contains(uint64_t offset, uint64_t length) const {
   uint64_t end;
   return checkedAdd(offset, length, end) && end <= size();

@@ -49,6 +49,10 @@ public:
   MappedFile &operator=(const MappedFile &) = delete;
 
   static llvm::Expected<std::unique_ptr<MappedFile>> open(llvm::StringRef path);
+  /// A view of `bytes` (not copied: they must outlive the object) under the
+  /// name `path`, for readers fed from memory (the fuzz targets).
+  static std::unique_ptr<MappedFile> fromBytes(llvm::StringRef path,
+                                               llvm::ArrayRef<uint8_t> bytes);
 
   const std::string &path() const { return path_; }
   uint64_t size() const { return bytes_.size(); }

@@ -99,6 +99,10 @@ public:
   /// hashed and compared with "content_sha256".
   static llvm::Expected<std::unique_ptr<PackageReader>>
   open(llvm::StringRef path, bool verifyContentHash = true);
+  /// The same for an already mapped file (or bytes in memory), without the
+  /// isPackageFile() sniff.
+  static llvm::Expected<std::unique_ptr<PackageReader>>
+  open(std::unique_ptr<MappedFile> file, bool verifyContentHash = true);
 
   const std::string &path() const;
   const LlamaConfig &config() const { return config_; }

@@ -3,19 +3,26 @@
 // Every check on a package lives here, shared by inspect, the quantizer's
 // evaluation, the compiler and the runtime: the safetensors container (via
 // parseSafetensors), the metadata, each tensor's layout against its shape,
-// each stream's presence, dtype, alignment and size against the layout, and
-// the content hash.
+// each stream's presence, dtype, alignment and size against the layout, the
+// content hash, each stream's contents (validateQuantizedTensor), finite
+// FP16/FP32 values. (The embedded tokenizer is checked by those who load
+// it: inspect, run, generate and ppl.)
 //
 //===----------------------------------------------------------------------===//
+#include "model/Dequantize.h"
+#include "model/Float16.h"
 #include "model/MappedFile.h"
 #include "model/Package.h"
 #include "model/PackageHash.h"
 #include "model/Safetensors.h"
 
+#include "llvm/ADT/bit.h"
 #include "llvm/Support/Base64.h"
+#include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <cmath>
 #include <set>
 
 using namespace mixq;
@@ -213,6 +220,39 @@ struct PackageParser {
                     reader.contentSha256_ + ", contents hash to " + actual +
                     ")");
     }
+    // What the kernels and the engine trust: every stream's contents (map
+    // indices, offsets, slot indices, CSR pointers, column indices) and
+    // finite FP16/FP32 values, one tensor at a time.
+    for (const PackageTensorView &view : reader.tensors_) {
+      if (llvm::Error e = validateQuantizedTensor(view.copy()))
+        return fail(llvm::toString(std::move(e)));
+      if (llvm::Error e = checkFinite(view))
+        return e;
+    }
+    return llvm::Error::success();
+  }
+
+  /// Every FP16/FP32 value of `view` is finite (so is every weight they
+  /// make: codes are small integers, see QuantizedTensor.h).
+  llvm::Error checkFinite(const PackageTensorView &view) {
+    for (const PackageTensorView::StreamView &s : view.streams) {
+      if (s.type != StreamType::F16 && s.type != StreamType::F32)
+        continue;
+      unsigned size = streamTypeSize(s.type);
+      for (size_t i = 0; i + size <= s.bytes.size(); i += size) {
+        const uint8_t *p = s.bytes.data() + i;
+        float value = s.type == StreamType::F32
+                          ? llvm::bit_cast<float>(
+                                llvm::support::endian::read32le(p))
+                          : halfToFloat(llvm::support::endian::read16le(p));
+        if (!std::isfinite(value))
+          return fail(llvm::formatv("tensor '{0}': stream '{1}' has a{2} "
+                                    "value at element {3}",
+                                    view.name, s.name,
+                                    std::isnan(value) ? " NaN" : "n infinite",
+                                    i / size));
+      }
+    }
     return llvm::Error::success();
   }
 };
@@ -232,8 +272,13 @@ PackageReader::open(llvm::StringRef path, bool verifyContentHash) {
     return fileError(path, "not a mixq package (it does not start with a "
                            "mixq package header); `mixq quantize` makes one "
                            "from a checkpoint");
+  return open(std::move(*file), verifyContentHash);
+}
+
+llvm::Expected<std::unique_ptr<PackageReader>>
+PackageReader::open(std::unique_ptr<MappedFile> file, bool verifyContentHash) {
   std::unique_ptr<PackageReader> reader(new PackageReader());
-  reader->file_ = std::move(*file);
+  reader->file_ = std::move(file);
   PackageParser parser{*reader, reader->file_->path()};
   if (llvm::Error e = parser.parse(verifyContentHash))
     return std::move(e);

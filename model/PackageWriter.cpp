@@ -13,7 +13,10 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Signals.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <csignal>
 
 using namespace mixq;
 
@@ -155,6 +158,19 @@ llvm::Error mixq::writePackage(const Package &package, llvm::StringRef path) {
   if (std::error_code ec = llvm::sys::fs::createUniqueFile(model, fd, temp))
     return packageError(path, "cannot create a temporary file: " +
                                   ec.message());
+  // An interrupt (SIGINT, SIGTERM) removes the temporary file too; SIGKILL
+  // can leave it, but never anything under `path`.
+  llvm::sys::RemoveFileOnSignal(temp);
+  auto discard = [&] {
+    llvm::sys::fs::remove(temp);
+    llvm::sys::DontRemoveFileOnSignal(temp);
+  };
+  // Past a file-size limit (ulimit -f) write() must fail with EFBIG like on
+  // a full disk instead of raising SIGXFSZ (whose handler, LLVM's, would
+  // print a stack dump); the previous disposition comes back afterwards.
+  struct sigaction ignore = {}, previous = {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGXFSZ, &ignore, &previous);
   llvm::Error written = [&]() -> llvm::Error {
     llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
     uint64_t length = headerText.size();
@@ -171,18 +187,21 @@ llvm::Error mixq::writePackage(const Package &package, llvm::StringRef path) {
     if (os.has_error()) {
       std::string message = os.error().message();
       os.clear_error();
-      return packageError(temp, "write failed: " + message);
+      return packageError(path, "cannot write the package (" + message +
+                                    "); nothing was left under this name");
     }
     return llvm::Error::success();
   }();
+  sigaction(SIGXFSZ, &previous, nullptr);
   if (written) {
-    llvm::sys::fs::remove(temp);
+    discard();
     return written;
   }
   if (std::error_code ec = llvm::sys::fs::rename(temp, path)) {
-    llvm::sys::fs::remove(temp);
+    discard();
     return packageError(path, "cannot rename the temporary file into place: " +
                                   ec.message());
   }
+  llvm::sys::DontRemoveFileOnSignal(temp);
   return llvm::Error::success();
 }

@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/CompiledModule.h"
+#include "runtime/TargetCheck.h"
 
 #include "model/MappedFile.h"
 #include "model/Package.h"
@@ -103,11 +104,8 @@ CompiledModule::open(llvm::StringRef path) {
 llvm::Error CompiledModule::bindPackage(const PackageReader &package) {
   bound_ = false;
   streams_.clear();
-  if (llvm::StringRef(target_).starts_with("sm_"))
-    return fileError(path_, "target " + target_ +
-                                ": GPU modules need the CUDA runtime (issue 7)");
-  if (!isCpu())
-    return fileError(path_, "unknown target '" + target_ + "'");
+  if (llvm::Error e = checkModuleTarget(target_))
+    return fileError(path_, llvm::toString(std::move(e)));
   if (!isHex64(packageSha256_))
     return fileError(path_, "module reports no valid package hash");
   if (packageSha256_ != package.contentSha256())

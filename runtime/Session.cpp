@@ -6,6 +6,7 @@
 #include "runtime/Session.h"
 
 #include "model/MappedFile.h"
+#include "model/MemoryLimit.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -30,9 +31,17 @@ Session::create(const CompiledModule &module, unsigned threads) {
   if (d.n_layers <= 0 || d.max_seq_len <= 0 || d.n_kv_heads <= 0 ||
       d.head_dim <= 0 || d.vocab_size <= 0)
     return fileError(module.path(), "module reports an invalid model shape");
+  uint64_t cache = 1, bytes = 0;
+  bool overflow = false;
+  for (int64_t f : {d.n_layers, d.max_seq_len, d.n_kv_heads, d.head_dim})
+    overflow |= __builtin_mul_overflow(cache, uint64_t(f), &cache);
+  overflow |= __builtin_mul_overflow(cache, uint64_t(8), &bytes); // K and V
+  if (llvm::Error e = checkAllocation(
+          bytes, overflow,
+          llvm::formatv("the KV cache for a context of {0} positions",
+                        d.max_seq_len)))
+    return fileError(module.path(), llvm::toString(std::move(e)));
   std::unique_ptr<Session> s(new Session(module, threads));
-  size_t cache = size_t(d.n_layers) * size_t(d.max_seq_len) *
-                 size_t(d.n_kv_heads) * size_t(d.head_dim);
   s->kcache_.assign(cache, 0.0f);
   s->vcache_.assign(cache, 0.0f);
   if (llvm::Error e = s->reserveScratch(1))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what mixq needs to build and test on Debian bookworm (idempotent):
-# the MLIR/LLVM 22 packages, clang/lld/ninja/ccache, GoogleTest, numpy (the
+# the MLIR/LLVM 22 packages, clang/lld/ninja/ccache, the sanitizer and
+# libFuzzer runtimes (libclang-rt), GoogleTest, numpy (the
 # independent cross-check) and npm (`mixq fetch`). Installs only what is
 # missing, so a machine that has everything makes no network access.
 set -euo pipefail
@@ -8,6 +9,7 @@ set -euo pipefail
 packages=(
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools libzstd-dev
   libedit-dev libcurl4-openssl-dev ninja-build clang-22 lld-22 cmake ccache
+  libclang-rt-22-dev
   libgtest-dev python3 python3-numpy ca-certificates bible-kjv bible-kjv-text
 )
 missing=()

@@ -2,14 +2,21 @@
 //
 // Prints what a checkpoint holds: its format, the Llama config and every
 // tensor (file name, canonical name, dtype, shape, file offset, size), as a
-// table or as JSON. printCheckpoint() is the checkpoint half of the command;
+// table or as JSON, after checking that its weights are finite and that the
+// tokenizer beside it (if any) loads. printCheckpoint() is the checkpoint half of the command;
 // the package half plugs in beside it in runInspect().
 //
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/Command.h"
+#include "tools/mixq/ReferenceModel.h"
 
 #include "model/Checkpoint.h"
+#include "model/MappedFile.h"
+#include "model/NonFinite.h"
 #include "model/Package.h"
+#include "model/Tokenizer.h"
+
+#include "llvm/Support/FileSystem.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -127,11 +134,38 @@ void printCheckpoint(const Checkpoint &ckpt, bool json, raw_ostream &os) {
                 total, params);
 }
 
+/// What inspect checks beyond the reader's open-time checks (which trust
+/// the values): every Llama weight is finite, and the tokenizer that
+/// generate/ppl would use beside the checkpoint, if there is one, loads.
+Error checkContents(const Checkpoint &ckpt) {
+  for (const TensorInfo &t : ckpt.tensors()) {
+    if (t.canonicalName.empty())
+      continue;
+    auto values = ckpt.loadF32(t);
+    if (!values)
+      return values.takeError();
+    if (std::optional<size_t> bad = firstNonFinite(*values))
+      return fileError(t.file, "tensor '" + t.name + "' has a" +
+                                   (std::isnan((*values)[*bad]) ? " NaN"
+                                                                : "n infinite") +
+                                   " value at element " + Twine(*bad));
+  }
+  std::string tokenizer = defaultTokenizerPath(ckpt);
+  if (sys::fs::exists(tokenizer)) {
+    auto loaded = Tokenizer::load(tokenizer, ckpt.config().vocabSize);
+    if (!loaded)
+      return loaded.takeError();
+  }
+  return Error::success();
+}
+
 /// `mixq inspect` for a checkpoint path; returns the exit code.
 int inspectCheckpoint(StringRef path, bool json, raw_ostream &os) {
   auto ckpt = Checkpoint::open(path);
   if (!ckpt) // reader errors already start with "<file>: "
     return fail(ckpt.takeError());
+  if (Error e = checkContents(**ckpt))
+    return fail(std::move(e));
   printCheckpoint(**ckpt, json, os);
   return Success;
 }

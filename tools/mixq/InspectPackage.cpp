@@ -12,6 +12,7 @@
 #include "model/Dequantize.h"
 #include "model/MappedFile.h"
 #include "model/Package.h"
+#include "model/Tokenizer.h"
 
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -75,6 +76,14 @@ int inspectPackage(StringRef path, bool json, raw_ostream &os) {
   if (!opened)
     return cli::fail(opened.takeError());
   const PackageReader &pkg = **opened;
+  // The tokenizer run, generate and ppl would use.
+  if (!pkg.tokenizer().empty()) {
+    auto tokenizer = Tokenizer::loadFromBytes(
+        pkg.tokenizer(), (path + " (embedded tokenizer)").str(),
+        pkg.config().vocabSize);
+    if (!tokenizer)
+      return cli::fail(tokenizer.takeError());
+  }
   Totals linears, all;
   StorageBits breakdown;
   json::Array tensors;

@@ -1,0 +1,1 @@
+#mixq.layout<mixed, bits = [2, 4, 16], group = 9223372036854775807, tile = 16, alloc = [1, 1, 1]>

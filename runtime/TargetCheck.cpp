@@ -1,0 +1,87 @@
+//===- TargetCheck.cpp - Can this machine run a module's target? ----------===//
+//
+// See TargetCheck.h. Only instruction-set extensions are compared (the list
+// below): a CPU name also implies system features (rdseed, pku, ...) that
+// virtual machines often hide and compiled kernels never use.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/TargetCheck.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/X86TargetParser.h"
+
+#include <dlfcn.h>
+
+using namespace mixq;
+
+namespace {
+
+llvm::Error refuse(const llvm::Twine &reason) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), reason);
+}
+
+/// Extensions whose instructions generated code may contain.
+const char *const kCodeFeatures[] = {
+    "sse3",        "ssse3",       "sse4.1",       "sse4.2",
+    "popcnt",      "avx",         "avx2",         "fma",
+    "f16c",        "bmi",         "bmi2",         "lzcnt",
+    "movbe",       "avx512f",     "avx512bw",     "avx512vl",
+    "avx512dq",    "avx512cd",    "avx512vnni",   "avx512bf16",
+    "avx512fp16",  "avx512vbmi",  "avx512vbmi2",  "avx512bitalg",
+    "avx512ifma",  "avx512vpopcntdq", "avxvnni",  "avxvnniint8",
+    "gfni",        "vpclmulqdq",  "vaes",         "amx-tile",
+    "amx-int8",    "amx-bf16"};
+
+} // namespace
+
+std::vector<std::string> mixq::missingX86Features(llvm::StringRef cpu) {
+  std::vector<std::string> missing;
+  if (llvm::X86::parseArchX86(cpu, /*Only64Bit=*/true) == llvm::X86::CK_None)
+    return missing;
+  llvm::SmallVector<llvm::StringRef> features;
+  llvm::X86::getFeaturesForCPU(cpu, features);
+  llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+  for (llvm::StringRef f : features)
+    if (llvm::is_contained(kCodeFeatures, f) && !host.lookup(f))
+      missing.push_back(f.str());
+  return missing;
+}
+
+llvm::Error mixq::checkModuleTarget(llvm::StringRef target) {
+  if (target.starts_with("sm_")) {
+    // What issue 7's CUDA runtime will dlopen; say which of the two is
+    // missing, the driver or mixq's support.
+    void *driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+    if (!driver) {
+      const char *why = dlerror();
+      return refuse("compiled for the NVIDIA GPU target " + target +
+                    ", but no NVIDIA driver is installed (libcuda.so.1: " +
+                    (why ? why : "not found") + ")");
+    }
+    dlclose(driver);
+    return refuse("compiled for the NVIDIA GPU target " + target +
+                  "; this mixq runs CPU modules only (GPU execution is "
+                  "issue 7); compile for this CPU instead");
+  }
+  llvm::StringRef cpu = target;
+  if (!cpu.consume_front("x86-64:"))
+    return refuse("unknown target '" + target +
+                  "' (expected x86-64:<cpu>, sm_80 or sm_90a)");
+#if !defined(__x86_64__)
+  return refuse("compiled for " + target + ", but this machine is not x86-64");
+#else
+  std::vector<std::string> missing = missingX86Features(cpu);
+  if (missing.empty())
+    return llvm::Error::success();
+  return refuse(llvm::formatv("compiled for {0}, which needs {1} that this "
+                              "CPU ({2}) lacks; recompile it here (mixq "
+                              "compile --cpu=native)",
+                              target, llvm::join(missing, ", "),
+                              llvm::sys::getHostCPUName())
+                    .str());
+#endif
+}

@@ -140,7 +140,8 @@ Checkpoint::loadF32(const TensorInfo &tensor) const {
   const uint8_t *p = bytes->data();
   switch (tensor.dtype) {
   case DType::F32:
-    std::memcpy(out.data(), p, bytesNeeded);
+    if (bytesNeeded) // a tensor may have no elements (out.data() is null)
+      std::memcpy(out.data(), p, bytesNeeded);
     break;
   case DType::F16:
     for (uint64_t i = 0; i < count; ++i) {

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "model/MappedFile.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -14,9 +15,32 @@
 
 using namespace mixq;
 
+std::string mixq::printableText(llvm::StringRef text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      out.push_back(c);
+      continue;
+    }
+    if (c == '\n' || c == '\r' || c == '\t') {
+      out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t";
+      continue;
+    }
+    out += "\\x";
+    out.push_back(llvm::hexdigit(u >> 4));
+    out.push_back(llvm::hexdigit(u & 15));
+  }
+  return out;
+}
+
 llvm::Error mixq::fileError(llvm::StringRef file, const llvm::Twine &reason) {
+  // Names inside `reason` come from the file: keep the message one line
+  // (and free of terminal escapes) whatever they hold.
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 file + ": " + reason);
+                                 printableText(file) + ": " +
+                                     printableText(reason.str()));
 }
 
 bool mixq::checkedProduct(llvm::ArrayRef<int64_t> dims, uint64_t &out) {

@@ -27,7 +27,12 @@ class MemoryBuffer;
 namespace mixq {
 
 /// "<file>: <reason>" as an llvm::Error (the convention of every reader).
+/// Control characters (a tensor name with a newline, a terminal escape) are
+/// written as \n, \r, \t or \xNN, so the message is always one line.
 llvm::Error fileError(llvm::StringRef file, const llvm::Twine &reason);
+
+/// `text` with its control characters escaped as fileError does.
+std::string printableText(llvm::StringRef text);
 
 /// Overflow-checked 64-bit arithmetic: false when the result does not fit.
 inline bool checkedAdd(uint64_t a, uint64_t b, uint64_t &out) {

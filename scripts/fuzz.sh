@@ -24,7 +24,9 @@ if [ ! -x "$build/bin/mixq-fuzz-llama2c" ]; then
   exit 2
 fi
 seeds="$build/fuzz/seeds"
-python3 "$root/fuzz/make_seeds.py" "$seeds" --mixq "$build/bin/mixq" >/dev/null
+withMixq=()  # packages are seeded with what `mixq quantize` writes
+[ -x "$build/bin/mixq" ] && withMixq=(--mixq "$build/bin/mixq")
+python3 "$root/fuzz/make_seeds.py" "$seeds" "${withMixq[@]}" >/dev/null
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"

@@ -6,6 +6,8 @@
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/Command.h"
 
+#include "model/MappedFile.h"
+
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
@@ -21,7 +23,9 @@ cl::OptionCategory &mixq::cli::category() {
 }
 
 int mixq::cli::fail(Error error) {
-  WithColor::error(errs(), "mixq") << toString(std::move(error)) << "\n";
+  // One line, whatever a file name or a name from a file holds.
+  WithColor::error(errs(), "mixq")
+      << mixq::printableText(toString(std::move(error))) << "\n";
   return Failure;
 }
 

@@ -1,0 +1,1 @@
+#mixq.layout<dense, bits = 32>

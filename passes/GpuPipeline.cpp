@@ -7,14 +7,23 @@
 // conversions convert-nvgpu-to-nvvm, convert-scf-to-cf,
 // convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1}, convert-nvvm-to-llvm,
 // canonicalize and reconcile-unrealized-casts, and gpu-module-to-binary
-// {format=isa}: the kernels become a gpu.binary holding PTX. The host code
-// stays as -mixq-lower-gpu made it (gpu.alloc, gpu.launch_func on tensors'
-// buffers).
+// {format=isa|bin|fatbin}: the kernels become a gpu.binary holding PTX (or
+// cubin). With host=1 (a whole Llama graph) the host functions then go to
+// the LLVM dialect: convert-scf-to-cf, gpu-to-llvm{use-bare-pointers-for-
+// kernels} (launches and streams become mgpu* calls when the module is
+// translated to LLVM IR), finalize-memref-to-llvm, and the arith, cf and
+// func conversions. Otherwise the host code stays as -mixq-lower-gpu made
+// it.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/GPUCommon/GPUCommonPass.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
 #include "mlir/Conversion/NVGPUToNVVM/NVGPUToNVVM.h"
 #include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
@@ -51,14 +60,28 @@ void mixq::buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &o) {
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createReconcileUnrealizedCastsPass());
   GpuModuleToBinaryPassOptions binary;
-  binary.compilationTarget = "isa";
+  binary.compilationTarget = o.format;
+  binary.toolkitPath = o.toolkit;
   pm.addPass(createGpuModuleToBinaryPass(binary));
+  if (!o.host)
+    return;
+  pm.addPass(createSCFToControlFlowPass());
+  GpuToLLVMConversionPassOptions toLlvm;
+  toLlvm.hostBarePtrCallConv = false;
+  toLlvm.kernelBarePtrCallConv = true;
+  pm.addPass(createGpuToLLVMConversionPass(toLlvm));
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
 void mixq::registerGpuPipeline() {
   PassPipelineRegistration<GpuPipelineOptions>(
       "mixq-gpu-pipeline",
-      "Takes mixq products to PTX kernels for sm_80 or sm_90a (plan, split "
-      "outliers, tile, lower-gpu, NVVM conversions, gpu-module-to-binary)",
+      "Takes mixq products, or a whole Llama graph, to PTX kernels for sm_80 "
+      "or sm_90a (plan, split outliers, tile, lower-gpu, NVVM conversions, "
+      "gpu-module-to-binary; host=1: host code to the LLVM dialect)",
       buildGpuPipeline);
 }

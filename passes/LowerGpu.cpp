@@ -6,11 +6,14 @@
 // its function; split-K products get a second, reduction kernel, and the
 // mixq.sparse_add of a lowered LUT product a CSR kernel. The kernels live
 // in passes/gpu/; this file is the driver: it finds the products, builds
-// the kernels and their launches, and rewires the tensors. See Passes.td.
+// the kernels and their launches, and rewires the tensors. A whole Llama
+// graph (a module from `mixq compile`) goes to gpu/GraphLowering.cpp
+// instead. See Passes.td.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 #include "passes/gpu/GpuKernels.h"
+#include "passes/gpu/GraphLowering.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -408,6 +411,11 @@ private:
 
 struct LowerGpuPass : public mixq::impl::MixQLowerGpuBase<LowerGpuPass> {
   void runOnOperation() override {
+    if (isLlamaGraph(getOperation())) {
+      if (failed(lowerLlamaGraph(getOperation())))
+        signalPassFailure();
+      return;
+    }
     Lowering lowering(getOperation());
     if (failed(lowering.run()))
       signalPassFailure();

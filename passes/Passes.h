@@ -53,6 +53,21 @@ struct GpuPipelineOptions
   Option<std::string> chip{*this, "chip",
                            llvm::cl::desc("The GPU: sm_80 or sm_90a"),
                            llvm::cl::init("sm_80")};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("What the gpu.binary holds: isa (PTX, needs no "
+                     "ptxas), bin (cubin) or fatbin (both need ptxas)"),
+      llvm::cl::init("isa")};
+  Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit directory for format=bin|fatbin (empty: "
+                     "MLIR's default search)"),
+      llvm::cl::init("")};
+  Option<bool> host{*this, "host",
+                    llvm::cl::desc("Also lower the host code to the LLVM "
+                                   "dialect (gpu-to-llvm and the standard "
+                                   "conversions; a whole Llama graph only)"),
+                    llvm::cl::init(false)};
 };
 
 /// Adds the GPU pipeline (see GpuPipeline.cpp) to `pm`.

@@ -235,9 +235,50 @@ def MixQLowerCpu : Pass<"mixq-lower-cpu", "::mlir::ModuleOp"> {
 }
 
 def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
-  let summary = "Lowers tiled decode products to NVIDIA GPU kernels and launches";
+  let summary = "Lowers the Llama graph, or tiled decode products, to NVIDIA GPU kernels and launches";
   let description = [{
-    Takes every `scf.forall` of `mixq.qmatmul_tile` that `-mixq-tile` made of
+    **Whole graph.** On a module built by `mixq compile` (attribute
+    `mixq.model`, functions `@prefill` and `@decode`, products planned for
+    `sm_80`/`sm_90a` and tiled), every op becomes kernel launches and the two
+    functions become `mixq_prefill` / `mixq_decode` of runtime/ModuleABI.h
+    on device pointers, with the module's exports (`mixq_target` is the
+    plans' chip, `mixq_gpu_abi_version` is 1):
+
+    - `mixq.embed` (dense tables copied, uniform and LUT tables decoded with
+      the GEMV's chunk decoders), `mixq.rms_norm` (sum of squares in f64),
+      `mixq.rope` (the (cos, sin) table of the CPU path as a global of the
+      kernel module), the KV-cache `tensor.insert_slice` (a store kernel into
+      the layer's rows) and `tensor.extract_slice` (a view), `mixq.attention`
+      (one block per token and head, causal, softmax sum in f64), the
+      element-wise `arith.addf|mulf|subf` and `linalg.generic` (its body
+      cloned into the kernel), `mixq.sparse_add`, and every product: the
+      decode GEMV kernels below; prefill (`gemm` plans, M dynamic) runs the
+      same kernels on chunks of 16 rows in grid z (correct but slow; the
+      tensor-core GEMM is still to come);
+    - memory: the runtime's scratch buffer holds every intermediate tensor
+      (first fit by liveness), tensors with one row per token planned for
+      `max_seq_len` rows rounded up to 16, so every kernel argument has a
+      static shape; the caches are updated in place;
+    - all launches of a call go on one stream (`gpu.wait async` at entry,
+      `gpu.launch_func async`, `gpu.wait` before returning).
+
+    ```mlir
+    // @decode after -mixq-lower-gpu (abridged):
+    func.func @mixq_decode(%rt: !llvm.ptr, %streams: !llvm.ptr, %kc: !llvm.ptr,
+        %vc: !llvm.ptr, %token: i32, %pos: i64, %logits: !llvm.ptr,
+        %scratch: !llvm.ptr) -> i32 {
+      ...
+      %s0 = gpu.wait async
+      %s1 = gpu.launch_func async [%s0] @mixq_kernels::@mixq_embed_0
+          blocks in (%c1, %c1, %c1) threads in (%c128, %c1, %c1)
+          args(%table : memref<274x32xf16>, %token : i32, %x : memref<1x32xf32>)
+      ...
+      gpu.wait [%sN]
+      return %c0_i32 : i32
+    }
+    ```
+
+    **Products only.** On any other module, takes every `scf.forall` of `mixq.qmatmul_tile` that `-mixq-tile` made of
     a `mixq.qmatmul` planned for `sm_80` or `sm_90a` with the `gemv` kernel
     (decode: a static M of at most 16 rows) and replaces it with
 
@@ -320,9 +361,10 @@ def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::cf::ControlFlowDialect", "::mlir::func::FuncDialect",
     "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
-    "::mlir::vector::VectorDialect"
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
   ];
 }
 

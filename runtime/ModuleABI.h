@@ -75,6 +75,59 @@ int32_t mixq_decode(const mixq_runtime *rt, const void *const *streams,
                     float *kcache, float *vcache, int32_t token, int64_t pos,
                     float *logits, void *scratch);
 
+/* ---- GPU modules (mixq_target() is "sm_80" or "sm_90a") ------------------
+ *
+ * Same exports and signatures as above (mixq_abi_version() is 1), plus
+ * mixq_gpu_abi_version(), which returns MIXQ_GPU_ABI_VERSION: the contract
+ * below. Not yet implemented by runtime/ (issue 7, item 4); nothing in it
+ * has run on a device yet.
+ *
+ * Pointers. `rt` is unused (may be NULL). `streams` is a HOST array of
+ * mixq_stream_count() DEVICE pointers, one per package stream, each 16-byte
+ * aligned and readable 16 bytes past its end (pad every stream to a multiple
+ * of 16 bytes): kernels load 16 bytes at a time. kcache, vcache, tokens
+ * (prefill), logits and scratch are DEVICE pointers, at least 16-byte
+ * aligned (cuMemAlloc's 256 is fine). Token ids are not checked by the
+ * module (a bad id reads a clamped row): the runtime checks them, as it
+ * does today. pos and n are checked on the host (MIXQ_STATUS_BAD_ARGUMENT).
+ *
+ * Scratch. mixq_scratch_bytes(n) is one constant for every n: buffers are
+ * planned for max_seq_len tokens (rounded up to 16).
+ *
+ * Execution. Each call creates one stream (mgpuStreamCreate), launches
+ * every kernel on it in order, and synchronizes and destroys it before
+ * returning; the caches and logits are complete when the call returns.
+ *
+ * Imports. The library leaves these symbols undefined; the process must
+ * provide them (global symbols of the executable, or a library loaded
+ * RTLD_GLOBAL) before it dlopens the module. Their signatures are those of
+ * MLIR's CUDA runtime wrappers (CUmodule, CUfunction and CUstream as
+ * void *):
+ *
+ *   void *mgpuModuleLoad(void *cubin, size_t size);     kernels as cubin
+ *   void *mgpuModuleLoadJIT(void *ptx, int opt_level);  kernels as PTX
+ *   void  mgpuModuleUnload(void *module);
+ *   void *mgpuModuleGetFunction(void *module, const char *name);
+ *   void *mgpuStreamCreate(void);
+ *   void  mgpuStreamSynchronize(void *stream);
+ *   void  mgpuStreamDestroy(void *stream);
+ *   void  mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+ *                          intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+ *                          intptr_t blockZ, int32_t smem, void *stream,
+ *                          void **params, void **extra, size_t paramCount);
+ *
+ * A cubin module (compiled where ptxas was found) imports mgpuModuleLoad, a
+ * PTX module mgpuModuleLoadJIT. The kernel image is embedded in the library
+ * and loaded by a constructor when the library is loaded (dlopen), unloaded
+ * by a destructor: a CUDA context must be current, or made current by the
+ * mgpu* functions themselves (as MLIR's wrappers do with the primary
+ * context), at dlopen time and on every call. Kernel parameters are one
+ * device pointer per buffer and 64-bit integers (bare-pointer ABI);
+ * mgpuModuleGetFunction is called with the kernel's name before each
+ * launch (cache it). */
+#define MIXQ_GPU_ABI_VERSION 1
+int32_t mixq_gpu_abi_version(void);
+
 #ifdef __cplusplus
 }
 #endif

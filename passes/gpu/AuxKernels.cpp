@@ -66,9 +66,11 @@ FailureOr<KernelLaunch> buildQuikSplitKernel(OpBuilder &b, Location loc,
                                              gpu::GPUModuleOp module,
                                              llvm::StringRef name,
                                              const WeightInfo &w, int64_t m,
-                                             Type xElem, std::string &why) {
+                                             Type xElem, std::string &why,
+                                             int64_t rowCap) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  const int64_t cap = std::max(rowCap, m);
   const int64_t K = w.cols, C = w.layout.fp16Cols, Q = K - C;
   KernelLaunch launch;
   KernelSignature &sig = launch.signature;
@@ -77,9 +79,9 @@ FailureOr<KernelLaunch> buildQuikSplitKernel(OpBuilder &b, Location loc,
     why = "the weight has no 'col_index' stream";
     return failure();
   }
-  unsigned xArg = sig.addOther(MemRefType::get({m, K}, xElem));
-  unsigned xqArg = sig.addOther(MemRefType::get({m, Q}, f32));
-  unsigned xoArg = sig.addOther(MemRefType::get({m, C}, f32));
+  unsigned xArg = sig.addOther(MemRefType::get({cap, K}, xElem));
+  unsigned xqArg = sig.addOther(MemRefType::get({cap, Q}, f32));
+  unsigned xoArg = sig.addOther(MemRefType::get({cap, C}, f32));
   const int64_t threads = kWarp * kWarpsPerBlock;
   launch.block = {threads, 1, 1};
   launch.grid = {(K + threads - 1) / threads, 1, 1};
@@ -89,6 +91,8 @@ FailureOr<KernelLaunch> buildQuikSplitKernel(OpBuilder &b, Location loc,
         xq = func.getArgument(xqArg), xo = func.getArgument(xoArg);
 
   IRB r{b, loc};
+  Value rowBase = rowCap > 0 ? r.mulI(blockId(r, gpu::Dimension::z), m)
+                          : r.idx(0);
   Value k = r.add(r.mulI(blockId(r, gpu::Dimension::x), threads),
                   threadIdX(r));
   Value inside =
@@ -117,11 +121,13 @@ FailureOr<KernelLaunch> buildQuikSplitKernel(OpBuilder &b, Location loc,
   auto ifOutlier = scf::IfOp::create(b, loc, isOutlier, /*withElse=*/true);
   b.setInsertionPointToStart(ifOutlier.thenBlock());
   for (int64_t mi = 0; mi < m; ++mi)
-    r.store(r.loadF32(x, {r.idx(mi), k}), xo, {r.idx(mi), found[0]});
+    r.store(r.loadF32(x, {r.addI(rowBase, mi), k}), xo,
+            {r.addI(rowBase, mi), found[0]});
   b.setInsertionPointToStart(ifOutlier.elseBlock());
   Value j = r.sub(k, found[0]);
   for (int64_t mi = 0; mi < m; ++mi)
-    r.store(r.loadF32(x, {r.idx(mi), k}), xq, {r.idx(mi), j});
+    r.store(r.loadF32(x, {r.addI(rowBase, mi), k}), xq,
+            {r.addI(rowBase, mi), j});
   b.setInsertionPointToEnd(&func.getBody().back());
   gpu::ReturnOp::create(b, loc);
   return launch;
@@ -131,10 +137,11 @@ FailureOr<KernelLaunch> buildSparseAddKernel(OpBuilder &b, Location loc,
                                              gpu::GPUModuleOp module,
                                              llvm::StringRef name,
                                              const WeightInfo &w, int64_t m,
-                                             Type xElem, std::string &why) {
+                                             Type xElem, std::string &why,
+                                             int64_t rowCap) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
-  const int64_t N = w.rows, K = w.cols;
+  const int64_t N = w.rows, K = w.cols, cap = std::max(rowCap, m);
   KernelLaunch launch;
   KernelSignature &sig = launch.signature;
   FailureOr<unsigned> rowptrArg = sig.addStream(ctx, w, "csr_rowptr");
@@ -144,9 +151,9 @@ FailureOr<KernelLaunch> buildSparseAddKernel(OpBuilder &b, Location loc,
     why = "the weight has no CSR outlier streams";
     return failure();
   }
-  unsigned xArg = sig.addOther(MemRefType::get({m, K}, xElem));
-  unsigned accArg = sig.addOther(MemRefType::get({m, N}, f32));
-  unsigned outArg = sig.addOther(MemRefType::get({m, N}, f32));
+  unsigned xArg = sig.addOther(MemRefType::get({cap, K}, xElem));
+  unsigned accArg = sig.addOther(MemRefType::get({cap, N}, f32));
+  unsigned outArg = sig.addOther(MemRefType::get({cap, N}, f32));
   launch.block = {kWarp * kWarpsPerBlock, 1, 1};
   launch.grid = {(N + kWarpsPerBlock - 1) / kWarpsPerBlock, 1, 1};
   launch.func = createKernel(b, loc, module, name, sig, launch.block);
@@ -156,6 +163,8 @@ FailureOr<KernelLaunch> buildSparseAddKernel(OpBuilder &b, Location loc,
         acc = func.getArgument(accArg), out = func.getArgument(outArg);
 
   IRB r{b, loc};
+  Value rowBase = rowCap > 0 ? r.mulI(blockId(r, gpu::Dimension::z), m)
+                          : r.idx(0);
   Value tid = threadIdX(r);
   Value lane = r.remI(tid, kWarp), warp = r.divI(tid, kWarp);
   Value row = r.add(r.mulI(blockId(r, gpu::Dimension::x), kWarpsPerBlock),
@@ -176,7 +185,8 @@ FailureOr<KernelLaunch> buildSparseAddKernel(OpBuilder &b, Location loc,
           Value v = r.loadF32(value, e);
           SmallVector<Value> next;
           for (int64_t mi = 0; mi < m; ++mi)
-            next.push_back(fma(r, v, r.loadF32(x, {r.idx(mi), c}), a[mi]));
+            next.push_back(
+                fma(r, v, r.loadF32(x, {r.addI(rowBase, mi), c}), a[mi]));
           return next;
         });
     for (Value &s : sums)
@@ -186,7 +196,7 @@ FailureOr<KernelLaunch> buildSparseAddKernel(OpBuilder &b, Location loc,
     auto ifLane0 = scf::IfOp::create(b, loc, lane0, /*withElse=*/false);
     b.setInsertionPointToStart(ifLane0.thenBlock());
     for (int64_t mi = 0; mi < m; ++mi) {
-      Value at = r.idx(mi);
+      Value at = r.addI(rowBase, mi);
       r.store(r.fadd(r.load(acc, {at, row}), sums[mi]), out, {at, row});
     }
   }

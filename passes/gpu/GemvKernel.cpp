@@ -19,6 +19,9 @@
 //   butterfly shuffles (shfl.sync.bfly) and lane 0 stores them: y[m][n],
 //   or partial[split][m][n] when K is split (AuxKernels.cpp adds them up).
 //
+// Prefill (GemvSpec::rowCap > M): the same kernel over M-row chunks of a
+// larger activation buffer, chunk blockIdx.z (rows [M z, M z + M)).
+//
 //===----------------------------------------------------------------------===//
 #include "passes/gpu/GpuKernels.h"
 
@@ -43,11 +46,12 @@ FailureOr<KernelLaunch> buildGemvKernel(OpBuilder &b, Location loc,
   const int64_t S = spec.splitK, R = kRowsPerWarp;
   const int64_t blockRows = kWarpsPerBlock * R;
   Type f32 = b.getF32Type();
-  unsigned xArg = sig.addOther(MemRefType::get({M, K}, spec.xElem));
+  const int64_t cap = spec.rowCapacity();
+  unsigned xArg = sig.addOther(MemRefType::get({cap, K}, spec.xElem));
   int accArg = spec.accumulate
-                   ? int(sig.addOther(MemRefType::get({M, N}, f32)))
+                   ? int(sig.addOther(MemRefType::get({cap, N}, f32)))
                    : -1;
-  SmallVector<int64_t> outShape{M, N};
+  SmallVector<int64_t> outShape{cap, N};
   if (S > 1)
     outShape.insert(outShape.begin(), S);
   unsigned outArg = sig.addOther(MemRefType::get(outShape, f32));
@@ -66,6 +70,7 @@ FailureOr<KernelLaunch> buildGemvKernel(OpBuilder &b, Location loc,
   Value lane = r.remI(tid, kWarp), warp = r.divI(tid, kWarp);
   Value firstRow = r.mulI(blockId(r, gpu::Dimension::x), blockRows);
   Value split = blockId(r, gpu::Dimension::y);
+  Value rowBase = spec.rowBase(r);
   dec.begin(r, firstRow, func.getWorkgroupAttributions());
 
   SmallVector<Value> rows, slots, valid;
@@ -96,7 +101,8 @@ FailureOr<KernelLaunch> buildGemvKernel(OpBuilder &b, Location loc,
         for (int64_t s = 0; s < C; s += run) {
           SmallVector<SmallVector<Value>> xs;
           for (int64_t m = 0; m < M; ++m)
-            xs.push_back(loadFloats(r, x, r.idx(m), r.addI(k0, s), run));
+            xs.push_back(
+                loadFloats(r, x, r.addI(rowBase, m), r.addI(k0, s), run));
           for (int64_t i = 0; i < R; ++i) {
             SmallVector<Value> w = dec.values(r, chunk[i], s, run);
             for (int64_t m = 0; m < M; ++m) {
@@ -129,7 +135,7 @@ FailureOr<KernelLaunch> buildGemvKernel(OpBuilder &b, Location loc,
       b.setInsertionPointToStart(ifRow.thenBlock());
       Value row = r.add(firstRow, slots[i]);
       for (int64_t m = 0; m < M; ++m) {
-        SmallVector<Value> at{r.idx(m), row};
+        SmallVector<Value> at{r.addI(rowBase, m), row};
         Value v = acc[m * R + i];
         if (accIn)
           v = r.fadd(r.load(accIn, at), v);

@@ -105,6 +105,12 @@ int64_t GemvSpec::cols() const {
   return w.cols;
 }
 
+Value GemvSpec::rowBase(IRB &r) const {
+  if (rowCap <= 0)
+    return r.idx(0);
+  return r.mulI(blockId(r, gpu::Dimension::z), m);
+}
+
 Value threadIdX(IRB &r) {
   return gpu::ThreadIdOp::create(r.b, r.loc, gpu::Dimension::x);
 }

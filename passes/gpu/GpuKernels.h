@@ -113,6 +113,13 @@ struct GemvSpec {
   int64_t cols() const;
   /// The kernel reads acc[M x N] and writes acc + product (no split).
   bool accumulate = false;
+  /// Prefill: when > 0, x, acc and out have max(rowCap, m) rows and the
+  /// kernel computes rows [m z, m z + m) with z = blockIdx.z (the host
+  /// launches ceil(rows / m) chunks in grid z; splitK must be 1).
+  int64_t rowCap = 0;
+  int64_t rowCapacity() const { return rowCap > m ? rowCap : m; }
+  /// The first row of the kernel's chunk (index 0 without chunks).
+  mlir::Value rowBase(IRB &r) const;
 };
 
 /// What one lane holds of one chunk of a weight row: the raw words it
@@ -187,19 +194,22 @@ KernelLaunch buildSplitReduceKernel(mlir::OpBuilder &b, mlir::Location loc,
 /// QUIK's activation split (activations kept in floating point, act = 16):
 /// xq[m][j] = x[m][k] for the j-th column k that is not an outlier column,
 /// xo[m][c] = x[m][col_index[c]]. Arguments: col_index, x, xq, xo (f32).
+/// With rowCap > 0 the buffers have max(rowCap, m) rows and chunk z is
+/// rows [m z, m z + m) (as GemvSpec::rowCap).
 mlir::FailureOr<KernelLaunch>
 buildQuikSplitKernel(mlir::OpBuilder &b, mlir::Location loc,
                      mlir::gpu::GPUModuleOp module, llvm::StringRef name,
                      const WeightInfo &w, int64_t m, mlir::Type xElem,
-                     std::string &why);
+                     std::string &why, int64_t rowCap = 0);
 
 /// out = acc + x * S^T for the CSR outliers S of a LUT weight: one warp per
 /// output row. Arguments: csr_rowptr, csr_col, csr_value, x, acc, out.
+/// rowCap as for buildQuikSplitKernel.
 mlir::FailureOr<KernelLaunch>
 buildSparseAddKernel(mlir::OpBuilder &b, mlir::Location loc,
                      mlir::gpu::GPUModuleOp module, llvm::StringRef name,
                      const WeightInfo &w, int64_t m, mlir::Type xElem,
-                     std::string &why);
+                     std::string &why, int64_t rowCap = 0);
 
 // Shared device-side helpers (GpuCommon.cpp).
 

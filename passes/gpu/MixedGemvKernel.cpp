@@ -122,8 +122,9 @@ FailureOr<KernelLaunch> buildMixedGemvKernel(OpBuilder &b, Location loc,
     return failure();
 
   Type f32 = b.getF32Type();
-  unsigned xArg = sig.addOther(MemRefType::get({M, K}, spec.xElem));
-  SmallVector<int64_t> outShape{M, N};
+  const int64_t cap = spec.rowCapacity();
+  unsigned xArg = sig.addOther(MemRefType::get({cap, K}, spec.xElem));
+  SmallVector<int64_t> outShape{cap, N};
   if (S > 1)
     outShape.insert(outShape.begin(), S);
   unsigned outArg = sig.addOther(MemRefType::get(outShape, f32));
@@ -153,6 +154,7 @@ FailureOr<KernelLaunch> buildMixedGemvKernel(OpBuilder &b, Location loc,
   Value rr = r.divI(lane, lanesPerRow), sub = r.remI(lane, lanesPerRow);
   Value rb = blockId(r, gpu::Dimension::x);
   Value split = blockId(r, gpu::Dimension::y);
+  Value rowBase = spec.rowBase(r);
   const int64_t groupsPerRow = K / G, groupsPerSplit = spec.kSize / G;
   const int64_t span = (groupsPerSplit + kWarpsPerBlock - 1) / kWarpsPerBlock;
   Value gSplit = r.mulI(split, groupsPerSplit);
@@ -225,7 +227,7 @@ FailureOr<KernelLaunch> buildMixedGemvKernel(OpBuilder &b, Location loc,
               SmallVector<Value> wv = loadFloats(r, codes, {}, r.addI(elem, s), 8);
               for (int64_t m = 0; m < M; ++m) {
                 SmallVector<Value> xs =
-                    loadFloats(r, x, r.idx(m), r.addI(col0, s), 8);
+                    loadFloats(r, x, r.addI(rowBase, m), r.addI(col0, s), 8);
                 next[m] = dotAcc(r, wv, xs, next[m]);
               }
             }
@@ -253,7 +255,7 @@ FailureOr<KernelLaunch> buildMixedGemvKernel(OpBuilder &b, Location loc,
                   zeroMagic));
             for (int64_t m = 0; m < M; ++m) {
               SmallVector<Value> xs =
-                  loadFloats(r, x, r.idx(m), r.addI(col0, s), 8);
+                  loadFloats(r, x, r.addI(rowBase, m), r.addI(col0, s), 8);
               part[m] = dotAcc(r, wv, xs, part[m]);
             }
           }
@@ -269,7 +271,8 @@ FailureOr<KernelLaunch> buildMixedGemvKernel(OpBuilder &b, Location loc,
               Value v = r.fmul(r.loadF32(slotValue, at), own);
               Value colAt = r.add(r.mulI(g, G), idx);
               for (int64_t m = 0; m < M; ++m)
-                next[m] = fma(r, v, r.loadF32(x, {r.idx(m), colAt}), next[m]);
+                next[m] = fma(r, v, r.loadF32(x, {r.addI(rowBase, m), colAt}),
+                              next[m]);
             }
           }
           scf::YieldOp::create(b, loc, next);
@@ -300,7 +303,8 @@ FailureOr<KernelLaunch> buildMixedGemvKernel(OpBuilder &b, Location loc,
     Value sum = r.load(red, e);
     for (int64_t wi = 1; wi < kWarpsPerBlock; ++wi)
       sum = r.fadd(sum, r.load(red, r.addI(e, wi * M * T)));
-    Value m = r.divI(e, T), row = r.add(r.mulI(rb, T), r.remI(e, T));
+    Value m = r.add(rowBase, r.divI(e, T));
+    Value row = r.add(r.mulI(rb, T), r.remI(e, T));
     SmallVector<Value> at{m, row};
     if (S > 1)
       at.insert(at.begin(), split);

@@ -6,7 +6,10 @@
 // --cpu (default: this machine), then x86 assembly (--emit=asm), an object
 // (--emit=obj) or, by default, a shared library implementing
 // runtime/ModuleABI.h (-o model.so). Every output is written atomically
-// (temporary name, then rename). --emit=ptx arrives with issue 7.
+// (temporary name, then rename). --target=sm_80|sm_90a takes the GPU path
+// instead: -mixq-gpu-pipeline, then --emit=ptx writes the kernels' PTX, or
+// the default writes a shared library whose kernels are cubin (PTX without
+// ptxas) and whose host code launches them through the mgpu* ABI.
 //
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/Command.h"
@@ -49,6 +52,11 @@ cl::opt<std::string> outputPath("o",
                                          "shared library needs -o)"),
                                 cl::init("-"), cl::sub(compileCommand),
                                 cl::cat(category()));
+cl::opt<std::string> targetName("target",
+                                cl::desc("cpu (default) or an NVIDIA GPU: "
+                                         "sm_80 | sm_90a"),
+                                cl::init("cpu"), cl::sub(compileCommand),
+                                cl::cat(category()));
 cl::opt<std::string> cpuName("cpu",
                              cl::desc("x86 CPU to compile for (default: "
                                       "native, this machine's CPU)"),
@@ -73,9 +81,21 @@ int runCompile() {
         << "' (mlir, llvm, asm, obj or ptx)\n";
     return UsageError;
   }
-  if (emitKind == "ptx") {
+  bool gpu = isGpuTarget(targetName);
+  if (!gpu && targetName != "cpu") {
+    WithColor::error(errs(), "mixq") << "unknown --target '" << targetName
+                                     << "' (cpu, sm_80 or sm_90a)\n";
+    return UsageError;
+  }
+  if (emitKind == "ptx" && !gpu) {
     WithColor::error(errs(), "mixq")
-        << "compile --emit=ptx is not implemented yet (issue 7)\n";
+        << "compile --emit=ptx needs --target=sm_80 or sm_90a\n";
+    return UsageError;
+  }
+  if (gpu && (emitKind == "llvm" || emitKind == "asm" || emitKind == "obj")) {
+    WithColor::error(errs(), "mixq")
+        << "compile --target=" << targetName
+        << " writes mlir, ptx or a shared library (-o FILE)\n";
     return UsageError;
   }
   if (emitKind.empty() && outputPath == "-") {
@@ -92,6 +112,22 @@ int runCompile() {
     if (timeStages)
       errs() << formatv("{0,-14} {1:f3} s\n", name, seconds);
   };
+  if (gpu && emitKind == "ptx") {
+    auto ptx = compilePackageToPtx(**package, targetName);
+    if (!ptx)
+      return fail(ptx.takeError());
+    if (Error e = writeToOutput(outputPath, [&](raw_ostream &os) {
+          os << *ptx;
+          return Error::success();
+        }))
+      return fail(std::move(e));
+    return Success;
+  }
+  if (gpu && emitKind.empty()) {
+    if (Error e = compileGpuPackage(**package, outputPath, targetName, stage))
+      return fail(std::move(e));
+    return Success;
+  }
   if (emitKind.empty()) {
     if (Error e = compilePackage(**package, outputPath,
                                  HostTarget{cpuName, cpuFeatures}, stage))

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/CompilePackage.h"
 
+#include "codegen/GPU/GpuCodegen.h"
 #include "codegen/Llama/GraphBuilder.h"
 #include "passes/Passes.h"
 
@@ -14,6 +15,8 @@
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
+
+#include "llvm/ADT/StringSwitch.h"
 
 #include <chrono>
 
@@ -71,6 +74,95 @@ Error compilePackage(const PackageReader &package, StringRef outputPath,
   if (!objects)
     return objects.takeError();
   done("llvm O3 + x86 codegen");
+  if (Error e = linkSharedLibraryFromObjects(*objects, outputPath))
+    return e;
+  done("link");
+  return Error::success();
+}
+
+bool isGpuTarget(StringRef name) {
+  return name == "sm_80" || name == "sm_90a";
+}
+
+Error lowerToGpu(mlir::ModuleOp module, StringRef chip, StringRef format,
+                 StringRef toolkit, bool host) {
+  mlir::PassManager pm(module->getContext());
+  GpuPipelineOptions options;
+  options.chip = chip.str();
+  options.format = format.str();
+  options.toolkit = toolkit.str();
+  options.host = host;
+  buildGpuPipeline(pm, options);
+  std::string diagnostics;
+  raw_string_ostream os(diagnostics);
+  mlir::ScopedDiagnosticHandler handler(
+      module->getContext(), [&](mlir::Diagnostic &d) {
+        os << d.getLocation() << ": " << d << "\n";
+        return mlir::success();
+      });
+  if (mlir::failed(pm.run(module)))
+    return createStringError(inconvertibleErrorCode(),
+                             "the GPU pipeline failed: " + diagnostics);
+  return Error::success();
+}
+
+namespace {
+void registerGpu(mlir::MLIRContext &context) {
+  mlir::DialectRegistry registry;
+  registerGpuCodegen(registry);
+  context.appendDialectRegistry(registry);
+}
+} // namespace
+
+Expected<std::string> compilePackageToPtx(const PackageReader &package,
+                                          StringRef chip) {
+  mlir::MLIRContext context;
+  registerGpu(context);
+  auto module = buildLlamaModule(context, package);
+  if (!module)
+    return module.takeError();
+  if (Error e = lowerToGpu(**module, chip, "isa", "", /*host=*/false))
+    return createFileError(package.path(), std::move(e));
+  auto object = kernelObject(**module);
+  if (!object)
+    return object.takeError();
+  return object->bytes;
+}
+
+Error compileGpuPackage(const PackageReader &package, StringRef outputPath,
+                        StringRef chip,
+                        std::function<void(StringRef, double)> stage) {
+  auto last = std::chrono::steady_clock::now();
+  auto done = [&](StringRef name) {
+    auto now = std::chrono::steady_clock::now();
+    if (stage)
+      stage(name, std::chrono::duration<double>(now - last).count());
+    last = now;
+  };
+  // Host code for any x86-64: it only calls the mgpu* functions.
+  auto target = resolveHostTarget(HostTarget{"x86-64", ""});
+  if (!target)
+    return target.takeError();
+  mlir::MLIRContext context;
+  registerGpu(context);
+  auto module = buildLlamaModule(context, package);
+  if (!module)
+    return module.takeError();
+  done("graph");
+  std::optional<std::string> toolkit = findCudaToolkit();
+  if (Error e = lowerToGpu(**module, chip, toolkit ? "bin" : "isa",
+                           toolkit ? *toolkit : "", /*host=*/true))
+    return createFileError(package.path(), std::move(e));
+  done(toolkit ? "mlir + ptxas" : "mlir (PTX)");
+  LLVMContext llvmContext;
+  auto llvmModule = translateToLLVMIR(**module, llvmContext);
+  if (!llvmModule)
+    return llvmModule.takeError();
+  done("translate");
+  auto objects = compileToObjects(**llvmModule, *target, /*threads=*/1);
+  if (!objects)
+    return objects.takeError();
+  done("host code");
   if (Error e = linkSharedLibraryFromObjects(*objects, outputPath))
     return e;
   done("link");

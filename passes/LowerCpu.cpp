@@ -15,6 +15,7 @@
 // are updated in place; the last product writes the logits buffer directly.
 //
 //===----------------------------------------------------------------------===//
+#include "passes/LlamaModule.h"
 #include "passes/Passes.h"
 #include "passes/cpu/CpuKernels.h"
 
@@ -40,64 +41,6 @@ using namespace mixq::cpu;
 namespace {
 
 int64_t roundUp64(int64_t v) { return (v + 63) / 64 * 64; }
-
-/// First-fit allocation of byte ranges with lifetimes over op indices.
-class Arena {
-public:
-  int64_t allocate(int64_t size, int64_t now, int64_t lastUse) {
-    size = roundUp64(std::max<int64_t>(size, 1));
-    live.erase(std::remove_if(live.begin(), live.end(),
-                              [&](const Range &r) { return r.lastUse < now; }),
-               live.end());
-    std::sort(live.begin(), live.end(),
-              [](const Range &a, const Range &b) { return a.begin < b.begin; });
-    int64_t at = 0;
-    for (const Range &r : live) {
-      if (r.begin - at >= size)
-        break;
-      at = std::max(at, r.begin + r.size);
-    }
-    live.push_back({at, size, lastUse});
-    peak = std::max(peak, at + size);
-    return at;
-  }
-  int64_t peak = 0;
-
-private:
-  struct Range {
-    int64_t begin, size, lastUse;
-  };
-  std::vector<Range> live;
-};
-
-struct ModelDims {
-  int64_t dim = 0, hidden = 0, layers = 0, heads = 0, kvHeads = 0, vocab = 0,
-          seq = 0;
-  float eps = 1e-5f, theta = 10000.0f;
-  int64_t headDim() const { return dim / heads; }
-};
-
-LogicalResult readDims(ModuleOp module, ModelDims &d) {
-  auto model = module->getAttrOfType<DictionaryAttr>("mixq.model");
-  if (!model)
-    return module.emitError("-mixq-lower-cpu needs the 'mixq.model' attribute "
-                            "of a module built by `mixq compile`");
-  auto get = [&](StringRef key, int64_t &out) {
-    if (auto a = model.getAs<IntegerAttr>(key)) {
-      out = a.getInt();
-      return true;
-    }
-    return false;
-  };
-  if (!get("dim", d.dim) || !get("hidden_dim", d.hidden) ||
-      !get("n_layers", d.layers) || !get("n_heads", d.heads) ||
-      !get("n_kv_heads", d.kvHeads) || !get("vocab_size", d.vocab) ||
-      !get("max_seq_len", d.seq))
-    return module.emitError("'mixq.model' lacks a model dimension");
-  if (auto a = model.getAs<FloatAttr>("rope_theta"))
-    d.theta = float(a.getValueAsDouble());
-  return success();
-}
 
 /// Lowers one tensor-level function (@prefill or @decode) into the body of
 /// its ABI function.
@@ -136,7 +79,7 @@ private:
 
   Value m, pos, scratch, logits, kcachePtr, vcachePtr;
   arith::ConstantIndexOp fixedBasePerRow; // patched: M * perRow arena size
-  Arena perRowArena, fixedArena;
+  LivenessArena perRowArena, fixedArena;
   DenseMap<Value, Value> buffers;  // tensor -> memref
   DenseMap<Value, Value> scalars;  // index values of the source
   DenseMap<Value, WeightInfo> weights;
@@ -620,137 +563,10 @@ struct LowerCpuPass : public mixq::impl::MixQLowerCpuBase<LowerCpuPass> {
 
 namespace {
 
-/// The (cos, sin) table of every position and frequency, computed in f64 as
-/// the reference engine does.
-memref::GlobalOp buildRopeTable(OpBuilder &b, Location loc,
-                                const ModelDims &d) {
-  int64_t hd = d.headDim(), half = hd / 2;
-  std::vector<float> table;
-  table.reserve(size_t(d.seq * half * 2));
-  for (int64_t p = 0; p < d.seq; ++p)
-    for (int64_t i = 0; i < half; ++i) {
-      double freq = std::pow(double(d.theta), -double(2 * i) / double(hd));
-      double angle = double(p) * freq;
-      table.push_back(float(std::cos(angle)));
-      table.push_back(float(std::sin(angle)));
-    }
-  auto type = MemRefType::get({d.seq, half, 2}, b.getF32Type());
-  auto tensorType = RankedTensorType::get({d.seq, half, 2}, b.getF32Type());
-  auto value = DenseElementsAttr::get(tensorType, ArrayRef<float>(table));
-  return memref::GlobalOp::create(b, loc, "mixq_rope_table",
-                                  b.getStringAttr("private"), type, value,
-                                  /*constant=*/true, b.getI64IntegerAttr(64));
-}
-
-/// A NUL-terminated string constant and its address.
-Value stringAddress(OpBuilder &b, Location loc, ModuleOp module,
-                    StringRef name, StringRef text) {
-  auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
-  auto global = module.lookupSymbol<LLVM::GlobalOp>(name);
-  if (!global) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(module.getBody());
-    std::string data = text.str();
-    data.push_back('\0');
-    auto type = LLVM::LLVMArrayType::get(b.getI8Type(), data.size());
-    global = LLVM::GlobalOp::create(b, loc, type, /*isConstant=*/true,
-                                    LLVM::Linkage::Internal, name,
-                                    b.getStringAttr(data));
-  }
-  return LLVM::AddressOfOp::create(b, loc, ptrType, global.getSymName());
-}
-
-/// Adds a public func.func `name` of `type` and returns a builder in it.
-Block *addExport(OpBuilder &b, Location loc, ModuleOp module, StringRef name,
-                 FunctionType type) {
-  b.setInsertionPointToEnd(module.getBody());
-  auto f = func::FuncOp::create(b, loc, name, type);
-  Block *entry = f.addEntryBlock();
-  b.setInsertionPointToStart(entry);
-  return entry;
-}
-
-void buildExports(OpBuilder &b, Location loc, ModuleOp module,
-                  const ModelDims &d, StringRef sha, StringRef target,
-                  ArrayRef<std::string> streams, int64_t prefillPerRow,
-                  int64_t prefillFixed, int64_t decodeBytes) {
-  MLIRContext *ctx = b.getContext();
-  auto ptrType = LLVM::LLVMPointerType::get(ctx);
-  Type i32 = b.getI32Type(), i64 = b.getI64Type();
-  IRB r{b, loc};
-
-  addExport(b, loc, module, "mixq_abi_version", b.getFunctionType({}, {i32}));
-  func::ReturnOp::create(b, loc, ValueRange{r.i32(1)});
-
-  addExport(b, loc, module, "mixq_package_sha256",
-            b.getFunctionType({}, {ptrType}));
-  func::ReturnOp::create(
-      b, loc, stringAddress(b, loc, module, "mixq_sha_text", sha));
-
-  addExport(b, loc, module, "mixq_target", b.getFunctionType({}, {ptrType}));
-  func::ReturnOp::create(
-      b, loc, stringAddress(b, loc, module, "mixq_target_text", target));
-
-  Block *dimsBlock = addExport(b, loc, module, "mixq_get_model_dims",
-                               b.getFunctionType({ptrType}, {}));
-  int64_t values[] = {d.dim,     d.hidden,    d.layers, d.heads,
-                      d.kvHeads, d.headDim(), d.vocab,  d.seq};
-  for (auto [i, v] : llvm::enumerate(values)) {
-    Value addr = LLVM::GEPOp::create(b, loc, ptrType, i64,
-                                     dimsBlock->getArgument(0),
-                                     ArrayRef<LLVM::GEPArg>{int32_t(i)});
-    LLVM::StoreOp::create(b, loc, r.i64(v), addr);
-  }
-  func::ReturnOp::create(b, loc);
-
-  addExport(b, loc, module, "mixq_stream_count", b.getFunctionType({}, {i64}));
-  func::ReturnOp::create(b, loc, ValueRange{r.i64(int64_t(streams.size()))});
-
-  // mixq_stream_name(i): a switch over the stream names (NULL outside).
-  Block *nameBlock = addExport(b, loc, module, "mixq_stream_name",
-                               b.getFunctionType({i64}, {ptrType}));
-  {
-    Value i = r.toIndex(nameBlock->getArgument(0));
-    SmallVector<int64_t> cases;
-    for (size_t k = 0; k < streams.size(); ++k)
-      cases.push_back(int64_t(k));
-    auto sw = scf::IndexSwitchOp::create(b, loc, TypeRange{ptrType}, i, cases,
-                                         cases.size());
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&sw.getDefaultRegion().emplaceBlock());
-      scf::YieldOp::create(b, loc,
-                           ValueRange{LLVM::ZeroOp::create(b, loc, ptrType)});
-    }
-    for (size_t k = 0; k < streams.size(); ++k) {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&sw.getCaseRegions()[k].emplaceBlock());
-      scf::YieldOp::create(
-          b, loc,
-          ValueRange{stringAddress(b, loc, module,
-                                   ("mixq_stream_" + llvm::Twine(k)).str(),
-                                   streams[k])});
-    }
-    func::ReturnOp::create(b, loc, sw.getResults());
-  }
-
-  // mixq_scratch_bytes(max_tokens) = max(prefill(max_tokens), decode).
-  Block *scratchBlock = addExport(b, loc, module, "mixq_scratch_bytes",
-                                  b.getFunctionType({i64}, {i64}));
-  {
-    Value n = scratchBlock->getArgument(0);
-    Value pre = arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, n, r.i64(prefillPerRow)),
-        r.i64(prefillFixed));
-    Value bytes = arith::MaxSIOp::create(b, loc, pre, r.i64(decodeBytes));
-    func::ReturnOp::create(b, loc, bytes);
-  }
-}
-
 void LowerCpuPass::runOnOperation() {
   ModuleOp module = getOperation();
   ModelDims dims;
-  if (failed(readDims(module, dims)))
+  if (failed(readModelDims(module, dims, "-mixq-lower-cpu")))
     return signalPassFailure();
   auto shaAttr = module->getAttrOfType<StringAttr>("mixq.package_sha256");
   if (!shaAttr) {
@@ -781,7 +597,7 @@ void LowerCpuPass::runOnOperation() {
     return on;
   };
   b.setInsertionPointToStart(module.getBody());
-  memref::GlobalOp rope = buildRopeTable(b, loc, dims);
+  memref::GlobalOp rope = buildRopeTable(b, loc, dims, /*alignment=*/64);
 
   auto ptrType = LLVM::LLVMPointerType::get(ctx);
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
@@ -814,8 +630,17 @@ void LowerCpuPass::runOnOperation() {
   prefill.erase();
   decodeFn.erase();
   std::string target = "x86-64:" + cpu;
-  buildExports(b, loc, module, dims, shaAttr.getValue(), target, table.names(),
-               bytes[0][0], bytes[0][1], bytes[1][0] + bytes[1][1]);
+  // mixq_scratch_bytes(max_tokens) = max(prefill(max_tokens), decode).
+  int64_t prefillPerRow = bytes[0][0], prefillFixed = bytes[0][1],
+          decodeBytes = bytes[1][0] + bytes[1][1];
+  buildModuleExports(
+      b, loc, module, dims, shaAttr.getValue(), target, table.names(),
+      [&](IRB &r, Value n) -> Value {
+        Value pre = arith::AddIOp::create(
+            r.b, r.loc, arith::MulIOp::create(r.b, r.loc, n, r.i64(prefillPerRow)),
+            r.i64(prefillFixed));
+        return arith::MaxSIOp::create(r.b, r.loc, pre, r.i64(decodeBytes));
+      });
   SmallVector<Attribute> names;
   for (const std::string &n : table.names())
     names.push_back(b.getStringAttr(n));

@@ -21,6 +21,7 @@
 //     weight's streams are arguments).
 //
 //===----------------------------------------------------------------------===//
+#include "passes/LlamaModule.h"
 #include "passes/gpu/GraphLowering.h"
 #include "passes/gpu/LayerKernels.h"
 
@@ -47,33 +48,6 @@ constexpr int64_t kChunkRows = 16; // rows per prefill GEMV chunk
 
 int64_t roundUp(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
 
-/// First-fit allocation of byte ranges with lifetimes over op indices.
-class Arena {
-public:
-  int64_t allocate(int64_t size, int64_t now, int64_t lastUse) {
-    size = roundUp(std::max<int64_t>(size, 1), kAlign);
-    llvm::erase_if(live, [&](const Range &r) { return r.lastUse < now; });
-    llvm::sort(live,
-               [](const Range &a, const Range &b) { return a.begin < b.begin; });
-    int64_t at = 0;
-    for (const Range &r : live) {
-      if (r.begin - at >= size)
-        break;
-      at = std::max(at, r.begin + r.size);
-    }
-    live.push_back({at, size, lastUse});
-    peak = std::max(peak, at + size);
-    return at;
-  }
-  int64_t peak = 0;
-
-private:
-  struct Range {
-    int64_t begin, size, lastUse;
-  };
-  std::vector<Range> live;
-};
-
 /// A device buffer: a pointer and the static shape the kernels see.
 struct Buf {
   Value ptr;
@@ -94,7 +68,7 @@ struct ModuleState {
   ModuleOp module;
   gpu::GPUModuleOp kernels;
   memref::GlobalOp ropeTable;
-  GraphDims dims;
+  ModelDims dims;
   std::map<std::string, KernelLaunch> cache;
   std::vector<std::string> streamNames;
   std::map<std::string, int64_t> streamIndex;
@@ -213,7 +187,7 @@ private:
   OpBuilder b;
   cpu::IRB r;
   int64_t cap = 1;
-  Arena arena;
+  LivenessArena arena{kAlign};
   Value m, pos, scratch, streams, kcache, vcache, logits, tokens, stream;
   Value logitsValue;
   DenseMap<Value, Buf> bufs;
@@ -444,7 +418,7 @@ LogicalResult FunctionLowering::lowerElementwise(Operation *op, ValueRange ins,
 
 LogicalResult FunctionLowering::lowerOp(Operation *op, int64_t index) {
   r.loc = op->getLoc();
-  const GraphDims &d = st.dims;
+  const ModelDims &d = st.dims;
   if (auto w = dyn_cast<WeightOp>(op)) {
     auto type = cast<QWeightType>(w.getType());
     weights[w.getResult()] = WeightInfo{
@@ -750,48 +724,6 @@ LogicalResult FunctionLowering::run(int64_t &scratchBytes) {
   return success();
 }
 
-LogicalResult readDims(ModuleOp module, GraphDims &d) {
-  auto model = module->getAttrOfType<DictionaryAttr>("mixq.model");
-  auto get = [&](StringRef key, int64_t &out) {
-    if (auto a = model.getAs<IntegerAttr>(key)) {
-      out = a.getInt();
-      return true;
-    }
-    return false;
-  };
-  if (!get("dim", d.dim) || !get("hidden_dim", d.hidden) ||
-      !get("n_layers", d.layers) || !get("n_heads", d.heads) ||
-      !get("n_kv_heads", d.kvHeads) || !get("vocab_size", d.vocab) ||
-      !get("max_seq_len", d.seq))
-    return module.emitError("'mixq.model' lacks a model dimension");
-  if (auto a = model.getAs<FloatAttr>("rope_theta"))
-    d.theta = float(a.getValueAsDouble());
-  return success();
-}
-
-/// The (cos, sin) table of every position and frequency in f64, as the CPU
-/// lowering and the reference engine compute it, as a global of the kernel
-/// module.
-memref::GlobalOp buildRopeTable(OpBuilder &b, Location loc,
-                                const GraphDims &d) {
-  int64_t hd = d.headDim(), half = hd / 2;
-  std::vector<float> table;
-  table.reserve(size_t(d.seq * half * 2));
-  for (int64_t p = 0; p < d.seq; ++p)
-    for (int64_t i = 0; i < half; ++i) {
-      double freq = std::pow(double(d.theta), -double(2 * i) / double(hd));
-      double angle = double(p) * freq;
-      table.push_back(float(std::cos(angle)));
-      table.push_back(float(std::sin(angle)));
-    }
-  auto type = MemRefType::get({d.seq, half, 2}, b.getF32Type());
-  auto tensorType = RankedTensorType::get({d.seq, half, 2}, b.getF32Type());
-  auto value = DenseElementsAttr::get(tensorType, ArrayRef<float>(table));
-  return memref::GlobalOp::create(b, loc, "mixq_rope_table",
-                                  b.getStringAttr("private"), type, value,
-                                  /*constant=*/true, b.getI64IntegerAttr(16));
-}
-
 } // namespace
 
 bool isLlamaGraph(ModuleOp module) {
@@ -803,7 +735,7 @@ bool isLlamaGraph(ModuleOp module) {
 LogicalResult lowerLlamaGraph(ModuleOp module) {
   ModuleState st;
   st.module = module;
-  if (failed(readDims(module, st.dims)))
+  if (failed(readModelDims(module, st.dims, "-mixq-lower-gpu")))
     return failure();
   auto sha = module->getAttrOfType<StringAttr>("mixq.package_sha256");
   if (!sha)
@@ -833,7 +765,7 @@ LogicalResult lowerLlamaGraph(ModuleOp module) {
   b.setInsertionPointToEnd(module.getBody());
   st.kernels = gpu::GPUModuleOp::create(b, loc, "mixq_kernels");
   b.setInsertionPointToStart(st.kernels.getBody());
-  st.ropeTable = buildRopeTable(b, loc, st.dims);
+  st.ropeTable = buildRopeTable(b, loc, st.dims, /*alignment=*/16);
 
   auto prefill = module.lookupSymbol<func::FuncOp>("prefill");
   auto decodeFn = module.lookupSymbol<func::FuncOp>("decode");
@@ -859,8 +791,12 @@ LogicalResult lowerLlamaGraph(ModuleOp module) {
   }
   prefill.erase();
   decodeFn.erase();
-  buildGpuExports(b, loc, module, st.dims, sha.getValue(),
-                  stringifyPlanTarget(*chip), st.streamNames, scratchBytes);
+  // GPU buffers are planned for max_seq_len rows: one size for any count.
+  buildModuleExports(
+      b, loc, module, st.dims, sha.getValue(), stringifyPlanTarget(*chip),
+      st.streamNames,
+      [&](cpu::IRB &r, Value) -> Value { return r.i64(scratchBytes); },
+      /*gpuAbiVersion=*/1);
   SmallVector<Attribute> names;
   for (const std::string &n : st.streamNames)
     names.push_back(b.getStringAttr(n));

@@ -36,15 +36,19 @@ void mixq::buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &o) {
   lower.cpu = o.cpu;
   lower.features = o.features;
   pm.addPass(createMixQLowerCpu(lower));
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-  pm.addPass(createSCFToControlFlowPass());
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createConvertVectorToLLVMPass());
+  // Passes that work function by function run nested, so that MLIR runs
+  // them on all cores (a 7B module has hundreds of kernel functions).
+  OpPassManager &perFunction = pm.nest<func::FuncOp>();
+  perFunction.addPass(createCanonicalizerPass());
+  perFunction.addPass(createCSEPass());
+  perFunction.addPass(createSCFToControlFlowPass());
+  perFunction.addPass(memref::createExpandStridedMetadataPass());
+  perFunction.addPass(createLowerAffinePass());
+  perFunction.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createArithToLLVMConversionPass());
+  OpPassManager &perFunction2 = pm.nest<func::FuncOp>();
+  perFunction2.addPass(createConvertMathToLLVMPass());
+  perFunction2.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createUBToLLVMConversionPass());

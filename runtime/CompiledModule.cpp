@@ -4,6 +4,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/CompiledModule.h"
+#include "runtime/GpuRuntimeABI.h"
+#include "runtime/GpuWeights.h"
 #include "runtime/TargetCheck.h"
 
 #include "model/MappedFile.h"
@@ -45,14 +47,24 @@ bool CompiledModule::isCpu() const {
   return llvm::StringRef(target_).starts_with("x86-64:");
 }
 
+bool CompiledModule::isGpu() const {
+  return llvm::StringRef(target_).starts_with("sm_");
+}
+
 llvm::Expected<std::unique_ptr<CompiledModule>>
 CompiledModule::open(llvm::StringRef path) {
   std::unique_ptr<CompiledModule> m(new CompiledModule);
   m->path_ = path.str();
   // dlopen searches the library path for a name without '/': never do that.
   std::string file = path.contains('/') ? path.str() : ("./" + path).str();
+  // A GPU module's constructor loads its kernels (mgpuModuleLoad*) during
+  // dlopen: record that load alone.
+  llvm::consumeError(takeGpuAbiError());
+  takeLastGpuImageKind();
   dlerror();
   m->handle_ = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  std::string gpuLoadError = llvm::toString(takeGpuAbiError());
+  GpuImageKind imageKind = takeLastGpuImageKind();
   if (!m->handle_)
     return fileError(path, loaderMessage(file));
 
@@ -88,6 +100,13 @@ CompiledModule::open(llvm::StringRef path) {
                                          version, MIXQ_ABI_VERSION));
   m->packageSha256_ = fromModule(f.packageSha256());
   m->target_ = fromModule(f.target());
+  if (m->isGpu()) {
+    if (auto *version = reinterpret_cast<int32_t (*)(void)>(
+            dlsym(m->handle_, "mixq_gpu_abi_version")))
+      m->gpuAbiVersion_ = version();
+    m->imageKind_ = imageKind;
+    m->gpuLoadError_ = gpuLoadError;
+  }
   f.getModelDims(&m->dims_);
   int64_t count = f.streamCount();
   if (count < 0)
@@ -101,10 +120,32 @@ CompiledModule::open(llvm::StringRef path) {
   return std::move(m);
 }
 
+llvm::Error CompiledModule::checkRunnable() const {
+  if (!isGpu())
+    return checkModuleTarget(target_);
+  if (llvm::Error e = checkGpuModule(target_, imageKind_))
+    return e;
+  if (gpuAbiVersion_ != MIXQ_GPU_ABI_VERSION)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        gpuAbiVersion_ < 0
+            ? std::string("GPU module without mixq_gpu_abi_version")
+            : llvm::formatv("GPU module ABI version {0}, this runtime speaks "
+                            "{1}; recompile it",
+                            gpuAbiVersion_, MIXQ_GPU_ABI_VERSION)
+                  .str());
+  if (!gpuLoadError_.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "its GPU kernels did not load: " +
+                                       gpuLoadError_);
+  return llvm::Error::success();
+}
+
 llvm::Error CompiledModule::bindPackage(const PackageReader &package) {
   bound_ = false;
   streams_.clear();
-  if (llvm::Error e = checkModuleTarget(target_))
+  gpuWeights_.reset();
+  if (llvm::Error e = checkRunnable())
     return fileError(path_, llvm::toString(std::move(e)));
   if (!isHex64(packageSha256_))
     return fileError(path_, "module reports no valid package hash");
@@ -122,20 +163,29 @@ llvm::Error CompiledModule::bindPackage(const PackageReader &package) {
     return fileError(path_, "module's model shape differs from " +
                                 package.path() + "'s config");
 
-  llvm::StringMap<const void *> available;
+  llvm::StringMap<llvm::ArrayRef<uint8_t>> available;
   for (const PackageTensorView &tensor : package.tensors())
     for (const PackageTensorView::StreamView &stream : tensor.streams)
-      available[tensor.name + ":" + stream.name] = stream.bytes.data();
-  std::vector<const void *> table;
-  table.reserve(streamNames_.size());
+      available[tensor.name + ":" + stream.name] = stream.bytes;
+  std::vector<llvm::ArrayRef<uint8_t>> streams;
+  streams.reserve(streamNames_.size());
   for (const std::string &name : streamNames_) {
     auto it = available.find(name);
     if (it == available.end())
       return fileError(path_, "module reads stream '" + name + "', which " +
                                   package.path() + " does not have");
-    table.push_back(it->second);
+    streams.push_back(it->second);
   }
-  streams_ = std::move(table);
+  if (isGpu()) {
+    auto weights = GpuWeights::upload(streams);
+    if (!weights)
+      return fileError(path_, llvm::toString(weights.takeError()));
+    gpuWeights_ = std::move(*weights);
+    streams_.assign(gpuWeights_->table().begin(), gpuWeights_->table().end());
+  } else {
+    for (llvm::ArrayRef<uint8_t> stream : streams)
+      streams_.push_back(stream.data());
+  }
   bound_ = true;
   return llvm::Error::success();
 }

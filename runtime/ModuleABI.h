@@ -79,8 +79,8 @@ int32_t mixq_decode(const mixq_runtime *rt, const void *const *streams,
  *
  * Same exports and signatures as above (mixq_abi_version() is 1), plus
  * mixq_gpu_abi_version(), which returns MIXQ_GPU_ABI_VERSION: the contract
- * below. Not yet implemented by runtime/ (issue 7, item 4); nothing in it
- * has run on a device yet.
+ * below, implemented by runtime/ (CudaDriver, GpuRuntimeABI, GpuSession;
+ * see runtime/README.md). Not yet run on a device.
  *
  * Pointers. `rt` is unused (may be NULL). `streams` is a HOST array of
  * mixq_stream_count() DEVICE pointers, one per package stream, each 16-byte

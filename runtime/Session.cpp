@@ -36,6 +36,17 @@ Session::create(const CompiledModule &module, unsigned threads) {
   for (int64_t f : {d.n_layers, d.max_seq_len, d.n_kv_heads, d.head_dim})
     overflow |= __builtin_mul_overflow(cache, uint64_t(f), &cache);
   overflow |= __builtin_mul_overflow(cache, uint64_t(8), &bytes); // K and V
+  if (module.isGpu()) {
+    // Device memory; the module uses no threads of ours.
+    if (overflow)
+      return fileError(module.path(), "the KV cache's size overflows");
+    std::unique_ptr<Session> s(new Session(module, 1));
+    auto gpu = GpuSession::create(module, cache);
+    if (!gpu)
+      return fileError(module.path(), llvm::toString(gpu.takeError()));
+    s->gpu_ = std::move(*gpu);
+    return std::move(s);
+  }
   if (llvm::Error e = checkAllocation(
           bytes, overflow,
           llvm::formatv("the KV cache for a context of {0} positions",
@@ -129,18 +140,32 @@ llvm::Error Session::statusError(int32_t status, const char *what) const {
                                  what, pos_, status, meaning));
 }
 
+llvm::Error Session::gpuError(llvm::Error e, const char *what) const {
+  return fileError(module_.path(),
+                   llvm::formatv("{0} at position {1} on the GPU: {2}", what,
+                                 pos_, llvm::toString(std::move(e))));
+}
+
 llvm::Expected<llvm::ArrayRef<float>>
 Session::prefill(llvm::ArrayRef<int> tokens) {
   if (llvm::Error e = checkTokens(tokens))
     return std::move(e);
   int64_t n = int64_t(tokens.size()), vocab = vocabSize();
-  if (llvm::Error e = reserveScratch(n))
-    return std::move(e);
   tokens_.assign(tokens.begin(), tokens.end());
   logits_.resize(size_t(n) * size_t(vocab));
-  int32_t status = module_.functions().prefill(
-      &runtime_, module_.streamTable().data(), kcache_.data(), vcache_.data(),
-      tokens_.data(), n, pos_, logits_.data(), scratch_);
+  int32_t status;
+  if (gpu_) {
+    auto result = gpu_->prefill(tokens_, pos_, logits_);
+    if (!result)
+      return gpuError(result.takeError(), "prefill");
+    status = *result;
+  } else {
+    if (llvm::Error e = reserveScratch(n))
+      return std::move(e);
+    status = module_.functions().prefill(
+        &runtime_, module_.streamTable().data(), kcache_.data(),
+        vcache_.data(), tokens_.data(), n, pos_, logits_.data(), scratch_);
+  }
   if (llvm::Error e = statusError(status, "prefill"))
     return std::move(e);
   pos_ += n;
@@ -152,9 +177,17 @@ llvm::Expected<llvm::ArrayRef<float>> Session::decode(int token) {
     return std::move(e);
   int64_t vocab = vocabSize();
   logits_.resize(size_t(vocab));
-  int32_t status = module_.functions().decode(
-      &runtime_, module_.streamTable().data(), kcache_.data(), vcache_.data(),
-      token, pos_, logits_.data(), scratch_);
+  int32_t status;
+  if (gpu_) {
+    auto result = gpu_->decode(token, pos_, logits_);
+    if (!result)
+      return gpuError(result.takeError(), "decode");
+    status = *result;
+  } else {
+    status = module_.functions().decode(
+        &runtime_, module_.streamTable().data(), kcache_.data(),
+        vcache_.data(), token, pos_, logits_.data(), scratch_);
+  }
   if (llvm::Error e = statusError(status, "decode"))
     return std::move(e);
   pos_ += 1;

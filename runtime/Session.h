@@ -6,6 +6,10 @@
 // buffer, a thread pool lent to the module as `mixq_runtime`, and the
 // current position.
 //
+// For a GPU module the caches, scratch and logits live in device memory
+// (runtime/GpuSession.h) and the logits are copied back after each call;
+// no thread pool is used.
+//
 // Every token id and position is checked here, before the module runs, so a
 // module only ever sees valid input; a nonzero status from the module
 // becomes an llvm::Error. Errors are "<module file>: <reason>".
@@ -15,6 +19,7 @@
 #define MIXQ_RUNTIME_SESSION_H
 
 #include "runtime/CompiledModule.h"
+#include "runtime/GpuSession.h"
 
 #include "model/ThreadPool.h"
 
@@ -52,6 +57,8 @@ public:
   int64_t contextLength() const { return module_.dims().max_seq_len; }
   int64_t vocabSize() const { return module_.dims().vocab_size; }
   unsigned threads() const { return pool_.size(); }
+  /// "GPU 0 (<name>, sm_XY)" for a GPU module, "" for a CPU module.
+  std::string device() const { return gpu_ ? gpu_->device() : std::string(); }
   /// When set, the wall time of every parallel_for the module calls is
   /// appended to `seconds`, in call order (the module's parallel sections:
   /// one per product and per attention, in graph order); null stops.
@@ -64,6 +71,7 @@ private:
   llvm::Error checkTokens(llvm::ArrayRef<int> tokens) const;
   llvm::Error reserveScratch(int64_t tokens);
   llvm::Error statusError(int32_t status, const char *what) const;
+  llvm::Error gpuError(llvm::Error e, const char *what) const;
   static void parallelFor(void *ctx, int64_t n, mixq_task_fn fn, void *args);
 
   const CompiledModule &module_;
@@ -76,6 +84,7 @@ private:
   int64_t scratchBytes_ = 0, scratchTokens_ = 0;
   int64_t pos_ = 0;
   std::vector<double> *profile_ = nullptr;
+  std::unique_ptr<GpuSession> gpu_;
 };
 
 } // namespace mixq

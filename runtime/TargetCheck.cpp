@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/TargetCheck.h"
+#include "runtime/GpuTarget.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallVector.h"
@@ -14,7 +15,6 @@
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/X86TargetParser.h"
 
-#include <dlfcn.h>
 
 using namespace mixq;
 
@@ -52,21 +52,9 @@ std::vector<std::string> mixq::missingX86Features(llvm::StringRef cpu) {
 }
 
 llvm::Error mixq::checkModuleTarget(llvm::StringRef target) {
-  if (target.starts_with("sm_")) {
-    // What issue 7's CUDA runtime will dlopen; say which of the two is
-    // missing, the driver or mixq's support.
-    void *driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
-    if (!driver) {
-      const char *why = dlerror();
-      return refuse("compiled for the NVIDIA GPU target " + target +
-                    ", but no NVIDIA driver is installed (libcuda.so.1: " +
-                    (why ? why : "not found") + ")");
-    }
-    dlclose(driver);
-    return refuse("compiled for the NVIDIA GPU target " + target +
-                  "; this mixq runs CPU modules only (GPU execution is "
-                  "issue 7); compile for this CPU instead");
-  }
+  // GPU modules: driver, device and compute capability (GpuTarget.h).
+  if (target.starts_with("sm_"))
+    return checkGpuModule(target, GpuImageKind::Unknown);
   llvm::StringRef cpu = target;
   if (!cpu.consume_front("x86-64:"))
     return refuse("unknown target '" + target +

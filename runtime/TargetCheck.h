@@ -2,11 +2,12 @@
 //
 // A module says what it was compiled for (mixq_target, ModuleABI.h). Before
 // the runtime calls into it, checkModuleTarget refuses what would otherwise
-// die with SIGILL or crash on pointers of the wrong kind: a GPU module
-// ("sm_80", "sm_90a": no CUDA runtime yet, and a clear word when the NVIDIA
-// driver is missing), an x86 module for a CPU whose vector extensions this
-// CPU lacks (e.g. "x86-64:znver4" on an AVX2-only machine), x86 code on
-// another architecture, and unknown targets.
+// die with SIGILL or crash on pointers of the wrong kind: a GPU module for
+// a GPU this machine lacks ("sm_80", "sm_90a": no NVIDIA driver, no device,
+// or one whose compute capability does not fit; GpuTarget.h), an x86
+// module for a CPU whose vector extensions this CPU lacks (e.g.
+// "x86-64:znver4" on an AVX2-only machine), x86 code on another
+// architecture, and unknown targets.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MIXQ_RUNTIME_TARGETCHECK_H

@@ -4,6 +4,7 @@
 //              [--formats f16,uniform-4,...] [--decode-steps N] [--skip-7b]
 //              [--model stories15M.bin] [--package PKG] [--tokenizer FILE]
 //              [--llama-bench PATH --llama-model A.gguf,B.gguf]
+//              [--target sm_80|sm_90a]
 //
 // Speeds are measured in one process and reported against baselines
 // measured in the same run:
@@ -20,6 +21,10 @@
 //      the llama2.c checkpoint (--model), prefill 64 and decode 128 tokens;
 //   4. optionally llama.cpp's llama-bench on GGUF files, side by side with
 //      mixq's stories15M numbers.
+// --target=sm_80|sm_90a compiles the stories15M package for that NVIDIA GPU
+// and times it there (runtime/Session.h runs GPU modules); the
+// Llama-2-7B-shaped kernel timings (2.) attribute time to the CPU module's
+// parallel sections and are skipped then.
 // A table goes to stdout (progress to stderr); --json FILE writes the same
 // results as JSON (atomically), --json - prints the JSON instead of the
 // table.
@@ -136,6 +141,14 @@ cl::opt<bool> skip7b("skip-7b",
                      cl::desc("Skip the Llama-2-7B-shaped kernels"),
                      cl::init(false), cl::sub(benchCommand),
                      cl::cat(category()));
+
+cl::opt<std::string> benchTarget(
+    "target",
+    cl::desc("cpu (default), or sm_80|sm_90a: compile the stories15M "
+             "--package for that NVIDIA GPU and time it there (skips the "
+             "Llama-2-7B-shaped CPU kernel timings)"),
+    cl::value_desc("target"), cl::init("cpu"), cl::sub(benchCommand),
+    cl::cat(category()));
 
 cl::opt<unsigned> layers7b(
     "layers-7b",
@@ -544,8 +557,10 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
   std::string moduleFile = work.file("stories15M.so");
   scope_exit cleanup([&] { work.release(moduleFile); });
   auto start = Clock::now();
-  if (Error e = compilePackage(**package, moduleFile,
-                               HostTarget{"native", ""}))
+  if (Error e = benchTarget == "cpu"
+                    ? compilePackage(**package, moduleFile,
+                                     HostTarget{"native", ""})
+                    : compileGpuPackage(**package, moduleFile, benchTarget))
     return createFileError(packagePath, std::move(e));
   r.compileSeconds = secondsSince(start);
   auto module = CompiledModule::open(moduleFile);
@@ -557,6 +572,8 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
   if (!session)
     return session.takeError();
   Session &s = **session;
+  if (!s.device().empty())
+    r.notes.push_back("the compiled module ran on " + s.device());
   touchPackage(**package);
   int64_t n = std::min<int64_t>(kPrefillTokens, s.contextLength() / 2);
   int64_t steps = std::min<int64_t>(kStoriesDecode, s.contextLength() - n);
@@ -1054,6 +1071,11 @@ int runBench() {
   if (formats.empty())
     for (StringRef f : benchFormatNames())
       formats.push_back(f.str());
+  if (benchTarget != "cpu" && !isGpuTarget(benchTarget))
+    return fail(benchError("--target: unknown target '" + benchTarget +
+                           "' (cpu, sm_80 or sm_90a)"));
+  // The 7B-shaped kernel timings need the CPU module's parallel sections.
+  bool run7b = !skip7b && benchTarget == "cpu";
   if (!tokenizerPath.empty() && !sys::fs::exists(tokenizerPath))
     return fail(fileError(tokenizerPath, "no such file (--tokenizer)"));
   if (!packagePath.empty() && !sys::fs::exists(packagePath))
@@ -1101,7 +1123,7 @@ int runBench() {
     sys::path::append(dir, "tokenizer.bin");
     tokenizerFile = dir.str().str();
   }
-  if (!skip7b) {
+  if (run7b) {
     if (sys::fs::exists(tokenizerFile)) {
       auto bytes = readFileBytes(tokenizerFile);
       if (!bytes)
@@ -1130,7 +1152,7 @@ int runBench() {
   results.bandwidth = *bandwidth;
   progress(formatv("memory read bandwidth: {0:f1} GB/s", bandwidth->gbs));
 
-  if (!skip7b) {
+  if (run7b) {
     results.ran7b = true;
     LlamaConfig config = llama2_7bConfig(std::max(1u, unsigned(layers7b)));
     for (const std::string &f : formats) {

@@ -301,9 +301,14 @@ int runPpl() {
     outs() << formatv("ppl {0:f4} over {1} tokens ({2} windows of {3}), mean "
                       "nll {4:f6}\n",
                       ppl, scored, windows, window, meanNll);
-    outs() << formatv("{0:f1} tokens/s ({1} threads, {2})\n", tokensPerSecond,
-                      model->threads(),
-                      model->session ? "compiled module" : "reference engine");
+    if (model->session && !model->session->device().empty())
+      outs() << formatv("{0:f1} tokens/s ({1}, compiled module)\n",
+                        tokensPerSecond, model->session->device());
+    else
+      outs() << formatv("{0:f1} tokens/s ({1} threads, {2})\n",
+                        tokensPerSecond, model->threads(),
+                        model->session ? "compiled module"
+                                       : "reference engine");
   }
   return Success;
 }

@@ -10,7 +10,7 @@
 // does (BOS and the prompt included; 0 = the whole context; clamped to the
 // context with a warning), so both commands print the same text for the same
 // weights. Stops early on BOS or EOS. The text goes to stdout, prefill and
-// decode speeds to stderr.
+// decode speeds to stderr (with the threads, or the GPU of a GPU module).
 //
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/Command.h"
@@ -147,12 +147,14 @@ int runRun() {
   auto rate = [](int64_t count, double seconds) {
     return seconds > 0 ? double(count) / seconds : 0.0;
   };
+  std::string where = s.device().empty()
+                          ? formatv("{0} threads", s.threads()).str()
+                          : s.device();
   errs() << formatv("prefill: {0} tokens in {1:f3} s ({2:f1} tokens/s); "
-                    "decode: {3} tokens in {4:f3} s ({5:f1} tokens/s); {6} "
-                    "threads\n",
+                    "decode: {3} tokens in {4:f3} s ({5:f1} tokens/s); {6}\n",
                     tokens.size(), prefillSeconds,
                     rate(int64_t(tokens.size()), prefillSeconds), decoded,
-                    decodeSeconds, rate(decoded, decodeSeconds), s.threads());
+                    decodeSeconds, rate(decoded, decodeSeconds), where);
   return Success;
 }
 

@@ -1,0 +1,104 @@
+//===- CudaDriver.cpp - The CUDA driver API, loaded with dlopen -----------===//
+//
+// See CudaDriver.h.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/CudaDriver.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cstdlib>
+#include <dlfcn.h>
+#include <mutex>
+#include <optional>
+
+using namespace mixq;
+
+namespace {
+
+constexpr llvm::StringLiteral kMissing =
+    " not found: no NVIDIA driver on this machine";
+
+llvm::Error message(const llvm::Twine &text) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), text);
+}
+
+} // namespace
+
+bool mixq::isMissingDriverMessage(llvm::StringRef message) {
+  return message.contains(kMissing);
+}
+
+std::string CudaDriver::libraryName() {
+  const char *name = std::getenv("MIXQ_LIBCUDA");
+  return name && *name ? std::string(name) : std::string("libcuda.so.1");
+}
+
+llvm::Expected<CudaDriver> CudaDriver::load(llvm::StringRef library) {
+  std::string name = library.str();
+  dlerror();
+  // RTLD_LOCAL: the driver's symbols never resolve a module's imports.
+  void *handle = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    // The loader's reason only when it says more than "no such file".
+    const char *why = dlerror();
+    llvm::StringRef reason = why ? why : "";
+    if (reason.empty() || reason.contains("No such file"))
+      return message(name + kMissing);
+    return message(name + kMissing + " (" + reason + ")");
+  }
+  CudaDriver driver;
+  const char *missing = nullptr;
+  auto resolve = [&](auto &fn, const char *symbol) {
+    if (missing)
+      return;
+    if (void *address = dlsym(handle, symbol))
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(address);
+    else
+      missing = symbol;
+  };
+#define MIXQ_CUDA_RESOLVE(field, symbol, ...) resolve(driver.field, symbol);
+  MIXQ_CUDA_DRIVER_FUNCTIONS(MIXQ_CUDA_RESOLVE)
+#undef MIXQ_CUDA_RESOLVE
+  if (missing) {
+    dlclose(handle);
+    return message(name + ": no symbol " + missing +
+                   " (not a CUDA driver, or one older than CUDA 12)");
+  }
+  return driver;
+}
+
+llvm::Expected<const CudaDriver &> CudaDriver::get() {
+  static std::once_flag once;
+  static std::optional<CudaDriver> driver;
+  static std::string failure;
+  std::call_once(once, [] {
+    llvm::Expected<CudaDriver> loaded = load(libraryName());
+    if (loaded)
+      driver = *loaded;
+    else
+      failure = llvm::toString(loaded.takeError());
+  });
+  if (!driver)
+    return message(failure);
+  return *driver;
+}
+
+std::string CudaDriver::describe(cuda::CUresult result) const {
+  const char *name = nullptr, *text = nullptr;
+  if (getErrorName(result, &name) != cuda::CUDA_SUCCESS || !name)
+    name = nullptr;
+  if (getErrorString(result, &text) != cuda::CUDA_SUCCESS || !text)
+    text = nullptr;
+  std::string out = name ? name : llvm::formatv("CUDA error {0}", result).str();
+  if (text)
+    out += std::string(" (") + text + ")";
+  return out;
+}
+
+llvm::Error CudaDriver::check(cuda::CUresult result,
+                              llvm::StringRef call) const {
+  if (result == cuda::CUDA_SUCCESS)
+    return llvm::Error::success();
+  return message(call + ": " + describe(result));
+}

@@ -1,0 +1,295 @@
+//===- GpuRuntimeABI.cpp - The mgpu* functions GPU modules import ---------===//
+//
+// See GpuRuntimeABI.h. CUmodule, CUfunction and CUstream cross the ABI as
+// void *; device pointers as void * too.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/GpuRuntimeABI.h"
+#include "runtime/GpuContext.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <mutex>
+#include <string>
+
+using namespace mixq;
+using namespace mixq::cuda;
+
+namespace {
+
+/// The first unreported failure and the kind of the last image loaded.
+struct AbiState {
+  std::mutex mutex;
+  std::string error;
+  GpuImageKind lastImage = GpuImageKind::Unknown;
+  /// mgpuModuleGetFunction runs before every launch: names resolved once
+  /// per module.
+  llvm::DenseMap<void *, llvm::StringMap<CUfunction>> functions;
+};
+
+AbiState &state() {
+  static AbiState *s = new AbiState; // outlives modules unloaded at exit
+  return *s;
+}
+
+void record(llvm::Error e) {
+  if (!e)
+    return;
+  std::string text = llvm::toString(std::move(e));
+  AbiState &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.error.empty())
+    s.error = std::move(text);
+}
+
+void record(const llvm::Twine &text) {
+  record(llvm::createStringError(llvm::inconvertibleErrorCode(), text));
+}
+
+/// The context, current on this thread; null after recording why not.
+GpuContext *context() {
+  llvm::Expected<GpuContext &> gpu = GpuContext::get();
+  if (!gpu) {
+    record(gpu.takeError());
+    return nullptr;
+  }
+  return &*gpu;
+}
+
+/// `log` on one line: "; " between its lines, no trailing newline.
+std::string oneLine(llvm::StringRef log) {
+  std::string out;
+  for (char c : log.rtrim())
+    out += c == '\n' ? std::string("; ") : std::string(1, c);
+  return out;
+}
+
+void *loadImage(const void *data, GpuImageKind kind, int optLevel) {
+  {
+    AbiState &s = state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    s.lastImage = kind;
+  }
+  GpuContext *gpu = context();
+  if (!gpu)
+    return nullptr;
+  char log[4096] = {};
+  int options[3] = {CU_JIT_ERROR_LOG_BUFFER,
+                    CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+                    CU_JIT_OPTIMIZATION_LEVEL};
+  void *values[3] = {log, reinterpret_cast<void *>(sizeof(log) - 1),
+                     reinterpret_cast<void *>(intptr_t(optLevel))};
+  unsigned count = kind == GpuImageKind::Ptx && optLevel >= 0 &&
+                           optLevel <= 4
+                       ? 3
+                       : 2;
+  CUmodule module = nullptr;
+  CUresult result = gpu->driver().moduleLoadDataEx(&module, data, count,
+                                                   options, values);
+  if (result != CUDA_SUCCESS) {
+    std::string call = kind == GpuImageKind::Ptx
+                           ? "cuModuleLoadDataEx (PTX)"
+                           : "cuModuleLoadDataEx (cubin)";
+    std::string text = gpu->driver().describe(result);
+    if (log[0])
+      text += ": " + oneLine(log);
+    record(call + ": " + text);
+    return nullptr;
+  }
+  return module;
+}
+
+/// `value` as a launch dimension, or 0 after recording why not.
+unsigned dimension(intptr_t value, const char *what) {
+  if (value <= 0 || uint64_t(value) > UINT32_MAX) {
+    record(llvm::formatv("mgpuLaunchKernel: {0} is {1}", what, value).str());
+    return 0;
+  }
+  return unsigned(value);
+}
+
+} // namespace
+
+llvm::Error mixq::takeGpuAbiError() {
+  AbiState &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.error.empty())
+    return llvm::Error::success();
+  std::string text = std::move(s.error);
+  s.error.clear();
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), text);
+}
+
+GpuImageKind mixq::takeLastGpuImageKind() {
+  AbiState &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  GpuImageKind kind = s.lastImage;
+  s.lastImage = GpuImageKind::Unknown;
+  return kind;
+}
+
+void *mgpuModuleLoad(void *data, size_t /*size*/) {
+  return loadImage(data, GpuImageKind::Cubin, -1);
+}
+
+void *mgpuModuleLoadJIT(void *data, int optLevel) {
+  return loadImage(data, GpuImageKind::Ptx, optLevel);
+}
+
+void mgpuModuleUnload(void *module) {
+  if (!module)
+    return; // its load failed (and was recorded)
+  {
+    AbiState &s = state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    s.functions.erase(module);
+  }
+  if (GpuContext *gpu = context())
+    record(gpu->check(
+        gpu->driver().moduleUnload(static_cast<CUmodule>(module)),
+        "cuModuleUnload"));
+}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  if (!module) {
+    record(llvm::Twine("mgpuModuleGetFunction: no kernel module for ") + name +
+           " (its kernels did not load)");
+    return nullptr;
+  }
+  AbiState &s = state();
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    auto it = s.functions.find(module);
+    if (it != s.functions.end()) {
+      auto fn = it->second.find(name);
+      if (fn != it->second.end())
+        return fn->second;
+    }
+  }
+  GpuContext *gpu = context();
+  if (!gpu)
+    return nullptr;
+  CUfunction function = nullptr;
+  if (llvm::Error e = gpu->check(
+          gpu->driver().moduleGetFunction(&function,
+                                          static_cast<CUmodule>(module), name),
+          (llvm::Twine("cuModuleGetFunction(") + name + ")").str())) {
+    record(std::move(e));
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.functions[module][name] = function;
+  return function;
+}
+
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t smem, void *stream,
+                      void **params, void **extra, size_t /*paramCount*/) {
+  if (!function) {
+    record("mgpuLaunchKernel: no kernel (mgpuModuleGetFunction failed)");
+    return;
+  }
+  unsigned dims[6] = {dimension(gridX, "gridX"),   dimension(gridY, "gridY"),
+                      dimension(gridZ, "gridZ"),   dimension(blockX, "blockX"),
+                      dimension(blockY, "blockY"), dimension(blockZ, "blockZ")};
+  for (unsigned d : dims)
+    if (d == 0)
+      return;
+  if (smem < 0) {
+    record(llvm::formatv("mgpuLaunchKernel: {0} bytes of shared memory", smem)
+               .str());
+    return;
+  }
+  GpuContext *gpu = context();
+  if (!gpu)
+    return;
+  record(gpu->check(gpu->driver().launchKernel(
+                        static_cast<CUfunction>(function), dims[0], dims[1],
+                        dims[2], dims[3], dims[4], dims[5], unsigned(smem),
+                        static_cast<CUstream>(stream), params, extra),
+                    "cuLaunchKernel"));
+}
+
+void *mgpuStreamCreate(void) {
+  GpuContext *gpu = context();
+  if (!gpu)
+    return nullptr;
+  // A blocking stream: it waits for the runtime's copies on the default
+  // stream (its inputs) before its kernels run.
+  CUstream stream = nullptr;
+  record(gpu->check(gpu->driver().streamCreate(&stream, CU_STREAM_DEFAULT),
+                    "cuStreamCreate"));
+  return stream;
+}
+
+void mgpuStreamSynchronize(void *stream) {
+  if (GpuContext *gpu = context())
+    record(gpu->check(
+        gpu->driver().streamSynchronize(static_cast<CUstream>(stream)),
+        "cuStreamSynchronize"));
+}
+
+void mgpuStreamDestroy(void *stream) {
+  if (!stream)
+    return;
+  if (GpuContext *gpu = context())
+    record(gpu->check(
+        gpu->driver().streamDestroy(static_cast<CUstream>(stream)),
+        "cuStreamDestroy"));
+}
+
+void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/, bool hostShared) {
+  if (hostShared) {
+    record("mgpuMemAlloc: host-shared memory is not supported");
+    return nullptr;
+  }
+  GpuContext *gpu = context();
+  if (!gpu)
+    return nullptr;
+  CUdeviceptr pointer = 0;
+  if (llvm::Error e = gpu->check(
+          gpu->driver().memAlloc(&pointer, bytes ? bytes : 1),
+          llvm::formatv("cuMemAlloc({0} bytes)", bytes).str())) {
+    record(std::move(e));
+    return nullptr;
+  }
+  return reinterpret_cast<void *>(pointer);
+}
+
+void mgpuMemFree(void *pointer, void * /*stream*/) {
+  if (!pointer)
+    return;
+  if (GpuContext *gpu = context())
+    record(gpu->check(
+        gpu->driver().memFree(reinterpret_cast<CUdeviceptr>(pointer)),
+        "cuMemFree"));
+}
+
+void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
+  if (GpuContext *gpu = context())
+    record(gpu->check(gpu->driver().memcpyAsync(
+                          reinterpret_cast<CUdeviceptr>(dst),
+                          reinterpret_cast<CUdeviceptr>(src), bytes,
+                          static_cast<CUstream>(stream)),
+                      "cuMemcpyAsync"));
+}
+
+void mgpuMemset32(void *dst, unsigned value, size_t count, void *stream) {
+  if (GpuContext *gpu = context())
+    record(gpu->check(gpu->driver().memsetD32Async(
+                          reinterpret_cast<CUdeviceptr>(dst), value, count,
+                          static_cast<CUstream>(stream)),
+                      "cuMemsetD32Async"));
+}
+
+void mgpuMemset16(void *dst, unsigned short value, size_t count,
+                  void *stream) {
+  if (GpuContext *gpu = context())
+    record(gpu->check(gpu->driver().memsetD16Async(
+                          reinterpret_cast<CUdeviceptr>(dst), value, count,
+                          static_cast<CUstream>(stream)),
+                      "cuMemsetD16Async"));
+}

@@ -1,0 +1,71 @@
+//===- GpuRuntimeABI.h - The mgpu* functions GPU modules import -*- C++ -*-===//
+//
+// A GPU module (ModuleABI.h, "GPU modules") leaves the mgpu* functions that
+// MLIR's gpu-to-llvm lowering and gpu.binary translation call undefined;
+// the runtime implements them here on CudaDriver (GpuRuntimeABI.cpp) with
+// the C signatures that lowering emits. They reach the module as dynamic
+// symbols of the executable: every executable that links mixq_runtime is
+// linked with --undefined and --export-dynamic-symbol for each of them
+// (runtime/CMakeLists.txt), so dlopen binds the module's imports to them.
+//
+// The generated code checks no result: the functions return null or
+// nothing on failure. Each failure is recorded instead (the first one since
+// the last takeGpuAbiError) as "<call>: <CUDA error>", and the runtime
+// turns it into an llvm::Error after loading a module and after each call.
+// Each function makes the primary context current first (GpuContext), so a
+// module's constructor may load its kernels before anyone else touched
+// CUDA; without a driver it records the driver's message and returns null.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MIXQ_RUNTIME_GPURUNTIMEABI_H
+#define MIXQ_RUNTIME_GPURUNTIMEABI_H
+
+#include "runtime/GpuTarget.h"
+
+#include "llvm/Support/Error.h"
+
+#include <cstddef>
+#include <cstdint>
+
+#define MIXQ_GPU_EXPORT extern "C" __attribute__((visibility("default")))
+
+// Kernel images, embedded in the module (cubin, or NUL-terminated PTX).
+MIXQ_GPU_EXPORT void *mgpuModuleLoad(void *data, size_t size);
+MIXQ_GPU_EXPORT void *mgpuModuleLoadJIT(void *data, int optLevel);
+MIXQ_GPU_EXPORT void mgpuModuleUnload(void *module);
+MIXQ_GPU_EXPORT void *mgpuModuleGetFunction(void *module, const char *name);
+MIXQ_GPU_EXPORT void mgpuLaunchKernel(void *function, intptr_t gridX,
+                                      intptr_t gridY, intptr_t gridZ,
+                                      intptr_t blockX, intptr_t blockY,
+                                      intptr_t blockZ, int32_t smem,
+                                      void *stream, void **params,
+                                      void **extra, size_t paramCount);
+// Streams.
+MIXQ_GPU_EXPORT void *mgpuStreamCreate(void);
+MIXQ_GPU_EXPORT void mgpuStreamSynchronize(void *stream);
+MIXQ_GPU_EXPORT void mgpuStreamDestroy(void *stream);
+// Memory (gpu.alloc, gpu.dealloc, gpu.memcpy, gpu.memset; not imported by
+// today's modules, provided for the lowering's full set of memory ops).
+MIXQ_GPU_EXPORT void *mgpuMemAlloc(uint64_t bytes, void *stream,
+                                   bool hostShared);
+MIXQ_GPU_EXPORT void mgpuMemFree(void *pointer, void *stream);
+MIXQ_GPU_EXPORT void mgpuMemcpy(void *dst, void *src, size_t bytes,
+                                void *stream);
+MIXQ_GPU_EXPORT void mgpuMemset32(void *dst, unsigned value, size_t count,
+                                  void *stream);
+MIXQ_GPU_EXPORT void mgpuMemset16(void *dst, unsigned short value,
+                                  size_t count, void *stream);
+
+namespace mixq {
+
+/// The first failure of an mgpu* function since the last call, as an error
+/// (success when there was none); clears it.
+llvm::Error takeGpuAbiError();
+
+/// How the last kernel image was loaded (mgpuModuleLoad: Cubin,
+/// mgpuModuleLoadJIT: Ptx) since the last call; clears it to Unknown.
+GpuImageKind takeLastGpuImageKind();
+
+} // namespace mixq
+
+#endif // MIXQ_RUNTIME_GPURUNTIMEABI_H

@@ -1,0 +1,65 @@
+//===- GpuSession.h - A session's device memory and GPU calls ---*- C++ -*-===//
+//
+// What Session (runtime/Session.h) keeps on the GPU for a GPU module: the
+// KV caches (zeroed), the scratch the module plans (mixq_scratch_bytes is
+// one constant, ModuleABI.h), the token ids of a prefill and the logits,
+// all device buffers; the weights are the module's (CompiledModule binds
+// them, runtime/GpuWeights.h). prefill/decode copy the token ids in, call
+// the module (which runs and synchronizes its own stream) and copy the
+// logits out. A CUDA failure inside the module's call (recorded by the
+// mgpu* functions, runtime/GpuRuntimeABI.h) is returned as the error; it
+// wins over the module's status.
+//
+// The decode step is not captured in a CUDA graph: the module creates and
+// destroys its stream inside each call, so there is nothing to capture
+// from outside it yet.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MIXQ_RUNTIME_GPUSESSION_H
+#define MIXQ_RUNTIME_GPUSESSION_H
+
+#include "runtime/GpuMemory.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace mixq {
+
+class CompiledModule;
+
+class GpuSession {
+public:
+  /// Device memory for `module` (bound to its package, a GPU module);
+  /// `cacheFloats` is the element count of each KV cache.
+  static llvm::Expected<std::unique_ptr<GpuSession>>
+  create(const CompiledModule &module, uint64_t cacheFloats);
+
+  /// mixq_prefill of `tokens` at `pos`; fills `logits` ([n][vocab]).
+  /// Returns the module's status, or the CUDA failure.
+  llvm::Expected<int32_t> prefill(llvm::ArrayRef<int32_t> tokens, int64_t pos,
+                                  llvm::MutableArrayRef<float> logits);
+  /// mixq_decode of `token` at `pos`; fills `logits` ([vocab]).
+  llvm::Expected<int32_t> decode(int32_t token, int64_t pos,
+                                 llvm::MutableArrayRef<float> logits);
+
+  /// "GPU 0 (<name>, sm_XY)".
+  const std::string &device() const { return device_; }
+
+private:
+  explicit GpuSession(const CompiledModule &module) : module_(module) {}
+  llvm::Error reserveLogits(size_t floats);
+  llvm::Expected<int32_t> finish(int32_t status,
+                                 llvm::MutableArrayRef<float> logits);
+
+  const CompiledModule &module_;
+  std::string device_;
+  DeviceBuffer kcache_, vcache_, scratch_, tokens_, logits_;
+};
+
+} // namespace mixq
+
+#endif // MIXQ_RUNTIME_GPUSESSION_H

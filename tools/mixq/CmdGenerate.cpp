@@ -10,8 +10,8 @@
 //
 // Defaults: temperature 0 (greedy, so the reference engine is deterministic
 // unless asked otherwise), top-p 0.9, seed 0. -n 0 means the whole context;
-// -n beyond the context is clamped to it with a warning. A prompt that does
-// not fit in the context is an error.
+// -n beyond the context, like a prompt that does not fit in it, is an
+// error.
 //
 // The model may be a checkpoint or a mixq package (ReferenceModel.h).
 //
@@ -102,12 +102,11 @@ int runGenerate() {
   int64_t n = steps;
   if (n == 0)
     n = config.maxSeqLen;
-  if (n > config.maxSeqLen) {
-    WithColor::warning(errs(), "mixq")
-        << "-n " << n << " exceeds the context; running " << config.maxSeqLen
-        << " positions\n";
-    n = config.maxSeqLen;
-  }
+  if (n > config.maxSeqLen)
+    return fail(fileError(
+        modelPath, formatv("-n {0} exceeds the context of {1} positions (-n "
+                           "counts the prompt; -n 0 runs the whole context)",
+                           n, config.maxSeqLen)));
 
   Sampler sampler(temperature, topP, seed);
   int bos = tokenizer.bosId(), eos = tokenizer.eosId();

@@ -7,8 +7,8 @@
 // package it was compiled for (mmapped, its content hash checked) and
 // generates text with the package's tokenizer: the prompt (with BOS) in one
 // prefill, then one decode per token. -n counts positions as `mixq generate`
-// does (BOS and the prompt included; 0 = the whole context; clamped to the
-// context with a warning), so both commands print the same text for the same
+// does (BOS and the prompt included; 0 = the whole context; beyond the
+// context it is an error), so both commands print the same text for the same
 // weights. Stops early on BOS or EOS. The text goes to stdout, prefill and
 // decode speeds to stderr (with the threads, or the GPU of a GPU module).
 //
@@ -107,12 +107,11 @@ int runRun() {
                             "context holds {1}",
                             tokens.size(), context)));
   int64_t n = steps == 0 ? context : int64_t(steps);
-  if (n > context) {
-    WithColor::warning(errs(), "mixq")
-        << "-n " << n << " exceeds the context; running " << context
-        << " positions\n";
-    n = context;
-  }
+  if (n > context)
+    return fail(fileError(
+        modulePath, formatv("-n {0} exceeds the context of {1} positions (-n "
+                            "counts the prompt; -n 0 runs the whole context)",
+                            n, context)));
   n = std::max<int64_t>(n, int64_t(tokens.size()));
 
   Sampler sampler(temperature, topP, seed);

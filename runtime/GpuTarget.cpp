@@ -21,7 +21,7 @@ llvm::Error refuse(const llvm::Twine &reason) {
 /// The --target that fits a device of compute capability major.minor.
 std::string advice(int major, int minor) {
   if (major == 9 && minor == 0)
-    return "recompile with --target=sm_90a (or sm_80)";
+    return "recompile with --target=sm_90a";
   if (major == 8)
     return "recompile with --target=sm_80";
   if (major > 8)

@@ -75,10 +75,13 @@ createTargetMachine(const ResolvedHostTarget &resolved) {
   llvm::Expected<const llvm::Target *> target = lookupX86Target();
   if (!target)
     return target.takeError();
+  // Constructors in .init_array (as clang emits them): the GPU modules'
+  // kernel loader is one, and glibc with lld never runs .ctors.
+  llvm::TargetOptions options;
+  options.UseInitArray = true;
   std::unique_ptr<llvm::TargetMachine> machine((*target)->createTargetMachine(
-      llvm::Triple(resolved.triple), resolved.cpu, resolved.features,
-      llvm::TargetOptions(), llvm::Reloc::PIC_, std::nullopt,
-      llvm::CodeGenOptLevel::Aggressive));
+      llvm::Triple(resolved.triple), resolved.cpu, resolved.features, options,
+      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
   if (!machine)
     return makeError("cannot create a target machine for " + resolved.triple +
                      " (cpu '" + resolved.cpu + "')");

@@ -108,6 +108,20 @@ Block *addExport(OpBuilder &b, Location loc, ModuleOp module, StringRef name,
 
 } // namespace
 
+func::FuncOp createEntryPoint(OpBuilder &b, Location loc, ModuleOp module,
+                              bool decode) {
+  auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
+  Type i32 = b.getI32Type(), i64 = b.getI64Type();
+  SmallVector<Type> args{ptrType, ptrType, ptrType, ptrType};
+  if (decode)
+    args.append({i32, i64, ptrType, ptrType});
+  else
+    args.append({ptrType, i64, i64, ptrType, ptrType});
+  b.setInsertionPointToEnd(module.getBody());
+  return func::FuncOp::create(b, loc, decode ? "mixq_decode" : "mixq_prefill",
+                              b.getFunctionType(args, {i32}));
+}
+
 void buildModuleExports(
     OpBuilder &b, Location loc, ModuleOp module, const ModelDims &d,
     StringRef sha, StringRef target, ArrayRef<std::string> streams,

@@ -7,6 +7,7 @@
 //     planning of both lowerings, after ggml's graph allocator);
 //   - buildRopeTable: the (cos, sin) table of every position in f64, as the
 //     reference engine computes it;
+//   - createEntryPoint: mixq_prefill / mixq_decode with their C signature;
 //   - buildModuleExports: the exported queries (ABI version, package hash,
 //     target, model dims, stream names, scratch size).
 //
@@ -16,6 +17,7 @@
 
 #include "passes/cpu/CpuBuilder.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -59,6 +61,12 @@ private:
 /// x f32>` at the builder's insertion point.
 mlir::memref::GlobalOp buildRopeTable(mlir::OpBuilder &b, mlir::Location loc,
                                       const ModelDims &d, int64_t alignment);
+
+/// An empty `mixq_prefill` or `mixq_decode` with the C signature of
+/// runtime/ModuleABI.h (runtime, streams, caches, tokens, position(s),
+/// logits, scratch -> i32 status), at the end of `module`.
+mlir::func::FuncOp createEntryPoint(mlir::OpBuilder &b, mlir::Location loc,
+                                    mlir::ModuleOp module, bool decode);
 
 /// The exports of runtime/ModuleABI.h as func.func definitions at the end of
 /// `module`. `scratchBytes` computes mixq_scratch_bytes from its argument

@@ -599,22 +599,12 @@ void LowerCpuPass::runOnOperation() {
   b.setInsertionPointToStart(module.getBody());
   memref::GlobalOp rope = buildRopeTable(b, loc, dims, /*alignment=*/64);
 
-  auto ptrType = LLVM::LLVMPointerType::get(ctx);
-  Type i32 = b.getI32Type(), i64 = b.getI64Type();
   StreamTable table;
   int64_t tasks = 0;
   int64_t bytes[2][2] = {{0, 0}, {0, 0}};
   for (bool isDecode : {false, true}) {
     func::FuncOp src = isDecode ? decodeFn : prefill;
-    SmallVector<Type> args{ptrType, ptrType, ptrType, ptrType};
-    if (isDecode)
-      args.append({i32, i64, ptrType, ptrType});
-    else
-      args.append({ptrType, i64, i64, ptrType, ptrType});
-    b.setInsertionPointToEnd(module.getBody());
-    auto dst = func::FuncOp::create(
-        b, src.getLoc(), isDecode ? "mixq_decode" : "mixq_prefill",
-        b.getFunctionType(args, {i32}));
+    func::FuncOp dst = createEntryPoint(b, src.getLoc(), module, isDecode);
     FunctionEnv env;
     env.table = &table;
     env.module = module;

@@ -769,20 +769,10 @@ LogicalResult lowerLlamaGraph(ModuleOp module) {
 
   auto prefill = module.lookupSymbol<func::FuncOp>("prefill");
   auto decodeFn = module.lookupSymbol<func::FuncOp>("decode");
-  auto ptrType = LLVM::LLVMPointerType::get(ctx);
-  Type i32 = b.getI32Type(), i64 = b.getI64Type();
   int64_t scratchBytes = 0;
   for (bool isDecode : {false, true}) {
     func::FuncOp src = isDecode ? decodeFn : prefill;
-    SmallVector<Type> args{ptrType, ptrType, ptrType, ptrType};
-    if (isDecode)
-      args.append({i32, i64, ptrType, ptrType});
-    else
-      args.append({ptrType, i64, i64, ptrType, ptrType});
-    b.setInsertionPointToEnd(module.getBody());
-    auto dst = func::FuncOp::create(
-        b, src.getLoc(), isDecode ? "mixq_decode" : "mixq_prefill",
-        b.getFunctionType(args, {i32}));
+    func::FuncOp dst = createEntryPoint(b, src.getLoc(), module, isDecode);
     FunctionLowering lowering(st, src, dst, isDecode);
     int64_t bytes = 0;
     if (failed(lowering.run(bytes)))

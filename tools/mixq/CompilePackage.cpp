@@ -24,13 +24,11 @@ using namespace llvm;
 
 namespace mixq::cli {
 
-Error lowerToLLVMDialect(mlir::ModuleOp module,
-                         const ResolvedHostTarget &target) {
-  mlir::PassManager pm(module->getContext());
-  CpuPipelineOptions options;
-  options.cpu = target.cpu;
-  options.features = target.features;
-  buildCpuPipeline(pm, options);
+namespace {
+
+/// Runs `pm` on `module`; a failure carries every diagnostic it printed.
+Error runPipeline(mlir::PassManager &pm, mlir::ModuleOp module,
+                  StringRef which) {
   std::string diagnostics;
   raw_string_ostream os(diagnostics);
   mlir::ScopedDiagnosticHandler handler(
@@ -40,8 +38,21 @@ Error lowerToLLVMDialect(mlir::ModuleOp module,
       });
   if (mlir::failed(pm.run(module)))
     return createStringError(inconvertibleErrorCode(),
-                             "the CPU pipeline failed: " + diagnostics);
+                             "the " + which + " pipeline failed: " +
+                                 diagnostics);
   return Error::success();
+}
+
+} // namespace
+
+Error lowerToLLVMDialect(mlir::ModuleOp module,
+                         const ResolvedHostTarget &target) {
+  mlir::PassManager pm(module->getContext());
+  CpuPipelineOptions options;
+  options.cpu = target.cpu;
+  options.features = target.features;
+  buildCpuPipeline(pm, options);
+  return runPipeline(pm, module, "CPU");
 }
 
 Error compilePackage(const PackageReader &package, StringRef outputPath,
@@ -93,17 +104,7 @@ Error lowerToGpu(mlir::ModuleOp module, StringRef chip, StringRef format,
   options.toolkit = toolkit.str();
   options.host = host;
   buildGpuPipeline(pm, options);
-  std::string diagnostics;
-  raw_string_ostream os(diagnostics);
-  mlir::ScopedDiagnosticHandler handler(
-      module->getContext(), [&](mlir::Diagnostic &d) {
-        os << d.getLocation() << ": " << d << "\n";
-        return mlir::success();
-      });
-  if (mlir::failed(pm.run(module)))
-    return createStringError(inconvertibleErrorCode(),
-                             "the GPU pipeline failed: " + diagnostics);
-  return Error::success();
+  return runPipeline(pm, module, "GPU");
 }
 
 namespace {

@@ -90,6 +90,16 @@ mlir::Value loadPointerAt(mlir::OpBuilder &b, mlir::Location loc,
 mlir::Value loadI64At(mlir::OpBuilder &b, mlir::Location loc, mlir::Value base,
                       int64_t index);
 
+/// The scales of uniform and mixed weights, as both the CPU and the GPU
+/// kernels read them: FP16 (`scales`), or second-order codes dequantized as
+/// min + code * step of their block (`codes`, `meta`).
+struct ScaleSource {
+  mlir::Value scales, codes, meta;
+  int64_t scaleBits = 0, scaleBlock = 0;
+  /// The scale of group `i`.
+  mlir::Value at(IRB &r, mlir::Value i) const;
+};
+
 } // namespace mixq::cpu
 
 #endif // MIXQ_PASSES_CPU_CPUBUILDER_H

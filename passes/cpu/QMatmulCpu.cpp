@@ -118,23 +118,6 @@ Value chunkByte(IRB &r, Value elem, unsigned bits) {
   return r.divI(r.mulI(elem, bits), 8);
 }
 
-/// The scales of uniform and mixed weights: FP16, or second-order codes
-/// dequantized as min + code * step of their block.
-struct ScaleSource {
-  Value scales, codes, meta;
-  int64_t scaleBits = 0, scaleBlock = 0;
-
-  Value at(IRB &r, Value i) const {
-    if (scaleBits == 0)
-      return r.loadF32(scales, i);
-    Value block = r.divI(i, scaleBlock);
-    Value step = r.loadF32(meta, r.mulI(block, 2));
-    Value min = r.loadF32(meta, r.addI(r.mulI(block, 2), 1));
-    Value code = r.loadBitsScalar(codes, r.mulI(i, scaleBits), scaleBits);
-    Value f = arith::UIToFPOp::create(r.b, r.loc, r.b.getF32Type(), code);
-    return r.fadd(min, r.fmul(f, step));
-  }
-};
 
 /// What a decoder yields for one (row, group): w_k = (raw_k - zero) * scale
 /// (zero may be null), plus optional exact corrections at columns of the

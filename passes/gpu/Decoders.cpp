@@ -175,7 +175,7 @@ private:
   unsigned codesArg;
   int scalesArg, scaleCodesArg, metaArg, zerosArg;
   Value codes, zeros;
-  ScaleStreams scales;
+  ScaleSource scales;
   unsigned bits;
   int64_t K, G, C;
 };

@@ -222,15 +222,5 @@ Value dotAcc(IRB &r, ArrayRef<Value> w, ArrayRef<Value> x, Value acc) {
   return acc;
 }
 
-Value ScaleStreams::at(IRB &r, Value i) const {
-  if (scaleBits == 0)
-    return r.loadF32(scales, i);
-  Value block = r.divI(i, scaleBlock);
-  Value step = r.loadF32(meta, r.mulI(block, 2));
-  Value min = r.loadF32(meta, r.addI(r.mulI(block, 2), 1));
-  Value code = r.loadBitsScalar(codes, r.mulI(i, scaleBits), scaleBits);
-  Value f = arith::UIToFPOp::create(r.b, r.loc, r.b.getF32Type(), code);
-  return r.fadd(min, r.fmul(f, step));
-}
 
 } // namespace mixq::device

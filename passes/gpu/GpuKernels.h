@@ -246,12 +246,9 @@ mlir::Value fma(IRB &r, mlir::Value a, mlir::Value b, mlir::Value c);
 /// acc + sum_i w[i] * x[i], as a chain of fmas.
 mlir::Value dotAcc(IRB &r, llvm::ArrayRef<mlir::Value> w,
                    llvm::ArrayRef<mlir::Value> x, mlir::Value acc);
-/// A uniform or mixed scale: FP16, or second-order min + code * step.
-struct ScaleStreams {
-  mlir::Value scales, codes, meta;
-  int64_t scaleBits = 0, scaleBlock = 0;
-  mlir::Value at(IRB &r, mlir::Value i) const;
-};
+/// A uniform or mixed scale: FP16, or second-order min + code * step
+/// (shared with the CPU kernels, passes/cpu/CpuBuilder.h).
+using cpu::ScaleSource;
 
 } // namespace mixq::device
 

@@ -98,7 +98,7 @@ FailureOr<KernelLaunch> buildMixedGemvKernel(OpBuilder &b, Location loc,
       slotPrecision = int(q);
     precs.push_back(p);
   }
-  ScaleStreams scales;
+  ScaleSource scales;
   scales.scaleBits = l.scaleBits;
   scales.scaleBlock = l.scaleBlock;
   int scalesArg = -1, scaleCodesArg = -1, metaArg = -1, zerosArg = -1;

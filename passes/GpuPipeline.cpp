@@ -2,7 +2,7 @@
 //
 // The named pipeline that takes a module with mixq.qmatmul products to PTX
 // for an NVIDIA GPU: -mixq-plan{target=chip}, -mixq-split-outliers,
-// -mixq-tile, -mixq-lower-gpu, canonicalize and CSE, then
+// -mixq-tile, -mixq-lower-gpu, -mixq-pipeline-dequant, canonicalize and CSE, then
 // nvvm-attach-target{chip features=+ptx80 O=3}, inside the gpu.module the
 // conversions convert-nvgpu-to-nvvm, convert-scf-to-cf,
 // convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1}, convert-nvvm-to-llvm,
@@ -42,6 +42,7 @@ void mixq::buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &o) {
   pm.addPass(createMixQSplitOutliers());
   pm.addPass(createMixQTile());
   pm.addPass(createMixQLowerGpu());
+  pm.addPass(createMixQPipelineDequant());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 

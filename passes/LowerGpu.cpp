@@ -24,6 +24,7 @@
 
 #include "llvm/ADT/DenseSet.h"
 
+#include <limits>
 #include <map>
 
 namespace mixq {
@@ -140,10 +141,12 @@ private:
         .getMemref();
   }
 
-  /// The activations as a buffer the kernels read.
-  FailureOr<Value> inputBuffer(Operation *diag, Value x) {
+  /// The activations as a buffer the kernels read (decode: at most
+  /// `maxRows` rows).
+  FailureOr<Value> inputBuffer(Operation *diag, Value x,
+                               int64_t maxRows = 16) {
     auto type = cast<RankedTensorType>(x.getType());
-    if (!type.hasStaticShape() || type.getDimSize(0) > 16) {
+    if (!type.hasStaticShape() || type.getDimSize(0) > maxRows) {
       diag->emitOpError("-mixq-lower-gpu: the decode kernels need a static "
                         "M of at most 16 rows");
       return failure();
@@ -174,9 +177,8 @@ private:
     QMatmulTileOp tile = tileOf(forall);
     PlanAttr plan = tile.getPlan();
     Location loc = forall.getLoc();
-    if (plan.getKernel() != PlanKernel::Gemv)
-      return tile.emitOpError("-mixq-lower-gpu: the GPU prefill GEMM "
-                              "(kernel = gemm) is not implemented yet");
+    if (plan.getKernel() == PlanKernel::Gemm)
+      return lowerGemmProduct(forall, tile);
     FailureOr<WeightInfo> w = weightOf(tile, tile.getWeight());
     if (failed(w))
       return failure();
@@ -227,6 +229,69 @@ private:
     } else {
       forall.getResult(0).replaceAllUsesWith(result.getResult());
     }
+    Value init = forall.getOutputs()[0];
+    forall.erase();
+    eraseIfDead(init.getDefiningOp());
+    return success();
+  }
+
+  /// A prefill product (kernel = gemm, static M): x converted to f16 when
+  /// it is f32, then the tensor-core GEMM (its K loop left for
+  /// -mixq-pipeline-dequant).
+  LogicalResult lowerGemmProduct(scf::ForallOp forall, QMatmulTileOp tile) {
+    PlanAttr plan = tile.getPlan();
+    Location loc = forall.getLoc();
+    FailureOr<WeightInfo> w = weightOf(tile, tile.getWeight());
+    if (failed(w))
+      return failure();
+    auto xType = cast<RankedTensorType>(tile.getInput().getType());
+    auto outType = cast<RankedTensorType>(forall.getResult(0).getType());
+    if (!xType.hasStaticShape() || !outType.getElementType().isF32())
+      return tile.emitOpError("-mixq-lower-gpu: a product on its own needs a "
+                              "static M and an f32 result (a whole graph "
+                              "handles a run-time M)");
+    const int64_t M = xType.getDimSize(0), K = w->cols, N = w->rows;
+    GemmSpec spec;
+    spec.w = *w;
+    spec.rowCap = M;
+    spec.stages = plan.getStages();
+    std::string name = kernelName("gemm");
+    FailureOr<KernelLaunch> k =
+        build(tile, w->name, name, [&](std::string &why) {
+          return buildMmaGemmKernel(b, loc, kernels, name, spec, why);
+        });
+    if (failed(k))
+      return failure();
+    b.setInsertionPoint(forall);
+    FailureOr<Value> x =
+        inputBuffer(tile, tile.getInput(), std::numeric_limits<int64_t>::max());
+    if (failed(x))
+      return failure();
+    Value mValue = indexConst(loc, M);
+    Value x16 = *x;
+    if (!xType.getElementType().isF16()) {
+      if (K % 4)
+        return tile.emitOpError("-mixq-lower-gpu: the f16 conversion of the "
+                                "GEMM's activations needs K % 4 == 0");
+      std::string half = "mixq_to_half_" + std::to_string(M) + "x" +
+                         std::to_string(K);
+      auto it = reduceKernels.find(half);
+      if (it == reduceKernels.end()) {
+        OpBuilder::InsertionGuard guard(b);
+        it = reduceKernels
+                 .emplace(half, buildToHalfKernel(b, loc, kernels, half, M, K))
+                 .first;
+      }
+      x16 = deviceAlloc(loc, MemRefType::get({M, K}, b.getF16Type()));
+      launch(loc, it->second, {*x, x16, mValue});
+    }
+    Value y = deviceAlloc(loc, MemRefType::get({M, N}, b.getF32Type()));
+    launch(loc, *k, {x16, y, mValue});
+    auto result = bufferization::ToTensorOp::create(
+        b, loc, RankedTensorType::get({M, N}, b.getF32Type()), y,
+        /*restrict=*/true);
+    lowered.insert(result);
+    forall.getResult(0).replaceAllUsesWith(result.getResult());
     Value init = forall.getOutputs()[0];
     forall.erase();
     eraseIfDead(init.getDefiningOp());

@@ -364,7 +364,71 @@ def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
     "::mlir::cf::ControlFlowDialect", "::mlir::func::FuncDialect",
     "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
+    "::mlir::nvgpu::NVGPUDialect", "::mlir::NVVM::NVVMDialect"
+  ];
+}
+
+def MixQPipelineDequant : Pass<"mixq-pipeline-dequant", "::mlir::ModuleOp"> {
+  let summary = "Software-pipelines the tensor-core GEMM's K loop: cp.async "
+                "stages, scale dequantization one tile ahead";
+  let description = [{
+    `-mixq-lower-gpu` builds the prefill GEMM (passes/gpu/MmaGemmKernel.cpp)
+    with its K loop in the plain, one-tile-at-a-time order, every op of the
+    loop body tagged `mixq.stage` with its phase and the loop tagged
+    `mixq.pipeline = S` (the plan's `stages`):
+
+    | phase     | what it does for tile i                                   |
+    |-----------|-----------------------------------------------------------|
+    | `copy`    | cp.async of tile i (x: zero-filled past M; codes: L2      |
+    |           | evict-first) into slot i mod S, commit; raw scale words   |
+    |           | into registers                                            |
+    | `scales`  | second-order scales dequantized (min + code * step), scale|
+    |           | and 1024 + zero as f16x2                                  |
+    | `wait`    | `cp.async.wait_group 0`, barrier                          |
+    | `compute` | ldmatrix, codes decoded with lop3, mma.sync m16n8k16      |
+
+    That loop is correct as it stands. This pass turns it into the
+    S-stage pipeline of the 2/4/16 paper's asynchronous dequantization
+    (upstream `scf` loop pipelining with this schedule):
+
+    ```
+    prologue: copy(0) .. copy(S-2), scales(0)       (S-1 groups in flight)
+    loop i:   wait_group(S-2); barrier              (tile i has landed)
+              copy(i+S-1)                           (into the slot tile i-1 used)
+              scales(i+1)                           (overlaps the copies)
+              compute(i)
+    epilogue: the last S-1 tiles, wait_group(0)
+    ```
+
+    i.e. stage 0 = `copy`, stage S-2 = `scales`, stage S-1 = `wait` and
+    `compute` (so with S = 2 the scales share stage 0). The pass then
+    drops the `mixq.stage` and `mixq.pipeline` attributes. A loop with
+    fewer than S tiles keeps its plain (correct) order. Anything else in
+    the module is left alone.
+
+    Example (S = 3), inside the kernel after the pass:
+    ```mlir
+    nvvm.cp.async.commit.group          // prologue: tiles 0 and 1
+    ...
+    nvvm.cp.async.commit.group
+    %r:... = scf.for %i = %c0 to %c62 step %c1 iter_args(...) {
+      nvvm.cp.async.wait.group 1
+      gpu.barrier
+      llvm.inline_asm has_side_effects "...cp.async.cg.shared.global.L2::cache_hint..."
+      nvvm.cp.async.commit.group
+      %s = arith.addf %min, %ms : f32                 // scales of tile i+1
+      %fa = nvgpu.ldmatrix %xs[...] {numTiles = 4 : i32, transpose = false}
+      %h = llvm.inline_asm "lop3.b32 $0, $1, $2, $3, 0xEA;" ...
+      %d = nvgpu.mma.sync(%fa, %fb, %acc) {mmaShape = [16, 8, 16]} ...
+      scf.yield ...
+    }
+    nvvm.cp.async.wait.group 0          // epilogue
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::scf::SCFDialect", "::mlir::NVVM::NVVMDialect"
   ];
 }
 

@@ -10,7 +10,11 @@
 //   - the kernels: the row-streaming decode GEMV for dense, uniform, LUT
 //     and QUIK weights (GemvKernel.cpp), the tile-group GEMV of mixed
 //     2/4/16 weights (MixedGemvKernel.cpp), the split-K reduction, the CSR
-//     outlier kernel and QUIK's activation split (AuxKernels.cpp).
+//     outlier kernel and QUIK's activation split (AuxKernels.cpp);
+//   - the prefill GEMM on tensor cores (MmaGemmKernel.cpp): cp.async
+//     stages, ldmatrix, mma.sync m16n8k16, dequantization in registers,
+//     its K loop marked for -mixq-pipeline-dequant; and the PTX it needs
+//     that MLIR has no op for (PtxAsm.cpp).
 //
 // docs/Compiler.md ("The GPU path") gives the thread/data mapping of each.
 //
@@ -210,6 +214,69 @@ buildSparseAddKernel(mlir::OpBuilder &b, mlir::Location loc,
                      mlir::gpu::GPUModuleOp module, llvm::StringRef name,
                      const WeightInfo &w, int64_t m, mlir::Type xElem,
                      std::string &why, int64_t rowCap = 0);
+
+/// The prefill product on tensor cores: out[m][n] = sum_k x16[m][k] W[n][k]
+/// for m < M (a run-time kernel argument), x16 f16 with `rowCap` rows.
+struct GemmSpec {
+  WeightInfo w;
+  int64_t rowCap = 0; ///< static rows of x16 and out (>= M)
+  int64_t stages = 3; ///< shared-memory stages of the K loop (>= 2)
+};
+
+/// How the GEMM marks its K loop for -mixq-pipeline-dequant: the loop
+/// carries `mixq.pipeline = S` (stages), each op of its body `mixq.stage`,
+/// one of the four phases below (the order they run in unpipelined).
+inline constexpr llvm::StringLiteral kPipelineAttr = "mixq.pipeline";
+inline constexpr llvm::StringLiteral kStageAttr = "mixq.stage";
+inline constexpr llvm::StringLiteral kStageCopy = "copy";
+inline constexpr llvm::StringLiteral kStageScales = "scales";
+inline constexpr llvm::StringLiteral kStageWait = "wait";
+inline constexpr llvm::StringLiteral kStageCompute = "compute";
+
+/// Rows of M and of N one block of the GEMM computes.
+constexpr int64_t kGemmBlockM = 64, kGemmBlockN = 128;
+
+/// The tensor-core GEMM of a uniform 2/3/4/8-bit weight (FP16 or
+/// second-order scales, optional zeros); docs/Compiler.md "Prefill GEMM"
+/// gives the thread/data mapping. Arguments: the weight's streams, x16
+/// (memref<rowCap x K x f16>), out (memref<rowCap x N x f32>), M (index).
+/// Grid (ceil(N / 128), 1, ceil(M / 64)), block 128. Its K loop is the
+/// unpipelined schedule with every op tagged `mixq.stage` and the loop
+/// `mixq.pipeline = stages`; -mixq-pipeline-dequant pipelines it. Fails
+/// with a reason in `why` for other schemes and unaligned shapes.
+mlir::FailureOr<KernelLaunch>
+buildMmaGemmKernel(mlir::OpBuilder &b, mlir::Location loc,
+                   mlir::gpu::GPUModuleOp module, llvm::StringRef name,
+                   const GemmSpec &spec, std::string &why);
+
+/// x16[m][k] = f16(x[m][k]) for m < M: the GEMM's activations. Arguments:
+/// x (memref<rows x K x f32>), x16 (memref<rows x K x f16>), M (index);
+/// block 256, 4 elements a thread, grid x = ceil(M K / 1024) (set by the
+/// caller). K must be a multiple of 4.
+KernelLaunch buildToHalfKernel(mlir::OpBuilder &b, mlir::Location loc,
+                               mlir::gpu::GPUModuleOp module,
+                               llvm::StringRef name, int64_t rows, int64_t k);
+
+// PTX without an MLIR op (PtxAsm.cpp).
+
+/// The address (i64) `byteOffset` bytes into `memref`: a shared-window
+/// address for workgroup memory, a generic one for global memory.
+mlir::Value byteAddress(IRB &r, mlir::Value memref, mlir::Value byteOffset);
+/// createpolicy.fractional.L2::evict_first (i64 policy).
+mlir::Value evictFirstPolicy(IRB &r);
+/// cp.async of `bytes` (4, 8 or 16) global -> shared with an L2 policy.
+void cpAsyncEvictFirst(IRB &r, mlir::Value shared, mlir::Value global,
+                       int64_t bytes, mlir::Value policy);
+/// cp.async.cg of 16 bytes reading `srcBytes` (i32, 0 or 16) and filling
+/// the rest with zeros.
+void cpAsyncZeroFill(IRB &r, mlir::Value shared, mlir::Value global,
+                     mlir::Value srcBytes);
+/// cp.async.commit_group / cp.async.wait_group `pending`.
+void cpAsyncCommit(IRB &r);
+void cpAsyncWait(IRB &r, int64_t pending);
+/// lop3.b32 with truth table `lut` (0xEA: (a & b) | c).
+mlir::Value lop3(IRB &r, mlir::Value a, mlir::Value b, mlir::Value c,
+                 uint8_t lut);
 
 // Shared device-side helpers (GpuCommon.cpp).
 

@@ -177,10 +177,32 @@ func.func @cpu(%x: tensor<1x288xf32>) -> tensor<1x768xf32> {
 
 // -----
 
+// Prefill (M = 64 > 16, kernel = gemm): x converted to f16 by one kernel
+// (1024 elements a block), then the tensor-core GEMM over blocks of 128
+// weight rows and 64 rows of x, with M as its last argument.
+!g4 = !mixq.qweight<512x256, #mixq.layout<uniform, bits = 4, group = 32>>
+// CHECK-LABEL: func.func @gemm
+// CHECK: %[[XB:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<64x256xf32> to memref<64x256xf32>
+// CHECK: %[[M:.*]] = arith.constant 64 : index
+// CHECK: %[[H:.*]] = gpu.alloc () : memref<64x256xf16>
+// CHECK: gpu.launch_func @mixq_kernels::@mixq_to_half_64x256 blocks in (%c16, %{{.*}}) threads in (%c256, %{{.*}}) args(%[[XB]] : memref<64x256xf32>, %[[H]] : memref<64x256xf16>, %[[M]] : index)
+// CHECK: %[[Y:.*]] = gpu.alloc () : memref<64x512xf32>
+// CHECK: gpu.launch_func @mixq_kernels::@mixq_gemm_{{[0-9]+}} blocks in (%c4, %c1{{.*}}, %c1{{.*}}) threads in (%c128, %{{.*}}) args(%{{.*}} : memref<16384xi32>, %{{.*}} : memref<4096xf16>, %[[H]] : memref<64x256xf16>, %[[Y]] : memref<64x512xf32>, %[[M]] : index)
+// CHECK: bufferization.to_tensor %[[Y]] restrict : memref<64x512xf32> to tensor<64x512xf32>
+// CHECK: gpu.func @mixq_gemm_{{[0-9]+}}({{.*}}) workgroup(%{{.*}} : memref<3x64x72xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<3x128x12xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK: } {mixq.pipeline = 3 : i64}
+func.func @gemm(%x: tensor<64x256xf32>) -> tensor<64x512xf32> {
+  %w = mixq.weight "g" : !g4
+  %y = mixq.qmatmul %x, %w : tensor<64x256xf32>, !g4 -> tensor<64x512xf32>
+  return %y : tensor<64x512xf32>
+}
+
+// -----
+
 !u4 = !mixq.qweight<768x288, #mixq.layout<uniform, bits = 4, group = 32>>
 func.func @prefill(%x: tensor<?x288xf32>) -> tensor<?x768xf32> {
   %w = mixq.weight "w1" : !u4
-  // expected-error @+1 {{-mixq-lower-gpu: the GPU prefill GEMM (kernel = gemm) is not implemented yet}}
+  // expected-error @+1 {{-mixq-lower-gpu: a product on its own needs a static M and an f32 result (a whole graph handles a run-time M)}}
   %y = mixq.qmatmul %x, %w : tensor<?x288xf32>, !u4 -> tensor<?x768xf32>
   return %y : tensor<?x768xf32>
 }

@@ -13,8 +13,9 @@
 //     constant and every kernel argument has a static shape;
 //   - the KV caches are updated in place (insert_slice: a store kernel into
 //     the layer's rows; extract_slice: a view of the layer);
-//   - prefill products run the decode GEMV on chunks of 16 rows, chunk z in
-//     grid z (a correct, slow path until the tensor-core GEMM lands);
+//   - prefill products of uniform weights run the tensor-core GEMM
+//     (MmaGemmKernel.cpp) on x converted to f16; the other schemes run the
+//     decode GEMV on chunks of 16 rows, chunk z in grid z;
 //   - all launches go on one stream created at entry (gpu.wait async) and
 //     synchronized before returning (gpu.wait);
 //   - kernels are shared between ops of the same shape and layout (the
@@ -99,6 +100,8 @@ private:
   LogicalResult lowerProduct(Operation *op, QMatmulTileOp tile, Value input,
                              Value weight, PlanAttr plan, int64_t kSize,
                              bool exclude, Value result, int64_t index);
+  LogicalResult lowerGemm(Operation *op, const WeightInfo &w, PlanAttr plan,
+                          const Buf &x, const Buf &out, int64_t index);
   LogicalResult lowerSparseAdd(SparseAddOp op, int64_t index);
   LogicalResult lowerElementwise(Operation *op, ValueRange ins, Block *body,
                                  int64_t index);
@@ -135,10 +138,13 @@ private:
     return cpu::loadPointerAt(b, r.loc, streams, st.streamSlot(key));
   }
   /// The kernel `key` from the cache, or built by `make`.
+  /// (`report` false: a kernel that cannot be built fails silently, for
+  /// kernels with a fallback.)
   FailureOr<KernelLaunch>
   kernel(Operation *diag, const std::string &key, StringRef kind,
          llvm::function_ref<FailureOr<KernelLaunch>(StringRef, std::string &)>
-             make) {
+             make,
+         bool report = true) {
     auto it = st.cache.find(key);
     if (it != st.cache.end())
       return it->second;
@@ -152,6 +158,8 @@ private:
     if (failed(k)) {
       if (auto f = st.kernels.lookupSymbol<gpu::GPUFuncOp>(name))
         f.erase();
+      if (!report)
+        return failure();
       return diag->emitOpError() << "-mixq-lower-gpu: " << why;
     }
     st.cache.emplace(key, *k);
@@ -195,6 +203,52 @@ private:
   DenseMap<Value, Value> cacheRoot, roots;
   DenseMap<Value, int64_t> lastUse;
 };
+
+/// Prefill on tensor cores, where the weight has a GEMM kernel: x to f16
+/// (a scratch buffer live for this op only), then the GEMM over
+/// ceil(M / 64) row blocks (grid z). Fails quietly otherwise; the caller
+/// then runs the GEMV on 16-row chunks.
+LogicalResult FunctionLowering::lowerGemm(Operation *op, const WeightInfo &w,
+                                          PlanAttr plan, const Buf &x,
+                                          const Buf &out, int64_t index) {
+  const int64_t N = w.rows, K = w.cols;
+  if (plan.getKernel() != PlanKernel::Gemm || !x.elem.isF32() || K % 4)
+    return failure();
+  GemmSpec spec;
+  spec.w = w;
+  spec.rowCap = cap;
+  spec.stages = plan.getStages();
+  std::string key;
+  {
+    llvm::raw_string_ostream os(key);
+    os << "gemm|" << formatLayout(w.layout) << "|" << N << "x" << K << "|"
+       << cap << "|" << spec.stages;
+  }
+  FailureOr<KernelLaunch> gemm = kernel(
+      op, key, "gemm",
+      [&](StringRef name, std::string &why) {
+        return buildMmaGemmKernel(b, r.loc, st.kernels, name, spec, why);
+      },
+      /*report=*/false);
+  if (failed(gemm))
+    return failure();
+  FailureOr<KernelLaunch> half = kernel(
+      op, "to_half|" + std::to_string(cap) + "x" + std::to_string(K),
+      "to_half", [&](StringRef name, std::string &) -> FailureOr<KernelLaunch> {
+        return buildToHalfKernel(b, r.loc, st.kernels, name, cap, K);
+      });
+  if (failed(half))
+    return failure();
+  // cap x K f16 in the f32 arena: cap x K/2 words.
+  Buf x16 = scratchBuf({cap, (K + 1) / 2}, index, index);
+  x16.shape = {cap, K};
+  x16.elem = b.getF16Type();
+  launch(*half, "", {memref(x), memref(x16), m},
+         ceilDiv(r.mulI(m, K), 1024));
+  launch(*gemm, w.name, {memref(x16), memref(out), m}, Value(),
+         ceilDiv(m, kGemmBlockM));
+  return success();
+}
 
 LogicalResult FunctionLowering::lowerProduct(Operation *op,
                                              QMatmulTileOp tile, Value input,
@@ -240,6 +294,8 @@ LogicalResult FunctionLowering::lowerProduct(Operation *op,
        << "|" << cap << "|" << spec.xElem << "|" << spec.kSize << "|"
        << spec.splitK << "|" << exclude;
   }
+  if (!decode && succeeded(lowerGemm(op, w, plan, x, out, index)))
+    return success();
   if (w.layout.scheme != Scheme::Quik) {
     FailureOr<KernelLaunch> k =
         kernel(op, "gemv|" + key, "gemv", [&](StringRef name, std::string &why) {

@@ -83,9 +83,9 @@ def MixQPlan : Pass<"mixq-plan"> {
     | `x86`    | gemv   | [M, 16, k <= 512]  | 1       | 1      |
     | `x86`    | gemm   | [4, 16, k <= 512]  | 1       | 1      |
     | `sm_80`  | gemv   | [16, 64, k <= 128] | 2 if N <= 4096, K >= 8192 and K/k even; else 1 | 4 |
-    | `sm_80`  | gemm   | [128, 128, k <= 64]| 1       | 3      |
+    | `sm_80`  | gemm   | [64, 128, k <= 64] | 1       | 3      |
     | `sm_90a` | gemv   | as `sm_80`         | as `sm_80` | 4   |
-    | `sm_90a` | gemm   | [128, 256, k <= 64]| 1       | 4      |
+    | `sm_90a` | gemm   | [64, 128, k <= 64] | 1       | 4      |
 
     Input (`-mixq-plan{target=x86}`):
     ```mlir
@@ -252,9 +252,9 @@ def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
       (one block per token and head, causal, softmax sum in f64), the
       element-wise `arith.addf|mulf|subf` and `linalg.generic` (its body
       cloned into the kernel), `mixq.sparse_add`, and every product: the
-      decode GEMV kernels below; prefill (`gemm` plans, M dynamic) runs the
-      same kernels on chunks of 16 rows in grid z (correct but slow; the
-      tensor-core GEMM is still to come);
+      decode GEMV kernels below; prefill (`gemm` plans, M dynamic) of
+      uniform weights runs the tensor-core GEMM below over ceil(M / 64)
+      row blocks, other schemes the GEMV on chunks of 16 rows in grid z;
     - memory: the runtime's scratch buffer holds every intermediate tensor
       (first fit by liveness), tensors with one row per token planned for
       `max_seq_len` rows rounded up to 16, so every kernel argument has a
@@ -319,9 +319,14 @@ def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
       (one scale per row) runs on the first, a GEMV of the FP16 columns
       adds the second (the plan's K split is not used).
 
-    QUIK activation quantization (`act` 4 or 8) and the prefill GEMM
-    (`kernel = gemm`) are errors for now; products planned for x86 are left
-    alone.
+    - prefill (`kernel = gemm`, static M) of uniform 2/3/4/8-bit weights:
+      a kernel converting x to f16, then the tensor-core GEMM (cp.async
+      stages, ldmatrix, lop3 decode, mma.sync m16n8k16; 64 x 128 blocks),
+      its K loop tagged for `-mixq-pipeline-dequant`.
+
+    QUIK activation quantization (`act` 4 or 8) and the prefill GEMM of
+    other schemes are errors for now (a whole graph runs those on the
+    chunked GEMV); products planned for x86 are left alone.
 
     Input (after `-mixq-plan{target=sm_80} -mixq-tile`):
     ```mlir

@@ -64,12 +64,13 @@ PlanAttr choosePlan(QMatmulOp op, PlanTarget target) {
                          alignTileN(64, weight.getLayout()), tileK, splitK,
                          /*stages=*/4);
   }
+  // The tensor-core GEMM (passes/gpu/MmaGemmKernel.cpp): blocks of 64 rows
+  // of x and 128 weight rows; sm_90a runs the same mma.sync kernel with one
+  // more stage in flight.
   int64_t tileK = chooseTileK(k, step, 64);
-  if (target == PlanTarget::Sm80)
-    return PlanAttr::get(ctx, target, kernel, 128,
-                         alignTileN(128, weight.getLayout()), tileK, 1, 3);
-  return PlanAttr::get(ctx, target, kernel, 128,
-                       alignTileN(256, weight.getLayout()), tileK, 1, 4);
+  return PlanAttr::get(ctx, target, kernel, 64,
+                       alignTileN(128, weight.getLayout()), tileK, 1,
+                       target == PlanTarget::Sm80 ? 3 : 4);
 }
 
 struct PlanPass : public mixq::impl::MixQPlanBase<PlanPass> {

@@ -41,8 +41,8 @@ func.func @decode_split_k(%x: tensor<1x11008xf16>) -> tensor<1x4096xf32> {
 func.func @prefill(%x: tensor<?x4096xf16>) -> tensor<?x11008xf32> {
   %w = mixq.weight "w1" : !mixq.qweight<11008x4096, #mixq.layout<uniform, bits = 4, group = 128>>
   // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemm, tile = [4, 16, 512], split_k = 1, stages = 1>}
-  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemm, tile = [128, 128, 128], split_k = 1, stages = 3>}
-  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [128, 256, 128], split_k = 1, stages = 4>}
+  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemm, tile = [64, 128, 128], split_k = 1, stages = 3>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [64, 128, 128], split_k = 1, stages = 4>}
   %y = mixq.qmatmul %x, %w : tensor<?x4096xf16>, !mixq.qweight<11008x4096, #mixq.layout<uniform, bits = 4, group = 128>> -> tensor<?x11008xf32>
   return %y : tensor<?x11008xf32>
 }
@@ -56,9 +56,9 @@ func.func @mixed(%x: tensor<4x1024xf16>, %p: tensor<?x1024xf16>) -> (tensor<4x25
   // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemv, tile = [4, 16, 512], split_k = 1, stages = 1>}
   // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemm, tile = [4, 16, 512], split_k = 1, stages = 1>}
   // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 64, 128], split_k = 1, stages = 4>}
-  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemm, tile = [128, 128, 64], split_k = 1, stages = 3>}
+  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemm, tile = [64, 128, 64], split_k = 1, stages = 3>}
   // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 128], split_k = 1, stages = 4>}
-  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [128, 256, 64], split_k = 1, stages = 4>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [64, 128, 64], split_k = 1, stages = 4>}
   %y = mixq.qmatmul %x, %w : tensor<4x1024xf16>, !mixed -> tensor<4x256xf32>
   %z = mixq.qmatmul %p, %w : tensor<?x1024xf16>, !mixed -> tensor<?x256xf32>
   return %y, %z : tensor<4x256xf32>, tensor<?x256xf32>
@@ -100,10 +100,10 @@ func.func @odd_k(%x: tensor<1x288xf32>, %p: tensor<?x288xf32>, %s: tensor<1x100x
   // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemm, tile = [4, 16, 288], split_k = 1, stages = 1>}
   // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 100], split_k = 1, stages = 1>}
   // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 64, 96], split_k = 1, stages = 4>}
-  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemm, tile = [128, 128, 32], split_k = 1, stages = 3>}
+  // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemm, tile = [64, 128, 32], split_k = 1, stages = 3>}
   // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 64, 100], split_k = 1, stages = 4>}
   // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 96], split_k = 1, stages = 4>}
-  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [128, 256, 32], split_k = 1, stages = 4>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [64, 128, 32], split_k = 1, stages = 4>}
   // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 100], split_k = 1, stages = 4>}
   %y = mixq.qmatmul %x, %w : tensor<1x288xf32>, !mixq.qweight<768x288, #mixq.layout<uniform, bits = 4, group = 32>> -> tensor<1x768xf32>
   %z = mixq.qmatmul %p, %w : tensor<?x288xf32>, !mixq.qweight<768x288, #mixq.layout<uniform, bits = 4, group = 32>> -> tensor<?x768xf32>

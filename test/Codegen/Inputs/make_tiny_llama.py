@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 # make_tiny_llama.py - writes a tiny random llama2.c model and tokenizer.
 #
-#   python3 make_tiny_llama.py OUTDIR [--untied]
+#   python3 make_tiny_llama.py OUTDIR [--untied] [--dims D,H,L,NH,NKV,S]
 #
+# --dims overrides dim, hidden, layers, heads, kv_heads and max_seq_len
+# (default 32,64,2,4,2,16), e.g. for odd-shaped device checks.
 # OUTDIR/tiny.bin: llama2.c v0 checkpoint (7 int32 header, then fp32 arrays);
 # OUTDIR/tokenizer.bin: llama2.c tokenizer (<unk>, <s>, </s>, 256 byte pieces
 # and a few merges); --untied stores a separate classifier (negative vocab in
@@ -16,6 +18,19 @@ import sys
 DIM, HIDDEN, LAYERS, HEADS, KV_HEADS, SEQ = 32, 64, 2, 4, 2, 16
 HEAD_DIM = DIM // HEADS
 KV_DIM = HEAD_DIM * KV_HEADS
+
+
+def set_dims(text):
+    global DIM, HIDDEN, LAYERS, HEADS, KV_HEADS, SEQ, HEAD_DIM, KV_DIM
+    try:
+        DIM, HIDDEN, LAYERS, HEADS, KV_HEADS, SEQ = (int(v) for v in text.split(","))
+    except ValueError:
+        sys.exit("make_tiny_llama.py: --dims wants 6 integers D,H,L,NH,NKV,S")
+    if DIM % HEADS or HEADS % KV_HEADS or (DIM // HEADS) % 2:
+        sys.exit("make_tiny_llama.py: --dims: heads must divide dim (even head "
+                 "dim) and kv_heads must divide heads")
+    HEAD_DIM = DIM // HEADS
+    KV_DIM = HEAD_DIM * KV_HEADS
 MERGES = ["th", "he", "in", "er", "an", " t", " a", "the", " the", "ing",
           "ed", "nd", "ou", "is", "at"]
 
@@ -62,6 +77,11 @@ def write_tokenizer(path, toks):
 def main():
     out = sys.argv[1]
     untied = "--untied" in sys.argv[2:]
+    if "--dims" in sys.argv[2:]:
+        i = sys.argv.index("--dims")
+        if i + 1 >= len(sys.argv):
+            sys.exit("make_tiny_llama.py: --dims needs a value")
+        set_dims(sys.argv[i + 1])
     os.makedirs(out, exist_ok=True)
     toks = pieces()
     write_model(os.path.join(out, "tiny.bin"), len(toks), random.Random(1234),

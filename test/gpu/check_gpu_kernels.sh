@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# check_gpu_kernels.sh MIXQ WORKDIR SRCDIR - every GPU product kernel on a
+# device, on shapes that are not tile multiples.
+#
+# A tiny model with odd dimensions (dim 96, hidden 160, 3 heads of 32, one
+# KV head, max_seq_len 640: weight rows of 32, 96 and 160, K of 96 and 160,
+# a vocabulary of 274) is quantized with every scheme the GPU lowers (rtn
+# 2/3/4/8-bit with and without zeros and second-order scales, quantized
+# embeddings and head, mixed 2/4/16, SqueezeLLM, QUIK with FP16
+# activations), compiled for this machine's chip and checked against the
+# fp32 reference engine with `mixq verify` at prefill lengths 1, 5, 16, 64
+# and 512 (the GEMM at M = 1..512, partial row blocks included) and 7
+# decode steps (the GEMV at M = 1). Then compute-sanitizer memcheck, where
+# the toolkit has it, on a prefill of 64 and 3 decode steps. Every failure is
+# listed before the script exits 1. Exits 77 (ctest: skipped), printing why,
+# where no driver or GPU is found.
+set -euo pipefail
+mixq="$1" work="$2" src="$3"
+dims=96,160,2,3,1,640
+rm -rf "$work" && mkdir -p "$work/untied"
+python3 "$src/test/Codegen/Inputs/make_tiny_llama.py" "$work" --dims $dims \
+  > /dev/null
+python3 "$src/test/Codegen/Inputs/make_tiny_llama.py" "$work/untied" \
+  --untied --dims $dims > /dev/null
+for _ in 1 2 3 4 5 6 7 8; do cat "$src/test/Codegen/Inputs/calib.txt"; done \
+  > "$work/long.txt"
+calib=(--calib "$work/long.txt" --calib-tokens 256)
+
+quantize() { # NAME MODEL ARGS...
+  local name="$1" model="$2"
+  shift 2
+  "$mixq" quantize "$@" --model "$model" -o "$work/$name.mixq" \
+    > "$work/$name.quantize.log" 2>&1 ||
+    { echo "FAIL: quantize $name: $(tail -1 "$work/$name.quantize.log")" >&2
+      exit 1; }
+}
+tied="$work/tiny.bin" untied="$work/untied/tiny.bin"
+quantize u4 "$tied" --scheme rtn --bits 4 --group 32
+quantize u4z "$tied" --scheme rtn --bits 4 --group 32 --asym
+quantize u2 "$tied" --scheme rtn --bits 2 --group 32 --asym
+quantize u3s "$tied" --scheme rtn --bits 3 --group 32 --asym \
+  --scale-bits 4 --scale-block 8
+quantize u8 "$tied" --scheme rtn --bits 8 --group 0
+quantize emb "$untied" --scheme rtn --bits 4 --group 32 \
+  --quantize-embeddings --quantize-head
+quantize mixed "$untied" --scheme mixed --bpw 3.5 --mixed-group 32 \
+  --tile 16 --slots 2 --asym --mixed-scale-bits 4 --mixed-scale-block 8 \
+  "${calib[@]}"
+quantize squeeze "$untied" --scheme squeeze "${calib[@]}"
+quantize quik "$tied" --scheme quik --act-bits 16 --fp16-cols 32 "${calib[@]}"
+
+# Which chip: ask the runtime with an sm_80 module (PTX runs on 8.0+).
+"$mixq" compile "$work/u4.mixq" --target=sm_80 -o "$work/probe.so"
+set +e
+"$mixq" run "$work/probe.so" --package "$work/u4.mixq" --prompt "the" -n 2 \
+  > "$work/probe.out" 2> "$work/probe.err"
+rc=$?
+set -e
+if [ "$rc" -ne 0 ]; then
+  if grep -Eq "no NVIDIA driver is installed|no usable NVIDIA GPU" \
+      "$work/probe.err"; then
+    echo "SKIPPED: $(cat "$work/probe.err")"
+    exit 77
+  fi
+  echo "FAIL: mixq run on sm_80: $(cat "$work/probe.err")" >&2
+  exit 1
+fi
+target=sm_80
+grep -q "sm_90)" "$work/probe.err" && target=sm_90a
+echo "device: $(grep -o 'GPU 0 ([^)]*)' "$work/probe.err" | head -1), chip $target"
+
+failed=()
+for pkg in u4 u4z u2 u3s u8 emb mixed squeeze quik; do
+  if ! "$mixq" compile "$work/$pkg.mixq" --target=$target \
+      -o "$work/$pkg.so" > "$work/$pkg.compile.log" 2>&1; then
+    failed+=("$pkg: compile: $(tail -1 "$work/$pkg.compile.log")")
+    continue
+  fi
+  for prefill in 1 5 16 64 512; do
+    # f16 tensor-core prefill and approximate exp: small, not last-bit,
+    # differences from the fp32 reference.
+    if "$mixq" verify "$work/$pkg.so" --package "$work/$pkg.mixq" \
+        --text "$work/long.txt" --prefill $prefill --decode 7 \
+        --max-nmse 1e-5 > "$work/$pkg.$prefill.log" 2>&1; then
+      echo "ok   $pkg prefill $prefill: $(grep '^prefill:' "$work/$pkg.$prefill.log")"
+    else
+      failed+=("$pkg prefill $prefill: $(tail -3 "$work/$pkg.$prefill.log" | tr '\n' ' ')")
+    fi
+  done
+done
+
+sanitizer="$(command -v compute-sanitizer || true)"
+[ -z "$sanitizer" ] && [ -x /usr/local/cuda/bin/compute-sanitizer ] &&
+  sanitizer=/usr/local/cuda/bin/compute-sanitizer
+if [ -n "$sanitizer" ]; then
+  for pkg in u4z u3s mixed squeeze quik; do
+    [ -f "$work/$pkg.so" ] || continue
+    if "$sanitizer" --tool memcheck --error-exitcode 99 "$mixq" verify \
+        "$work/$pkg.so" --package "$work/$pkg.mixq" --text "$work/long.txt" \
+        --prefill 64 --decode 3 --max-nmse 1e-5 \
+        > "$work/$pkg.memcheck.log" 2>&1; then
+      echo "ok   $pkg memcheck"
+    else
+      failed+=("$pkg memcheck: $(grep -m3 -E 'ERROR|Invalid' "$work/$pkg.memcheck.log" | tr '\n' ' ')")
+    fi
+  done
+else
+  echo "note: compute-sanitizer not found; memcheck not run"
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'FAIL: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+echo "gpu-kernels: OK ($target)"

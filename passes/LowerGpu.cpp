@@ -255,6 +255,7 @@ private:
     spec.w = *w;
     spec.rowCap = M;
     spec.stages = plan.getStages();
+    spec.excludeOutliers = tile.getExcludeOutliers();
     std::string name = kernelName("gemm");
     FailureOr<KernelLaunch> k =
         build(tile, w->name, name, [&](std::string &why) {

@@ -221,6 +221,8 @@ struct GemmSpec {
   WeightInfo w;
   int64_t rowCap = 0; ///< static rows of x16 and out (>= M)
   int64_t stages = 3; ///< shared-memory stages of the K loop (>= 2)
+  /// The product leaves the CSR outliers to a mixq.sparse_add after it.
+  bool excludeOutliers = false;
 };
 
 /// How the GEMM marks its K loop for -mixq-pipeline-dequant: the loop
@@ -237,7 +239,7 @@ inline constexpr llvm::StringLiteral kStageCompute = "compute";
 constexpr int64_t kGemmBlockM = 64, kGemmBlockN = 128;
 
 /// The tensor-core GEMM of a uniform 2/3/4/8-bit weight (FP16 or
-/// second-order scales, optional zeros); docs/Compiler.md "Prefill GEMM"
+/// second-order scales, optional zeros) or a LUT 3/4-bit weight; docs/Compiler.md "Prefill GEMM"
 /// gives the thread/data mapping. Arguments: the weight's streams, x16
 /// (memref<rowCap x K x f16>), out (memref<rowCap x N x f32>), M (index).
 /// Grid (ceil(N / 128), 1, ceil(M / 64)), block 128. Its K loop is the

@@ -13,7 +13,7 @@
 //     constant and every kernel argument has a static shape;
 //   - the KV caches are updated in place (insert_slice: a store kernel into
 //     the layer's rows; extract_slice: a view of the layer);
-//   - prefill products of uniform weights run the tensor-core GEMM
+//   - prefill products of uniform and LUT weights run the tensor-core GEMM
 //     (MmaGemmKernel.cpp) on x converted to f16; the other schemes run the
 //     decode GEMV on chunks of 16 rows, chunk z in grid z;
 //   - all launches go on one stream created at entry (gpu.wait async) and
@@ -101,7 +101,8 @@ private:
                              Value weight, PlanAttr plan, int64_t kSize,
                              bool exclude, Value result, int64_t index);
   LogicalResult lowerGemm(Operation *op, const WeightInfo &w, PlanAttr plan,
-                          const Buf &x, const Buf &out, int64_t index);
+                          bool exclude, const Buf &x, const Buf &out,
+                          int64_t index);
   LogicalResult lowerSparseAdd(SparseAddOp op, int64_t index);
   LogicalResult lowerElementwise(Operation *op, ValueRange ins, Block *body,
                                  int64_t index);
@@ -209,8 +210,9 @@ private:
 /// ceil(M / 64) row blocks (grid z). Fails quietly otherwise; the caller
 /// then runs the GEMV on 16-row chunks.
 LogicalResult FunctionLowering::lowerGemm(Operation *op, const WeightInfo &w,
-                                          PlanAttr plan, const Buf &x,
-                                          const Buf &out, int64_t index) {
+                                          PlanAttr plan, bool exclude,
+                                          const Buf &x, const Buf &out,
+                                          int64_t index) {
   const int64_t N = w.rows, K = w.cols;
   if (plan.getKernel() != PlanKernel::Gemm || !x.elem.isF32() || K % 4)
     return failure();
@@ -218,11 +220,12 @@ LogicalResult FunctionLowering::lowerGemm(Operation *op, const WeightInfo &w,
   spec.w = w;
   spec.rowCap = cap;
   spec.stages = plan.getStages();
+  spec.excludeOutliers = exclude;
   std::string key;
   {
     llvm::raw_string_ostream os(key);
     os << "gemm|" << formatLayout(w.layout) << "|" << N << "x" << K << "|"
-       << cap << "|" << spec.stages;
+       << cap << "|" << spec.stages << "|" << exclude;
   }
   FailureOr<KernelLaunch> gemm = kernel(
       op, key, "gemm",
@@ -294,7 +297,7 @@ LogicalResult FunctionLowering::lowerProduct(Operation *op,
        << "|" << cap << "|" << spec.xElem << "|" << spec.kSize << "|"
        << spec.splitK << "|" << exclude;
   }
-  if (!decode && succeeded(lowerGemm(op, w, plan, x, out, index)))
+  if (!decode && succeeded(lowerGemm(op, w, plan, exclude, x, out, index)))
     return success();
   if (w.layout.scheme != Scheme::Quik) {
     FailureOr<KernelLaunch> k =

@@ -1,7 +1,8 @@
 //===- MmaGemmKernel.cpp - The prefill GEMM on tensor cores -----------===//
 //
-// out[M x N] = x16[M x K] * W^T for a uniform 2/3/4/8-bit weight, on sm_80
-// mma.sync (also run as is on sm_90a):
+// out[M x N] = x16[M x K] * W^T for a uniform 2/3/4/8-bit or a LUT 3/4-bit
+// weight (SqueezeLLM; its CSR outliers are a separate kernel after this
+// one), on sm_80 mma.sync (also run as is on sm_90a):
 //
 //   grid (ceil(N / 128), 1, ceil(M / 64)), block 128 = 4 warps; block
 //   (bx, bz) computes rows m0 = 64 bz .. +64 of x and weight rows
@@ -27,6 +28,9 @@
 //              f16x2 pairs: lop3 puts each pair under the exponent of
 //              1024.0 (0x6400), then (pair - (1024 + zero)) * scale in
 //              f16x2; 16 mma.sync m16n8k16 with f32 accumulation.
+//   LUT weights have no scales: the block's 128 per-row codebooks are
+//   staged once in shared memory (f16, [128][2^b]) before the loop, and a
+//   code pair is two table reads packed as f16x2.
 //   Unpipelined (wait_group 0) the loop is already correct; the pass turns
 //   it into the S-stage software pipeline of KERNELS.md.
 //   The epilogue stores the accumulators with row (< M) and column (< N)
@@ -65,9 +69,10 @@ struct GemmTiles {
   int64_t slots = 1, slotK = 0;
   int64_t slotOf(int64_t ks) const { return slots == 1 ? 0 : ks * 16 / slotK; }
 
+  int64_t lutBytes = 0;   ///< the block's LUTs (LUT weights)
   int64_t bytes(int64_t stages) const {
-    return stages *
-           (kGemmBlockM * xStride * 2 + kGemmBlockN * codeStride * 4);
+    return lutBytes + stages * (kGemmBlockM * xStride * 2 +
+                                kGemmBlockN * codeStride * 4);
   }
 };
 
@@ -80,6 +85,8 @@ FailureOr<GemmTiles> chooseTiles(const GemmSpec &spec, std::string &why) {
       continue;
     GemmTiles t;
     t.bk = bk;
+    if (l.scheme == Scheme::Lut)
+      t.lutBytes = kGemmBlockN * (int64_t(1) << bits) * 2;
     t.xStride = bk + kXPad;
     int64_t chunkBytes = bk * bits / 8, rowBytes = K * bits / 8;
     t.chunkWords = chunkBytes / 4;
@@ -154,7 +161,10 @@ private:
   GroupScale dequantScale(const RawScale &raw);
   Value decodePair(Value slot, Value rowLocal, int64_t k16, int64_t half,
                    const GroupScale &s);
+  Value lookupPair(Value rowLocal, Value pairBits);
+  void stageTables();
   void emitEpilogue(ArrayRef<Value> acc);
+  bool isLut() const { return l.scheme == Scheme::Lut; }
 
   OpBuilder &b;
   IRB r;
@@ -164,8 +174,8 @@ private:
   const int64_t bits, N, K, G;
 
   // Kernel values.
-  Value codes, scales, scaleCodes, meta, zeros, x, out, M;
-  Value xs, cs, xBase, codeBase, xsBase, csBase, policy;
+  Value codes, scales, scaleCodes, meta, zeros, lut, x, out, M;
+  Value xs, cs, table, xBase, codeBase, xsBase, csBase, policy;
   Value tid, lane, warp, g, tq, m0, n0;
   SmallVector<Value> rowsLocal, rowsGlobal;
 };
@@ -271,6 +281,8 @@ Value GemmBuilder::decodePair(Value slot, Value rowLocal, int64_t k16,
         b, r.loc, wide, arith::ExtUIOp::create(b, r.loc, i64, shift));
     pairBits = arith::TruncIOp::create(b, r.loc, i32, wide);
   }
+  if (isLut())
+    return lookupPair(rowLocal, pairBits);
   // lane 0 = code k in bits 0.., lane 1 = code k + 1 in bits 16..; both
   // under the exponent of 1024.0 (f16 0x6400): (a & b) | c twice.
   const int64_t mask = (int64_t(1) << bits) - 1;
@@ -281,6 +293,33 @@ Value GemmBuilder::decodePair(Value slot, Value rowLocal, int64_t k16,
   Value h = LLVM::BitcastOp::create(b, r.loc, pair, both);
   h = arith::SubFOp::create(b, r.loc, h, s.zero);
   return arith::MulFOp::create(b, r.loc, h, s.scale);
+}
+
+Value GemmBuilder::lookupPair(Value rowLocal, Value pairBits) {
+  const int64_t mask = (int64_t(1) << bits) - 1;
+  SmallVector<Value> pair;
+  for (int64_t i = 0; i < 2; ++i) {
+    Value c = pairBits;
+    if (i)
+      c = arith::ShRUIOp::create(b, r.loc, c, r.i32(bits));
+    c = arith::AndIOp::create(b, r.loc, c, r.i32(mask));
+    Value at = arith::IndexCastUIOp::create(b, r.loc, b.getIndexType(), c);
+    pair.push_back(r.load(table, {rowLocal, at}));
+  }
+  return vector::FromElementsOp::create(
+      b, r.loc, VectorType::get({2}, b.getF16Type()), pair);
+}
+
+void GemmBuilder::stageTables() {
+  const int64_t E = int64_t(1) << bits;
+  r.forLoop(tid, r.idx(kGemmBlockN * E), kGemmThreads, [&](Value i) {
+    Value row = r.divI(i, E), entry = r.remI(i, E);
+    Value n = r.minI(r.add(n0, row), r.idx(N - 1));
+    Value v = r.loadF32(lut, r.add(r.mulI(n, E), entry));
+    r.store(arith::TruncFOp::create(b, r.loc, b.getF16Type(), v), table,
+            {row, entry});
+  });
+  gpu::BarrierOp::create(b, r.loc);
 }
 
 void GemmBuilder::emitEpilogue(ArrayRef<Value> acc) {
@@ -323,17 +362,22 @@ FailureOr<KernelLaunch> GemmBuilder::build(gpu::GPUModuleOp module,
   KernelSignature &sig = launch.signature;
   int codesArg = stream(sig, "codes", why);
   int scalesArg = -1, scaleCodesArg = -1, metaArg = -1, zerosArg = -1;
-  if (l.scaleBits == 0) {
+  int lutArg = -1;
+  if (isLut()) {
+    lutArg = stream(sig, "lut", why);
+    if (codesArg < 0 || lutArg < 0)
+      return failure();
+  } else if (l.scaleBits == 0) {
     scalesArg = stream(sig, "scales", why);
   } else {
     scaleCodesArg = stream(sig, "scale_codes", why);
     metaArg = stream(sig, "scale_meta", why);
   }
-  if (l.asymmetric)
+  if (l.asymmetric && !isLut())
     zerosArg = stream(sig, "zeros", why);
-  if (codesArg < 0 || (l.scaleBits == 0 && scalesArg < 0) ||
-      (l.scaleBits && (scaleCodesArg < 0 || metaArg < 0)) ||
-      (l.asymmetric && zerosArg < 0))
+  if (!isLut() && (codesArg < 0 || (l.scaleBits == 0 && scalesArg < 0) ||
+                   (l.scaleBits && (scaleCodesArg < 0 || metaArg < 0)) ||
+                   (l.asymmetric && zerosArg < 0)))
     return failure();
   Type f16 = b.getF16Type(), f32 = b.getF32Type(), i32 = b.getI32Type();
   unsigned xArg = sig.addOther(MemRefType::get({cap, K}, f16));
@@ -346,8 +390,11 @@ FailureOr<KernelLaunch> GemmBuilder::build(gpu::GPUModuleOp module,
                                 MemRefLayoutAttrInterface(), space);
   auto csType = MemRefType::get({S, BN, t.codeStride}, i32,
                                 MemRefLayoutAttrInterface(), space);
-  launch.func =
-      createKernel(b, r.loc, module, name, sig, launch.block, {xsType, csType});
+  SmallVector<MemRefType> shared{xsType, csType};
+  if (isLut())
+    shared.push_back(MemRefType::get({BN, int64_t(1) << bits}, f16,
+                                     MemRefLayoutAttrInterface(), space));
+  launch.func = createKernel(b, r.loc, module, name, sig, launch.block, shared);
   gpu::GPUFuncOp func = launch.func;
   ValueRange args = func.getArguments();
   codes = args[codesArg];
@@ -359,6 +406,10 @@ FailureOr<KernelLaunch> GemmBuilder::build(gpu::GPUModuleOp module,
   }
   if (zerosArg >= 0)
     zeros = args[zerosArg];
+  if (lutArg >= 0) {
+    lut = args[lutArg];
+    table = func.getWorkgroupAttributions()[2];
+  }
   x = args[xArg];
   out = args[outArg];
   M = args[mArg];
@@ -382,6 +433,8 @@ FailureOr<KernelLaunch> GemmBuilder::build(gpu::GPUModuleOp module,
     rowsLocal.push_back(local);
     rowsGlobal.push_back(r.minI(r.add(n0, local), r.idx(N - 1)));
   }
+  if (isLut())
+    stageTables();
 
   auto accType = VectorType::get({2, 2}, f32);
   Value zeroAcc = arith::ConstantOp::create(
@@ -403,7 +456,7 @@ FailureOr<KernelLaunch> GemmBuilder::build(gpu::GPUModuleOp module,
         Value slot = r.remI(kt, S), k0 = r.mulI(kt, t.bk);
         emitCopies(slot, k0);
         SmallVector<RawScale> raw;
-        for (int64_t j = 0; j < 4; ++j)
+        for (int64_t j = 0; j < 4 && !isLut(); ++j)
           for (int64_t s = 0; s < t.slots; ++s)
             raw.push_back(loadScale(rowsGlobal[j], k0, s));
         tagSince(body, before, kStageCopy);
@@ -432,7 +485,9 @@ FailureOr<KernelLaunch> GemmBuilder::build(gpu::GPUModuleOp module,
                 /*transpose=*/false, /*numTiles=*/4));
           }
           for (int64_t j = 0; j < 4; ++j) {
-            const GroupScale &s = deq[j * t.slots + t.slotOf(ks)];
+            GroupScale s;
+            if (!isLut())
+              s = deq[j * t.slots + t.slotOf(ks)];
             Value frag = zeroB;
             for (int64_t half = 0; half < 2; ++half)
               frag = vector::InsertOp::create(
@@ -462,13 +517,17 @@ FailureOr<KernelLaunch> buildMmaGemmKernel(OpBuilder &b, Location loc,
                                            const GemmSpec &spec,
                                            std::string &why) {
   const Layout &l = spec.w.layout;
-  if (l.scheme != Scheme::Uniform) {
-    why = "the tensor-core GEMM takes uniform weights (not '" +
+  if (l.scheme != Scheme::Uniform && l.scheme != Scheme::Lut) {
+    why = "the tensor-core GEMM takes uniform and LUT weights (not '" +
           schemeName(l.scheme).str() + "')";
     return failure();
   }
+  if (l.outliers == OutlierKind::Csr && !spec.excludeOutliers) {
+    why = "CSR outliers must be split off first (-mixq-split-outliers)";
+    return failure();
+  }
   const int64_t bits = l.bits[0], K = spec.w.cols;
-  const int64_t G = l.group ? l.group : K;
+  const int64_t G = l.scheme == Scheme::Lut ? K : (l.group ? l.group : K);
   if (bits != 2 && bits != 3 && bits != 4 && bits != 8) {
     why = "the tensor-core GEMM takes 2, 3, 4 or 8-bit codes";
     return failure();

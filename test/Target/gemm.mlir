@@ -7,7 +7,7 @@
 // RUN: %python %S/Inputs/extract_ptx.py %t.90.mlir > %t.90.ptx
 // RUN: FileCheck %s --check-prefixes=PTX,SM90 < %t.90.ptx
 // RUN: %ptxas -arch=sm_90a %t.90.ptx -o %t.90.cubin
-// The prefill GEMM (M > 16) on tensor cores for uniform 2/3/4/8-bit weights,
+// The prefill GEMM (M > 16) on tensor cores for uniform 2/3/4/8-bit and LUT weights,
 // through -mixq-gpu-pipeline (-mixq-pipeline-dequant included): the
 // activations converted to f16, then cp.async stages (weights with an L2
 // evict-first policy), ldmatrix.x4, the lop3 decode and
@@ -90,4 +90,21 @@ func.func @short(%x: tensor<64x64xf16>) -> tensor<64x128xf32> {
   %w = mixq.weight "s4" : !mixq.qweight<128x64, #mixq.layout<uniform, bits = 4, group = 64>>
   %y = mixq.qmatmul %x, %w : tensor<64x64xf16>, !mixq.qweight<128x64, #mixq.layout<uniform, bits = 4, group = 64>> -> tensor<64x128xf32>
   return %y : tensor<64x128xf32>
+}
+
+// LUT 3-bit (SqueezeLLM without outliers): the block's 128 codebooks staged
+// in shared memory as f16 before the K loop; a code pair is two table reads
+// packed as f16x2; no scale phase.
+// PTX-LABEL: .visible .entry mixq_gemm_5(
+// PTX: ld.global.nc.b16
+// PTX: st.shared.b16
+// PTX: bar.sync 0;
+// PTX: cp.async.ca.shared.global.L2::cache_hint
+// PTX: ld.shared.b16
+// PTX: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+// PTX: ret;
+func.func @lut(%x: tensor<80x256xf32>) -> tensor<80x200xf32> {
+  %w = mixq.weight "l3" : !mixq.qweight<200x256, #mixq.layout<lut, bits = 3>>
+  %y = mixq.qmatmul %x, %w : tensor<80x256xf32>, !mixq.qweight<200x256, #mixq.layout<lut, bits = 3>> -> tensor<80x200xf32>
+  return %y : tensor<80x200xf32>
 }

@@ -49,25 +49,10 @@ quantize mixed "$untied" --scheme mixed --bpw 3.5 --mixed-group 32 \
 quantize squeeze "$untied" --scheme squeeze "${calib[@]}"
 quantize quik "$tied" --scheme quik --act-bits 16 --fp16-cols 32 "${calib[@]}"
 
-# Which chip: ask the runtime with an sm_80 module (PTX runs on 8.0+).
-"$mixq" compile "$work/u4.mixq" --target=sm_80 -o "$work/probe.so"
-set +e
-"$mixq" run "$work/probe.so" --package "$work/u4.mixq" --prompt "the" -n 2 \
-  > "$work/probe.out" 2> "$work/probe.err"
-rc=$?
-set -e
-if [ "$rc" -ne 0 ]; then
-  if grep -Eq "no NVIDIA driver is installed|no usable NVIDIA GPU" \
-      "$work/probe.err"; then
-    echo "SKIPPED: $(cat "$work/probe.err")"
-    exit 77
-  fi
-  echo "FAIL: mixq run on sm_80: $(cat "$work/probe.err")" >&2
-  exit 1
-fi
-target=sm_80
-grep -q "sm_90)" "$work/probe.err" && target=sm_90a
-echo "device: $(grep -o 'GPU 0 ([^)]*)' "$work/probe.err" | head -1), chip $target"
+# Which chip (sets target and device; exits 77 without a GPU).
+source "$src/test/gpu/probe_gpu.sh"
+probe_gpu "$mixq" "$work/u4.mixq" "$work"
+echo "device: $device, chip $target"
 
 failed=()
 for pkg in u4 u4z u2 u3s u8 emb mixed squeeze quik; do

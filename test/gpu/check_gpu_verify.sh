@@ -15,25 +15,10 @@ cp "$src/test/Codegen/Inputs/calib.txt" "$work/calib.txt"
 "$mixq" quantize --scheme rtn --bits 4 --group 32 --asym \
   --model "$work/tiny.bin" -o "$work/rtn.mixq" > /dev/null 2>&1
 
-# Which chip: ask the runtime with an sm_80 module (PTX runs on 8.0+).
-"$mixq" compile "$work/rtn.mixq" --target=sm_80 -o "$work/sm_80.so"
-set +e
-"$mixq" run "$work/sm_80.so" --package "$work/rtn.mixq" --prompt "the" -n 8 \
-  > "$work/probe.out" 2> "$work/probe.err"
-rc=$?
-set -e
-if [ "$rc" -ne 0 ]; then
-  if grep -Eq "no NVIDIA driver is installed|no usable NVIDIA GPU" \
-      "$work/probe.err"; then
-    echo "SKIPPED: $(cat "$work/probe.err")"
-    exit 77
-  fi
-  echo "FAIL: mixq run on sm_80: $(cat "$work/probe.err")" >&2
-  exit 1
-fi
-target=sm_80
-grep -q "sm_90)" "$work/probe.err" && target=sm_90a
-echo "device: $(grep -o 'GPU 0 ([^)]*)' "$work/probe.err" | head -1)"
+# Which chip (sets target and device; exits 77 without a GPU).
+source "$src/test/gpu/probe_gpu.sh"
+probe_gpu "$mixq" "$work/rtn.mixq" "$work"
+echo "device: $device"
 [ "$target" = sm_80 ] ||
   "$mixq" compile "$work/rtn.mixq" --target=$target -o "$work/$target.so"
 

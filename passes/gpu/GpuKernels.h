@@ -223,6 +223,13 @@ struct GemmSpec {
   int64_t stages = 3; ///< shared-memory stages of the K loop (>= 2)
   /// The product leaves the CSR outliers to a mixq.sparse_add after it.
   bool excludeOutliers = false;
+  /// A QUIK weight's codes over its compacted activations (x16 has
+  /// K - fp16_cols columns; signed codes, one FP16 scale per row).
+  bool quikCodes = false;
+  /// Columns of x16 and of each code row.
+  int64_t cols() const {
+    return quikCodes ? w.cols - w.layout.fp16Cols : w.cols;
+  }
 };
 
 /// How the GEMM marks its K loop for -mixq-pipeline-dequant: the loop
@@ -239,7 +246,8 @@ inline constexpr llvm::StringLiteral kStageCompute = "compute";
 constexpr int64_t kGemmBlockM = 64, kGemmBlockN = 128;
 
 /// The tensor-core GEMM of a uniform 2/3/4/8-bit weight (FP16 or
-/// second-order scales, optional zeros) or a LUT 3/4-bit weight; docs/Compiler.md "Prefill GEMM"
+/// second-order scales, optional zeros), a LUT 3/4-bit weight or the codes
+/// of a QUIK weight (GemmSpec::quikCodes); docs/Compiler.md "Prefill GEMM"
 /// gives the thread/data mapping. Arguments: the weight's streams, x16
 /// (memref<rowCap x K x f16>), out (memref<rowCap x N x f32>), M (index).
 /// Grid (ceil(N / 128), 1, ceil(M / 64)), block 128. Its K loop is the

@@ -13,7 +13,8 @@
 //     constant and every kernel argument has a static shape;
 //   - the KV caches are updated in place (insert_slice: a store kernel into
 //     the layer's rows; extract_slice: a view of the layer);
-//   - prefill products of uniform and LUT weights run the tensor-core GEMM
+//   - prefill products of uniform and LUT weights and QUIK's codes (FP16
+//     activations) run the tensor-core GEMM
 //     (MmaGemmKernel.cpp) on x converted to f16; the other schemes run the
 //     decode GEMV on chunks of 16 rows, chunk z in grid z;
 //   - all launches go on one stream created at entry (gpu.wait async) and
@@ -102,7 +103,7 @@ private:
                              bool exclude, Value result, int64_t index);
   LogicalResult lowerGemm(Operation *op, const WeightInfo &w, PlanAttr plan,
                           bool exclude, const Buf &x, const Buf &out,
-                          int64_t index);
+                          int64_t index, bool quikCodes = false);
   LogicalResult lowerSparseAdd(SparseAddOp op, int64_t index);
   LogicalResult lowerElementwise(Operation *op, ValueRange ins, Block *body,
                                  int64_t index);
@@ -212,8 +213,9 @@ private:
 LogicalResult FunctionLowering::lowerGemm(Operation *op, const WeightInfo &w,
                                           PlanAttr plan, bool exclude,
                                           const Buf &x, const Buf &out,
-                                          int64_t index) {
-  const int64_t N = w.rows, K = w.cols;
+                                          int64_t index, bool quikCodes) {
+  const int64_t N = w.rows;
+  const int64_t K = quikCodes ? w.cols - w.layout.fp16Cols : w.cols;
   if (plan.getKernel() != PlanKernel::Gemm || !x.elem.isF32() || K % 4)
     return failure();
   GemmSpec spec;
@@ -221,11 +223,12 @@ LogicalResult FunctionLowering::lowerGemm(Operation *op, const WeightInfo &w,
   spec.rowCap = cap;
   spec.stages = plan.getStages();
   spec.excludeOutliers = exclude;
+  spec.quikCodes = quikCodes;
   std::string key;
   {
     llvm::raw_string_ostream os(key);
     os << "gemm|" << formatLayout(w.layout) << "|" << N << "x" << K << "|"
-       << cap << "|" << spec.stages << "|" << exclude;
+       << cap << "|" << spec.stages << "|" << exclude << "|" << quikCodes;
   }
   FailureOr<KernelLaunch> gemm = kernel(
       op, key, "gemm",
@@ -358,15 +361,19 @@ LogicalResult FunctionLowering::lowerProduct(Operation *op,
            chunks);
     codes.xElem = b.getF32Type();
   }
-  FailureOr<KernelLaunch> k = kernel(
-      op, "quik_codes|" + key + "|" + std::to_string(C), "gemv",
-      [&](StringRef name, std::string &why) {
-        return buildGemvKernel(b, r.loc, st.kernels, name, codes, why);
-      });
-  if (failed(k))
-    return failure();
   Buf y = C > 0 ? scratchBuf({cap, N}, index, index) : out;
-  launch(*k, w.name, {memref(xq), memref(y)}, Value(), chunks);
+  // Prefill: the codes on tensor cores where the GEMM takes them.
+  if (decode || failed(lowerGemm(op, w, plan, exclude, xq, y, index,
+                                 /*quikCodes=*/true))) {
+    FailureOr<KernelLaunch> k = kernel(
+        op, "quik_codes|" + key + "|" + std::to_string(C), "gemv",
+        [&](StringRef name, std::string &why) {
+          return buildGemvKernel(b, r.loc, st.kernels, name, codes, why);
+        });
+    if (failed(k))
+      return failure();
+    launch(*k, w.name, {memref(xq), memref(y)}, Value(), chunks);
+  }
   if (C == 0)
     return success();
   GemvSpec cols = codes;

@@ -2,7 +2,10 @@
 //
 // out[M x N] = x16[M x K] * W^T for a uniform 2/3/4/8-bit or a LUT 3/4-bit
 // weight (SqueezeLLM; its CSR outliers are a separate kernel after this
-// one), on sm_80 mma.sync (also run as is on sm_90a):
+// one) or the signed codes of a QUIK weight over its compacted activations
+// (one FP16 scale per row; a code's sign bit is flipped so that it decodes
+// like an unsigned code with zero 2^(b-1)), on sm_80 mma.sync (also run as
+// is on sm_90a):
 //
 //   grid (ceil(N / 128), 1, ceil(M / 64)), block 128 = 4 warps; block
 //   (bx, bz) computes rows m0 = 64 bz .. +64 of x and weight rows
@@ -78,8 +81,8 @@ struct GemmTiles {
 
 FailureOr<GemmTiles> chooseTiles(const GemmSpec &spec, std::string &why) {
   const Layout &l = spec.w.layout;
-  const int64_t K = spec.w.cols, bits = l.bits[0];
-  const int64_t G = l.group ? l.group : K;
+  const int64_t K = spec.cols(), bits = l.bits[0];
+  const int64_t G = l.group && !spec.quikCodes ? l.group : K;
   for (int64_t bk : {64, 32}) {
     if (K % bk)
       continue;
@@ -138,8 +141,8 @@ public:
   GemmBuilder(OpBuilder &b, Location loc, const GemmSpec &spec,
               const GemmTiles &t)
       : b(b), r{b, loc}, spec(spec), t(t), l(spec.w.layout),
-        bits(l.bits[0]), N(spec.w.rows), K(spec.w.cols),
-        G(l.group ? l.group : spec.w.cols) {}
+        bits(l.bits[0]), N(spec.w.rows), K(spec.cols()),
+        G(l.group && !spec.quikCodes ? l.group : spec.cols()) {}
 
   FailureOr<KernelLaunch> build(gpu::GPUModuleOp module, llvm::StringRef name,
                                 std::string &why);
@@ -283,6 +286,12 @@ Value GemmBuilder::decodePair(Value slot, Value rowLocal, int64_t k16,
   }
   if (isLut())
     return lookupPair(rowLocal, pairBits);
+  if (spec.quikCodes) {
+    // Two's complement to offset binary: value = (code ^ h) - h, h = 2^(b-1).
+    const int64_t h = int64_t(1) << (bits - 1);
+    pairBits = arith::XOrIOp::create(b, r.loc, pairBits,
+                                     r.i32(h | (h << bits)));
+  }
   // lane 0 = code k in bits 0.., lane 1 = code k + 1 in bits 16..; both
   // under the exponent of 1024.0 (f16 0x6400): (a & b) | c twice.
   const int64_t mask = (int64_t(1) << bits) - 1;
@@ -373,7 +382,7 @@ FailureOr<KernelLaunch> GemmBuilder::build(gpu::GPUModuleOp module,
     scaleCodesArg = stream(sig, "scale_codes", why);
     metaArg = stream(sig, "scale_meta", why);
   }
-  if (l.asymmetric && !isLut())
+  if (l.asymmetric && !isLut() && !spec.quikCodes)
     zerosArg = stream(sig, "zeros", why);
   if (!isLut() && (codesArg < 0 || (l.scaleBits == 0 && scalesArg < 0) ||
                    (l.scaleBits && (scaleCodesArg < 0 || metaArg < 0)) ||
@@ -517,17 +526,22 @@ FailureOr<KernelLaunch> buildMmaGemmKernel(OpBuilder &b, Location loc,
                                            const GemmSpec &spec,
                                            std::string &why) {
   const Layout &l = spec.w.layout;
-  if (l.scheme != Scheme::Uniform && l.scheme != Scheme::Lut) {
-    why = "the tensor-core GEMM takes uniform and LUT weights (not '" +
-          schemeName(l.scheme).str() + "')";
+  if (l.scheme != Scheme::Uniform && l.scheme != Scheme::Lut &&
+      !(l.scheme == Scheme::Quik && spec.quikCodes)) {
+    why = "the tensor-core GEMM takes uniform and LUT weights and QUIK "
+          "codes (not '" + schemeName(l.scheme).str() + "')";
+    return failure();
+  }
+  if (spec.quikCodes && (l.scheme != Scheme::Quik || l.scaleBits != 0)) {
+    why = "GemmSpec::quikCodes needs a QUIK weight with FP16 row scales";
     return failure();
   }
   if (l.outliers == OutlierKind::Csr && !spec.excludeOutliers) {
     why = "CSR outliers must be split off first (-mixq-split-outliers)";
     return failure();
   }
-  const int64_t bits = l.bits[0], K = spec.w.cols;
-  const int64_t G = l.scheme == Scheme::Lut ? K : (l.group ? l.group : K);
+  const int64_t bits = l.bits[0], K = spec.cols();
+  const int64_t G = l.scheme == Scheme::Uniform && l.group ? l.group : K;
   if (bits != 2 && bits != 3 && bits != 4 && bits != 8) {
     why = "the tensor-core GEMM takes 2, 3, 4 or 8-bit codes";
     return failure();

@@ -253,7 +253,8 @@ def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
       element-wise `arith.addf|mulf|subf` and `linalg.generic` (its body
       cloned into the kernel), `mixq.sparse_add`, and every product: the
       decode GEMV kernels below; prefill (`gemm` plans, M dynamic) of
-      uniform and LUT weights runs the tensor-core GEMM below over ceil(M / 64)
+      uniform, LUT, mixed and QUIK (codes) weights runs the tensor-core GEMM
+      below over ceil(M / 64)
       row blocks, other schemes the GEMV on chunks of 16 rows in grid z;
     - memory: the runtime's scratch buffer holds every intermediate tensor
       (first fit by liveness), tensors with one row per token planned for
@@ -319,8 +320,8 @@ def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
       (one scale per row) runs on the first, a GEMV of the FP16 columns
       adds the second (the plan's K split is not used).
 
-    - prefill (`kernel = gemm`, static M) of uniform 2/3/4/8-bit and LUT
-      3/4-bit weights:
+    - prefill (`kernel = gemm`, static M) of uniform 2/3/4/8-bit, LUT
+      3/4-bit and mixed 2/4/16 weights:
       a kernel converting x to f16, then the tensor-core GEMM (cp.async
       stages, ldmatrix, lop3 decode, mma.sync m16n8k16; 64 x 128 blocks),
       its K loop tagged for `-mixq-pipeline-dequant`.

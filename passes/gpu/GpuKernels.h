@@ -11,7 +11,8 @@
 //     and QUIK weights (GemvKernel.cpp), the tile-group GEMV of mixed
 //     2/4/16 weights (MixedGemvKernel.cpp), the split-K reduction, the CSR
 //     outlier kernel and QUIK's activation split (AuxKernels.cpp);
-//   - the prefill GEMM on tensor cores (MmaGemmKernel.cpp): cp.async
+//   - the prefill GEMM on tensor cores (MmaGemm.h, MmaGemmBase.cpp,
+//     MmaGemmKernel.cpp, MixedGemmKernel.cpp): cp.async
 //     stages, ldmatrix, mma.sync m16n8k16, dequantization in registers,
 //     its K loop marked for -mixq-pipeline-dequant; and the PTX it needs
 //     that MLIR has no op for (PtxAsm.cpp).
@@ -246,8 +247,8 @@ inline constexpr llvm::StringLiteral kStageCompute = "compute";
 constexpr int64_t kGemmBlockM = 64, kGemmBlockN = 128;
 
 /// The tensor-core GEMM of a uniform 2/3/4/8-bit weight (FP16 or
-/// second-order scales, optional zeros), a LUT 3/4-bit weight or the codes
-/// of a QUIK weight (GemmSpec::quikCodes); docs/Compiler.md "Prefill GEMM"
+/// second-order scales, optional zeros), a LUT 3/4-bit weight, a mixed
+/// 2/4/16 weight or the codes of a QUIK weight (GemmSpec::quikCodes); docs/Compiler.md "Prefill GEMM"
 /// gives the thread/data mapping. Arguments: the weight's streams, x16
 /// (memref<rowCap x K x f16>), out (memref<rowCap x N x f32>), M (index).
 /// Grid (ceil(N / 128), 1, ceil(M / 64)), block 128. Its K loop is the
@@ -277,6 +278,11 @@ mlir::Value evictFirstPolicy(IRB &r);
 /// cp.async of `bytes` (4, 8 or 16) global -> shared with an L2 policy.
 void cpAsyncEvictFirst(IRB &r, mlir::Value shared, mlir::Value global,
                        int64_t bytes, mlir::Value policy);
+/// cp.async of `bytes` with an L2 policy, reading `srcBytes` (i32, <=
+/// bytes) and filling the rest with zeros.
+void cpAsyncEvictFirstZeroFill(IRB &r, mlir::Value shared, mlir::Value global,
+                               int64_t bytes, mlir::Value srcBytes,
+                               mlir::Value policy);
 /// cp.async.cg of 16 bytes reading `srcBytes` (i32, 0 or 16) and filling
 /// the rest with zeros.
 void cpAsyncZeroFill(IRB &r, mlir::Value shared, mlir::Value global,

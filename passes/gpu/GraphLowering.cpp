@@ -13,8 +13,8 @@
 //     constant and every kernel argument has a static shape;
 //   - the KV caches are updated in place (insert_slice: a store kernel into
 //     the layer's rows; extract_slice: a view of the layer);
-//   - prefill products of uniform and LUT weights and QUIK's codes (FP16
-//     activations) run the tensor-core GEMM
+//   - prefill products of uniform, LUT and mixed weights and QUIK's codes
+//     (FP16 activations) run the tensor-core GEMM
 //     (MmaGemmKernel.cpp) on x converted to f16; the other schemes run the
 //     decode GEMV on chunks of 16 rows, chunk z in grid z;
 //   - all launches go on one stream created at entry (gpu.wait async) and

@@ -53,6 +53,17 @@ void cpAsyncEvictFirst(IRB &r, Value shared, Value global, int64_t bytes,
         /*sideEffects=*/true);
 }
 
+void cpAsyncEvictFirstZeroFill(IRB &r, Value shared, Value global,
+                               int64_t bytes, Value srcBytes, Value policy) {
+  std::string text = "{\n.reg .u64 g;\ncvta.to.global.u64 g, $1;\n"
+                     "cp.async." +
+                     std::string(bytes == 16 ? "cg" : "ca") +
+                     ".shared.global.L2::cache_hint [$0], [g], " +
+                     std::to_string(bytes) + ", $2, $3;\n}";
+  asmOp(r, Type(), {shared, global, srcBytes, policy}, text, "l,l,r,l",
+        /*sideEffects=*/true);
+}
+
 void cpAsyncZeroFill(IRB &r, Value shared, Value global, Value srcBytes) {
   asmOp(r, Type(), {shared, global, srcBytes},
         "{\n.reg .u64 g;\ncvta.to.global.u64 g, $1;\n"

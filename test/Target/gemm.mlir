@@ -7,7 +7,7 @@
 // RUN: %python %S/Inputs/extract_ptx.py %t.90.mlir > %t.90.ptx
 // RUN: FileCheck %s --check-prefixes=PTX,SM90 < %t.90.ptx
 // RUN: %ptxas -arch=sm_90a %t.90.ptx -o %t.90.cubin
-// The prefill GEMM (M > 16) on tensor cores for uniform 2/3/4/8-bit and LUT weights,
+// The prefill GEMM (M > 16) on tensor cores for uniform 2/3/4/8-bit, LUT and mixed 2/4/16 weights,
 // through -mixq-gpu-pipeline (-mixq-pipeline-dequant included): the
 // activations converted to f16, then cp.async stages (weights with an L2
 // evict-first policy), ldmatrix.x4, the lop3 decode and
@@ -107,4 +107,25 @@ func.func @lut(%x: tensor<80x256xf32>) -> tensor<80x200xf32> {
   %w = mixq.weight "l3" : !mixq.qweight<200x256, #mixq.layout<lut, bits = 3>>
   %y = mixq.qmatmul %x, %w : tensor<80x256xf32>, !mixq.qweight<200x256, #mixq.layout<lut, bits = 3>> -> tensor<80x200xf32>
   return %y : tensor<80x200xf32>
+}
+
+// Mixed 2/4/16 (tile-groups of 16 rows, groups of 64, second-order scales,
+// zeros, one outlier slot per 2-bit row): K tiles of 32 columns; each lane
+// copies its row's run of the tile in its precision's stream as eight
+// 8-byte cp.async whose source size is 0 past the run; per tile-group and
+// k16 step one warp-uniform switch on the precision; 2-bit rows add their
+// slots in registers; FP16 pairs are 32-bit shared loads.
+// PTX-LABEL: .visible .entry mixq_gemm_6(
+// PTX: cp.async.ca.shared.global.L2::cache_hint [%rd{{[0-9]+}}], [g], 8, %r{{[0-9]+}}, %rd{{[0-9]+}};
+// SM80: cp.async.wait_group 1;
+// SM90: cp.async.wait_group 1;
+// PTX: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// PTX: lop3.b32
+// PTX: add.rn.f16x2
+// PTX: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+// PTX: ret;
+func.func @mixed(%x: tensor<64x256xf32>) -> tensor<64x64xf32> {
+  %w = mixq.weight "mx" : !mixq.qweight<64x256, #mixq.layout<mixed, bits = [2, 4, 16], group = 64, tile = 16, alloc = [12, 3, 1], asym, scales = <4, 256>, outliers = slots<1>>>
+  %y = mixq.qmatmul %x, %w : tensor<64x256xf32>, !mixq.qweight<64x256, #mixq.layout<mixed, bits = [2, 4, 16], group = 64, tile = 16, alloc = [12, 3, 1], asym, scales = <4, 256>, outliers = slots<1>>> -> tensor<64x64xf32>
+  return %y : tensor<64x64xf32>
 }

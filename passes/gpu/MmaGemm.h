@@ -1,0 +1,115 @@
+//===- MmaGemm.h - The tensor-core GEMM skeleton --------------*- C++ -*-===//
+//
+// What every weight format's prefill GEMM shares (MmaGemmKernel.cpp): the
+// block and warp mapping, the kernel signature tail (x16, out, M), the
+// shared-memory slots, the x copies, the tagged K loop that
+// -mixq-pipeline-dequant pipelines, ldmatrix and mma.sync, the lop3 decode
+// of a code pair and the guarded epilogue. A format supplies its streams,
+// its weight copies and raw per-tile loads (phase `copy`), its scale
+// dequantization (phase `scales`) and its B fragments (phase `compute`):
+// uniform, LUT and QUIK codes in MmaGemmKernel.cpp, mixed 2/4/16 in
+// MixedGemmKernel.cpp.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MIXQ_PASSES_GPU_MMAGEMM_H
+#define MIXQ_PASSES_GPU_MMAGEMM_H
+
+#include "passes/gpu/GpuKernels.h"
+
+namespace mixq::device {
+
+constexpr int64_t kGemmWarps = 4;
+constexpr int64_t kGemmThreads = kWarp * kGemmWarps;
+/// Static shared memory a block may use without an opt-in.
+constexpr int64_t kStaticSmem = 48 * 1024;
+/// f16 of padding per x row in shared memory: rows 16 bytes apart modulo
+/// 128, so ldmatrix's 8 row reads hit distinct banks.
+constexpr int64_t kXPad = 8;
+
+/// Shared-memory bytes of S stages of x (BK columns) and code rows
+/// (`codeStride` words), plus `extra`.
+inline int64_t gemmSmemBytes(int64_t stages, int64_t bk, int64_t codeStride,
+                             int64_t extra = 0) {
+  return extra + stages * (kGemmBlockM * (bk + kXPad) * 2 +
+                           kGemmBlockN * codeStride * 4);
+}
+
+class MmaGemmBase {
+public:
+  MmaGemmBase(mlir::OpBuilder &b, mlir::Location loc, const GemmSpec &spec,
+              int64_t bk, int64_t stages, int64_t codeStride)
+      : b(b), r{b, loc}, spec(spec), l(spec.w.layout), N(spec.w.rows),
+        K(spec.cols()), bk(bk), S(stages), codeStride(codeStride) {}
+  virtual ~MmaGemmBase() = default;
+
+  mlir::FailureOr<KernelLaunch> build(mlir::gpu::GPUModuleOp module,
+                                      llvm::StringRef name, std::string &why);
+
+protected:
+  // The format's hooks.
+  /// Adds the weight's streams to `sig` (before x16, out and M).
+  virtual mlir::LogicalResult addStreams(KernelSignature &sig,
+                                         std::string &why) = 0;
+  /// Shared buffers beyond x and the code slots (attributions 2, ...).
+  virtual llvm::SmallVector<mlir::MemRefType> extraShared() { return {}; }
+  /// Takes the stream arguments and extra buffers; runs before the loop.
+  virtual void setup(mlir::gpu::GPUFuncOp func) = 0;
+  /// Loop-carried values besides the 16 accumulators.
+  virtual llvm::SmallVector<mlir::Value> extraInits() { return {}; }
+  /// Phase `copy` of tile `kt` (after the x copies, before the commit):
+  /// the weight's cp.asyncs into `slot` and its raw per-tile loads;
+  /// returns the next values of the extraInits() state.
+  virtual llvm::SmallVector<mlir::Value>
+  copyWeights(mlir::Value kt, mlir::Value slot, mlir::Value k0,
+              mlir::ValueRange state) = 0;
+  /// Phase `scales`.
+  virtual void dequantScales() {}
+  /// Phase `compute`: the B fragments (vector<2x2xf16>) of the warp's four
+  /// n8 fragments for k16 step `ks` of the tile in `slot`.
+  virtual llvm::SmallVector<mlir::Value> fragmentsB(mlir::Value slot,
+                                                    int64_t ks) = 0;
+
+  // Shared pieces.
+  mlir::Value addr(mlir::Value base, mlir::Value byteOffset);
+  /// The bits of codes k, k + 1 (k = 16 k16 + 8 half + 2 t) of row
+  /// `rowLocal`'s chunk in `slot`, shifted down to bit 0 (`bits` per code).
+  mlir::Value pairBitsAt(mlir::Value slot, mlir::Value rowLocal, int64_t k16,
+                         int64_t half, unsigned bits);
+  /// (pair - zero2) * scale2 as f16x2: two lop3 put the codes under the
+  /// exponent of 1024.0.
+  mlir::Value lop3Dequant(mlir::Value pairBits, unsigned bits,
+                          mlir::Value zero2, mlir::Value scale2);
+  /// f16x2 splat of an f32.
+  mlir::Value splatHalf(mlir::Value f32);
+  /// vector<2x2xf16> from the two f16x2 halves of a B fragment.
+  mlir::Value packB(mlir::Value lo, mlir::Value hi);
+
+  mlir::OpBuilder &b;
+  IRB r;
+  const GemmSpec &spec;
+  const Layout &l;
+  const int64_t N, K, bk, S, codeStride;
+
+  mlir::Value x, out, M, xs, cs, xBase, xsBase, csBase, policy;
+  /// The K loop's induction variable (the tile), for every phase.
+  mlir::Value kt;
+  mlir::Value tid, lane, warp, g, tq, m0, n0;
+  /// Row of fragment j (0..3) in the block (32 w + 8 j + g) and in the
+  /// weight (clamped to N - 1).
+  llvm::SmallVector<mlir::Value> rowsLocal, rowsGlobal;
+
+private:
+  void emitXCopies(mlir::Value slot, mlir::Value k0);
+  void emitEpilogue(llvm::ArrayRef<mlir::Value> acc);
+};
+
+/// The mixed 2/4/16 GEMM (MixedGemmKernel.cpp); arguments as
+/// buildMmaGemmKernel.
+mlir::FailureOr<KernelLaunch>
+buildMixedMmaGemmKernel(mlir::OpBuilder &b, mlir::Location loc,
+                        mlir::gpu::GPUModuleOp module, llvm::StringRef name,
+                        const GemmSpec &spec, std::string &why);
+
+} // namespace mixq::device
+
+#endif // MIXQ_PASSES_GPU_MMAGEMM_H

@@ -289,9 +289,12 @@ LogicalResult FunctionLowering::lowerProduct(Operation *op,
     spec.kSize = K;
     chunks = ceilDiv(m, kChunkRows);
   }
+  // The product's M x N output, also when `result` is the forall of a
+  // split-K product (S x M x N partial sums, reduced by the kernels).
+  Value root = roots.lookup(result) ? roots.lookup(result) : result;
   Buf out = decode && result == logitsValue
                 ? Buf{logits, {cap, N}, b.getF32Type()}
-                : newBuffer(result, index);
+                : scratchBuf({cap, N}, index, lastUse.lookup(root));
   bufs[result] = out;
   std::string key;
   {

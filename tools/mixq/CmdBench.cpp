@@ -21,10 +21,13 @@
 //      the llama2.c checkpoint (--model), prefill 64 and decode 128 tokens;
 //   4. optionally llama.cpp's llama-bench on GGUF files, side by side with
 //      mixq's stories15M numbers.
-// --target=sm_80|sm_90a compiles the stories15M package for that NVIDIA GPU
-// and times it there (runtime/Session.h runs GPU modules); the
-// Llama-2-7B-shaped kernel timings (2.) attribute time to the CPU module's
-// parallel sections and are skipped then.
+// --target=sm_80|sm_90a compiles the stories15M package and the
+// Llama-2-7B-shaped packages for that NVIDIA GPU and times them there
+// (runtime/Session.h runs GPU modules): end-to-end prefill (after a warm-up
+// prefill that uploads the weights) and decode tokens/s per format, beside
+// the f16 and fp32 packages compiled the same way. The per-shape GEMV times
+// (2.) attribute time to the CPU module's parallel sections and are CPU
+// only (on a GPU, per-kernel times come from nsys or ncu).
 // A table goes to stdout (progress to stderr); --json FILE writes the same
 // results as JSON (atomically), --json - prints the JSON instead of the
 // table.
@@ -145,8 +148,9 @@ cl::opt<bool> skip7b("skip-7b",
 cl::opt<std::string> benchTarget(
     "target",
     cl::desc("cpu (default), or sm_80|sm_90a: compile the stories15M "
-             "--package for that NVIDIA GPU and time it there (skips the "
-             "Llama-2-7B-shaped CPU kernel timings)"),
+             "--package and the Llama-2-7B-shaped models for that NVIDIA GPU "
+             "and time them there, end to end (the per-shape GEMV timings "
+             "are CPU only)"),
     cl::value_desc("target"), cl::init("cpu"), cl::sub(benchCommand),
     cl::cat(category()));
 
@@ -328,6 +332,7 @@ struct FormatResult {
   double prefillTps = 0, decodeTps = 0, stepUs = 0;
   double attentionUs = 0, classifierUs = 0;
   std::vector<ShapeResult> shapes;
+  std::string device; ///< the GPU it ran on (empty: the CPU)
 };
 
 Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
@@ -402,8 +407,10 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
   if (!package)
     return package.takeError();
   auto start = Clock::now();
-  if (Error e = compilePackage(**package, moduleFile,
-                               HostTarget{"native", ""}))
+  const bool gpu = benchTarget != "cpu";
+  if (Error e = gpu ? compileGpuPackage(**package, moduleFile, benchTarget)
+                    : compilePackage(**package, moduleFile,
+                                     HostTarget{"native", ""}))
     return createFileError(packageFile, std::move(e));
   r.compileSeconds = secondsSince(start);
   auto module = CompiledModule::open(moduleFile);
@@ -417,7 +424,14 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
   Session &s = **session;
   touchPackage(**package);
 
+  r.device = s.device();
   std::vector<int> tokens = prefillTokens(kPrefillTokens, s.vocabSize());
+  if (gpu) {
+    // The first call loads the kernels and uploads the weights.
+    if (auto warm = s.prefill(tokens); !warm)
+      return warm.takeError();
+    s.reset();
+  }
   start = Clock::now();
   auto logits = s.prefill(tokens);
   if (!logits)
@@ -428,7 +442,17 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
   int64_t expected = kSectionsPerLayer * config.nLayers + 1;
   std::vector<double> sections, stepSeconds, attention, classifier;
   int token = argmax(*logits);
-  for (int64_t step = 0; step < steps; ++step) {
+  for (int64_t step = 0; gpu && step < steps; ++step) {
+    start = Clock::now();
+    logits = s.decode(token);
+    stepSeconds.push_back(secondsSince(start));
+    if (!logits)
+      return logits.takeError();
+    token = argmax(*logits);
+  }
+  if (gpu)
+    r.shapes.clear(); // no parallel sections to attribute time to
+  for (int64_t step = 0; !gpu && step < steps; ++step) {
     sections.clear();
     s.setProfile(&sections);
     start = Clock::now();
@@ -813,7 +837,10 @@ json::Value toJSON(const BenchResults &b) {
          optionalNumber(f16 ? speedup(1 / f16->decodeTps, 1 / f.decodeTps)
                             : std::nullopt)},
         {"package_bytes", int64_t(f.packageBytes)},
-        {"compile_seconds", f.compileSeconds}});
+        {"compile_seconds", f.compileSeconds},
+        {"target", std::string(benchTarget)},
+        {"device", f.device.empty() ? json::Value(nullptr)
+                                    : json::Value(f.device)}});
   }
   json::Object stories;
   if (b.stories) {
@@ -899,7 +926,10 @@ void printTable(const BenchResults &b, raw_ostream &os) {
                   b.bandwidth->threads, b.bandwidth->repetitions);
   const FormatResult *fp32 = findFormat(b, "fp32");
   const FormatResult *f16 = findFormat(b, "f16");
-  if (b.ran7b) {
+  if (b.ran7b && benchTarget != "cpu") {
+    os << "\nGEMV kernels on Llama-2-7B shapes: CPU only (per-kernel GPU "
+          "times: nsys or ncu)\n";
+  } else if (b.ran7b) {
     os << formatv("\nGEMV kernels on Llama-2-7B shapes (decode, M = 1; median "
                   "over {0} steps x weights of {1}-layer synthetic "
                   "packages)\n",
@@ -919,10 +949,16 @@ void printTable(const BenchResults &b, raw_ostream &os) {
                       ratioText(s32 ? speedup(s32->us, s.us) : std::nullopt),
                       ratioText(s16 ? speedup(s16->us, s.us) : std::nullopt));
       }
+  }
+  if (b.ran7b) {
+    std::string where;
+    for (const FormatResult &f : b.formats)
+      if (!f.device.empty())
+        where = "; on " + f.device + ", " + std::string(benchTarget);
     os << formatv("\nLlama-2-7B-shaped models, {0} layers (prefill {1} "
                   "tokens, decode {2} steps; classifier: FP16 tied "
-                  "embeddings)\n",
-                  unsigned(layers7b), kPrefillTokens, b.decodeSteps);
+                  "embeddings{3})\n",
+                  unsigned(layers7b), kPrefillTokens, b.decodeSteps, where);
     os << formatv("{0,-10} {1,8} {2,9} {3,10} {4,8} {5,8} {6,9} {7,9} {8,8}  "
                   "{9}\n",
                   "format", "GB", "prefill", "decode", "vs fp32", "vs f16",
@@ -1074,8 +1110,7 @@ int runBench() {
   if (benchTarget != "cpu" && !isGpuTarget(benchTarget))
     return fail(benchError("--target: unknown target '" + benchTarget +
                            "' (cpu, sm_80 or sm_90a)"));
-  // The 7B-shaped kernel timings need the CPU module's parallel sections.
-  bool run7b = !skip7b && benchTarget == "cpu";
+  bool run7b = !skip7b;
   if (!tokenizerPath.empty() && !sys::fs::exists(tokenizerPath))
     return fail(fileError(tokenizerPath, "no such file (--tokenizer)"));
   if (!packagePath.empty() && !sys::fs::exists(packagePath))

@@ -93,6 +93,60 @@ gpu::GPUFuncOp createKernel(OpBuilder &b, Location loc,
   return func;
 }
 
+FailureOr<MixedStreams> addMixedStreams(MLIRContext *ctx, const WeightInfo &w,
+                                        KernelSignature &sig,
+                                        std::string &why) {
+  const Layout &l = w.layout;
+  bool failedAny = false;
+  auto stream = [&](llvm::StringRef s) -> int {
+    FailureOr<unsigned> i = sig.addStream(ctx, w, s);
+    if (failed(i)) {
+      why = "the layout has no stream '" + s.str() + "'";
+      failedAny = true;
+      return -1;
+    }
+    return int(*i);
+  };
+  MixedStreams m;
+  m.pmapArg = stream("pmap");
+  m.offsetsArg = stream("offsets");
+  int64_t rowGroups = 0, zeroBits = 0;
+  for (size_t q = 0; q < l.bits.size(); ++q) {
+    MixedStreams::Precision p;
+    p.bits = unsigned(l.bits[q]);
+    if (l.alloc[q])
+      p.codesArg = stream("codes" + std::to_string(l.bits[q]));
+    if (p.bits != 16) {
+      p.rowGroupBase = rowGroups;
+      p.zeroBitBase = zeroBits;
+      rowGroups += l.alloc[q] * l.tile;
+      zeroBits += l.alloc[q] * l.tile * l.bits[q];
+    }
+    if (p.bits == 2 && l.alloc[q])
+      m.slotPrecision = int(q);
+    m.precs.push_back(p);
+  }
+  if (rowGroups > 0) {
+    if (l.scaleBits == 0) {
+      m.scalesArg = stream("scales");
+    } else {
+      m.scaleCodesArg = stream("scale_codes");
+      m.metaArg = stream("scale_meta");
+    }
+    if (l.asymmetric)
+      m.zerosArg = stream("zeros");
+  }
+  if (l.outliers == OutlierKind::Slots && m.slotPrecision >= 0) {
+    m.slotIndexArg = stream("slot_index");
+    m.slotValueArg = stream("slot_value");
+  } else {
+    m.slotPrecision = -1;
+  }
+  if (failedAny)
+    return failure();
+  return m;
+}
+
 int64_t GemvSpec::cols() const {
   switch (part) {
   case Part::Whole:

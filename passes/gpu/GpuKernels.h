@@ -294,6 +294,28 @@ void cpAsyncWait(IRB &r, int64_t pending);
 mlir::Value lop3(IRB &r, mlir::Value a, mlir::Value b, mlir::Value c,
                  uint8_t lut);
 
+/// The streams of a mixed 2/4/16 weight as kernel arguments (-1: absent):
+/// per precision its code stream and where its row-groups start among the
+/// scales and its zeros among the zero bits; the precision map, the
+/// offsets table, the scales (FP16 or second order), zeros and outlier
+/// slots (slotPrecision: the 2-bit precision that carries them, or -1).
+struct MixedStreams {
+  struct Precision {
+    unsigned bits = 0;
+    int codesArg = -1;
+    int64_t rowGroupBase = 0, zeroBitBase = 0;
+  };
+  llvm::SmallVector<Precision> precs;
+  int pmapArg = -1, offsetsArg = -1, scalesArg = -1, scaleCodesArg = -1,
+      metaArg = -1, zerosArg = -1, slotIndexArg = -1, slotValueArg = -1;
+  int slotPrecision = -1;
+};
+/// Adds a mixed weight's streams to `sig` (GEMV and GEMM share them).
+mlir::FailureOr<MixedStreams> addMixedStreams(mlir::MLIRContext *ctx,
+                                              const WeightInfo &w,
+                                              KernelSignature &sig,
+                                              std::string &why);
+
 // Shared device-side helpers (GpuCommon.cpp).
 
 /// gpu.thread_id x / gpu.block_id {x, y} as index.

@@ -38,12 +38,9 @@ namespace mixq::device {
 
 namespace {
 
-/// One precision of the layout.
-struct Precision {
-  unsigned bits = 0;
-  int codesArg = -1;
-  Value base; ///< i64 address of its code stream
-  int64_t rowGroupBase = 0, zeroBitBase = 0;
+/// One precision of the layout, and the address of its code stream.
+struct Precision : MixedStreams::Precision {
+  Value base; ///< i64
 };
 
 /// What the copy phase loads for one fragment row.
@@ -81,9 +78,8 @@ private:
   Value streamIndex(int64_t tt, Value p);
 
   const int64_t T, G, P, tgs;
+  MixedStreams streams;
   SmallVector<Precision> precs;
-  int pmapArg = -1, offsetsArg = -1, scalesArg = -1, scaleCodesArg = -1,
-      metaArg = -1, zerosArg = -1, slotIndexArg = -1, slotValueArg = -1;
   int slotPrecision = -1;
   Value pmap, offsets, scales, scaleCodes, meta, zeros, slotIndex, slotValue;
   /// Per tile-group of the warp: its (clamped) row block.
@@ -96,63 +92,28 @@ private:
 };
 
 LogicalResult MixedGemm::addStreams(KernelSignature &sig, std::string &why) {
-  bool failedAny = false;
-  auto stream = [&](llvm::StringRef s) -> int {
-    FailureOr<unsigned> i = sig.addStream(b.getContext(), spec.w, s);
-    if (failed(i)) {
-      why = "the layout has no stream '" + s.str() + "'";
-      failedAny = true;
-      return -1;
-    }
-    return int(*i);
-  };
-  pmapArg = stream("pmap");
-  offsetsArg = stream("offsets");
-  int64_t rowGroups = 0, zeroBits = 0;
-  for (int64_t q = 0; q < P; ++q) {
-    Precision p;
-    p.bits = unsigned(l.bits[q]);
-    if (l.alloc[q])
-      p.codesArg = stream("codes" + std::to_string(l.bits[q]));
-    if (p.bits != 16) {
-      p.rowGroupBase = rowGroups;
-      p.zeroBitBase = zeroBits;
-      rowGroups += l.alloc[q] * T;
-      zeroBits += l.alloc[q] * T * l.bits[q];
-    }
-    if (p.bits == 2 && l.alloc[q])
-      slotPrecision = int(q);
-    precs.push_back(p);
+  FailureOr<MixedStreams> m = addMixedStreams(b.getContext(), spec.w, sig, why);
+  if (failed(m))
+    return failure();
+  streams = *m;
+  for (const MixedStreams::Precision &p : m->precs) {
+    precs.emplace_back();
+    static_cast<MixedStreams::Precision &>(precs.back()) = p;
   }
-  if (rowGroups > 0) {
-    if (l.scaleBits == 0) {
-      scalesArg = stream("scales");
-    } else {
-      scaleCodesArg = stream("scale_codes");
-      metaArg = stream("scale_meta");
-    }
-    if (l.asymmetric)
-      zerosArg = stream("zeros");
-  }
-  if (l.outliers == OutlierKind::Slots && slotPrecision >= 0) {
-    slotIndexArg = stream("slot_index");
-    slotValueArg = stream("slot_value");
-  } else {
-    slotPrecision = -1;
-  }
-  return failure(failedAny);
+  slotPrecision = m->slotPrecision;
+  return success();
 }
 
 void MixedGemm::setup(gpu::GPUFuncOp func) {
   auto arg = [&](int i) { return i < 0 ? Value() : func.getArgument(i); };
-  pmap = arg(pmapArg);
-  offsets = arg(offsetsArg);
-  scales = arg(scalesArg);
-  scaleCodes = arg(scaleCodesArg);
-  meta = arg(metaArg);
-  zeros = arg(zerosArg);
-  slotIndex = arg(slotIndexArg);
-  slotValue = arg(slotValueArg);
+  pmap = arg(streams.pmapArg);
+  offsets = arg(streams.offsetsArg);
+  scales = arg(streams.scalesArg);
+  scaleCodes = arg(streams.scaleCodesArg);
+  meta = arg(streams.metaArg);
+  zeros = arg(streams.zerosArg);
+  slotIndex = arg(streams.slotIndexArg);
+  slotValue = arg(streams.slotValueArg);
   Value anyBase;
   for (Precision &p : precs)
     if (p.codesArg >= 0)

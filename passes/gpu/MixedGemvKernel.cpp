@@ -35,16 +35,6 @@
 using namespace mlir;
 
 namespace mixq::device {
-namespace {
-
-struct Precision {
-  unsigned bits = 0;
-  int codesArg = -1;
-  int64_t rowGroupBase = 0, zeroBitBase = 0;
-};
-
-} // namespace
-
 FailureOr<KernelLaunch> buildMixedGemvKernel(OpBuilder &b, Location loc,
                                              gpu::GPUModuleOp module,
                                              llvm::StringRef name,
@@ -69,57 +59,15 @@ FailureOr<KernelLaunch> buildMixedGemvKernel(OpBuilder &b, Location loc,
 
   KernelLaunch launch;
   KernelSignature &sig = launch.signature;
-  bool failedStream = false;
-  auto stream = [&](llvm::StringRef s) -> int {
-    FailureOr<unsigned> i = sig.addStream(ctx, w, s);
-    if (failed(i)) {
-      why = "the layout has no stream '" + s.str() + "'";
-      failedStream = true;
-      return -1;
-    }
-    return int(*i);
-  };
-  int pmapArg = stream("pmap"), offsetsArg = stream("offsets");
-  SmallVector<Precision> precs;
-  int64_t rowGroups = 0, zeroBits = 0;
-  int slotPrecision = -1;
-  for (int64_t q = 0; q < P; ++q) {
-    Precision p;
-    p.bits = unsigned(l.bits[q]);
-    if (l.alloc[q])
-      p.codesArg = stream("codes" + std::to_string(l.bits[q]));
-    if (p.bits != 16) {
-      p.rowGroupBase = rowGroups;
-      p.zeroBitBase = zeroBits;
-      rowGroups += l.alloc[q] * T;
-      zeroBits += l.alloc[q] * T * l.bits[q];
-    }
-    if (p.bits == 2 && l.alloc[q])
-      slotPrecision = int(q);
-    precs.push_back(p);
-  }
+  FailureOr<MixedStreams> streams = addMixedStreams(ctx, w, sig, why);
+  if (failed(streams))
+    return failure();
+  const SmallVector<MixedStreams::Precision> &precs = streams->precs;
+  const int slotPrecision = streams->slotPrecision;
+  const bool slots = slotPrecision >= 0;
   ScaleSource scales;
   scales.scaleBits = l.scaleBits;
   scales.scaleBlock = l.scaleBlock;
-  int scalesArg = -1, scaleCodesArg = -1, metaArg = -1, zerosArg = -1;
-  if (rowGroups > 0) {
-    if (l.scaleBits == 0) {
-      scalesArg = stream("scales");
-    } else {
-      scaleCodesArg = stream("scale_codes");
-      metaArg = stream("scale_meta");
-    }
-    if (l.asymmetric)
-      zerosArg = stream("zeros");
-  }
-  bool slots = l.outliers == OutlierKind::Slots && slotPrecision >= 0;
-  int slotIndexArg = -1, slotValueArg = -1;
-  if (slots) {
-    slotIndexArg = stream("slot_index");
-    slotValueArg = stream("slot_value");
-  }
-  if (failedStream)
-    return failure();
 
   Type f32 = b.getF32Type();
   const int64_t cap = spec.rowCapacity();
@@ -138,12 +86,13 @@ FailureOr<KernelLaunch> buildMixedGemvKernel(OpBuilder &b, Location loc,
       createKernel(b, loc, module, name, sig, launch.block, {redType});
   gpu::GPUFuncOp func = launch.func;
   auto arg = [&](int i) { return i < 0 ? Value() : func.getArgument(i); };
-  Value pmap = arg(pmapArg), offsets = arg(offsetsArg);
-  scales.scales = arg(scalesArg);
-  scales.codes = arg(scaleCodesArg);
-  scales.meta = arg(metaArg);
-  Value zeros = arg(zerosArg), slotIndex = arg(slotIndexArg),
-        slotValue = arg(slotValueArg);
+  Value pmap = arg(streams->pmapArg), offsets = arg(streams->offsetsArg);
+  scales.scales = arg(streams->scalesArg);
+  scales.codes = arg(streams->scaleCodesArg);
+  scales.meta = arg(streams->metaArg);
+  Value zeros = arg(streams->zerosArg),
+        slotIndex = arg(streams->slotIndexArg),
+        slotValue = arg(streams->slotValueArg);
   Value x = func.getArgument(xArg), out = func.getArgument(outArg);
   Value red = func.getWorkgroupAttributions()[0];
 
@@ -210,7 +159,7 @@ FailureOr<KernelLaunch> buildMixedGemvKernel(OpBuilder &b, Location loc,
         for (int64_t q = 0; q < P; ++q) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(&sw.getCaseRegions()[q].emplaceBlock());
-          const Precision &prec = precs[q];
+          const MixedStreams::Precision &prec = precs[q];
           if (prec.codesArg < 0) { // never selected: no tile-groups
             scf::YieldOp::create(b, loc, acc);
             continue;

@@ -600,7 +600,9 @@ void LowerCpuPass::runOnOperation() {
   memref::GlobalOp rope = buildRopeTable(b, loc, dims, /*alignment=*/64);
 
   StreamTable table;
-  int64_t tasks = 0;
+  // One registry for both functions: a task is shared by every layer (and
+  // by prefill and decode) whose call has the same body.
+  TaskRegistry tasks;
   int64_t bytes[2][2] = {{0, 0}, {0, 0}};
   for (bool isDecode : {false, true}) {
     func::FuncOp src = isDecode ? decodeFn : prefill;
@@ -608,7 +610,7 @@ void LowerCpuPass::runOnOperation() {
     FunctionEnv env;
     env.table = &table;
     env.module = module;
-    env.taskCounter = &tasks;
+    env.tasks = &tasks;
     env.vnni = hasFeature("+avx512vnni") && hasFeature("+avx512bw");
     env.avxVnni = hasFeature("+avxvnni");
     env.avx2 = hasFeature("+avx2");

@@ -86,7 +86,6 @@ Value IRB::vloadF32(Value memref, ValueRange indices, int64_t lanes) {
 
 Value IRB::loadBitsScalar(Value bytes, Value bitIndex, unsigned bits) {
   auto type = cast<MemRefType>(bytes.getType());
-  int64_t size = type.getDimSize(0);
   Value byte = divI(bitIndex, 8);
   Value shift = remI(bitIndex, 8);
   Value lo = arith::ExtUIOp::create(b, loc, b.getI32Type(), load(bytes, byte));
@@ -94,7 +93,13 @@ Value IRB::loadBitsScalar(Value bytes, Value bitIndex, unsigned bits) {
   if (bits > 1) {
     // A field crosses into the next byte only when shift + bits > 8, which
     // never happens at the stream's last byte; clamp the read there.
-    Value next = minI(addI(byte, 1), idx(size - 1));
+    // The last byte's index: static, or from the memref (a task's streams).
+    Value after = addI(byte, 1);
+    Value lastByte =
+        type.isDynamicDim(0)
+            ? sub(memref::DimOp::create(b, loc, bytes, 0).getResult(), idx(1))
+            : idx(type.getDimSize(0) - 1);
+    Value next = minI(after, lastByte);
     Value hi = arith::ExtUIOp::create(b, loc, b.getI32Type(), load(bytes, next));
     hi = arith::ShLIOp::create(b, loc, hi, i32(8));
     field = arith::OrIOp::create(b, loc, lo, hi);

@@ -4,9 +4,17 @@
 //
 //   - StreamTable: the package streams a module reads, in the order of the
 //     table the runtime passes (`streams` argument of the C ABI); each
-//     stream is viewed as a static memref of its element type.
-//   - emitQMatmulTask: one `func.func` per quantized product, the body of a
-//     runtime parallel_for task over blocks of output rows (QMatmulCpu.cpp).
+//     stream is viewed as a memref of its element type.
+//   - WeightSource: where a kernel gets its weight's streams and per-weight
+//     integers: constants of the calling function (InlineWeights), or
+//     run-time arguments of a task (TaskArgs), so that one task body serves
+//     every layer.
+//   - emitParallelFor: a task `func.func` run by the runtime's parallel_for;
+//     a task whose body is identical to one the module has is dropped for
+//     it (TaskRegistry): a 32-layer model has one qmatmul task per role
+//     and phase, not 32 (CpuTasks.cpp).
+//   - emitQMatmul: a quantized product over blocks of output rows
+//     (QMatmulCpu.cpp, QuikMatmulCpu.cpp).
 //   - the layer ops (embed, rms_norm, rope, attention, sparse_add and the
 //     element-wise arithmetic) as scf loops on memrefs (LayerOpsCpu.cpp).
 //
@@ -21,6 +29,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -39,12 +48,14 @@ struct WeightInfo {
 
 /// The streams of the module, in table order. `view` loads the stream's
 /// pointer from the table at `table` (!llvm.ptr) and returns a static
-/// memref over it; a stream the layout does not have is an error.
+/// memref over it; a stream the layout does not have (or leaves empty) is
+/// an error. `slot` registers a stream and returns its index in the table.
 class StreamTable {
 public:
   mlir::FailureOr<mlir::Value> view(mlir::OpBuilder &b, mlir::Location loc,
                                     mlir::Value table, const WeightInfo &w,
                                     llvm::StringRef stream);
+  int64_t slot(const WeightInfo &w, llvm::StringRef stream);
   const std::vector<std::string> &names() const { return names_; }
 
 private:
@@ -52,13 +63,64 @@ private:
   std::map<std::string, int64_t> index_;
 };
 
+/// A stream of a weight's layout, present or not: its memref element type
+/// and element count (0 for a stream the layout leaves empty, e.g. the
+/// codes of a precision without tile-groups); failure when the layout has
+/// no stream of that name.
+struct StreamShape {
+  mlir::Type elem;
+  int64_t count = 0;
+};
+mlir::FailureOr<StreamShape> streamShape(mlir::MLIRContext *ctx,
+                                         const WeightInfo &w,
+                                         llvm::StringRef stream);
+
+/// Where a kernel gets what differs between weights of one shape and
+/// layout: the streams, and integers that depend on the weight's data (the
+/// row-groups of a mixed weight's lower precisions).
+class WeightSource {
+public:
+  virtual ~WeightSource() = default;
+  /// Stream `name` of `w` as a 1-D memref. `mayBeEmpty` says that the
+  /// stream's size depends on the weight's data (a mixed weight's
+  /// allocation: its per-precision codes, scales, zeros and slots), not
+  /// only on its shape and layout parameters: a task takes such a stream as
+  /// memref<?xT>, and an empty one is a memref the kernel must never read
+  /// (a precision that the precision map never selects). Failure when the
+  /// layout has no such stream, or leaves it empty and `mayBeEmpty` is
+  /// false.
+  virtual mlir::FailureOr<mlir::Value> stream(IRB &r, const WeightInfo &w,
+                                              llvm::StringRef name,
+                                              bool mayBeEmpty = false) = 0;
+  /// The per-weight integer `v` as an index.
+  virtual mlir::Value index(IRB &r, int64_t v) = 0;
+};
+
+/// Streams viewed with their static sizes from the table at `table`, and
+/// integers as constants: for kernels inlined into @mixq_prefill/decode.
+class InlineWeights : public WeightSource {
+public:
+  InlineWeights(StreamTable &table, mlir::Value tablePtr)
+      : table(table), tablePtr(tablePtr) {}
+  mlir::FailureOr<mlir::Value> stream(IRB &r, const WeightInfo &w,
+                                      llvm::StringRef name,
+                                      bool mayBeEmpty = false) override;
+  mlir::Value index(IRB &r, int64_t v) override;
+
+private:
+  StreamTable &table;
+  mlir::Value tablePtr;
+};
+
+struct TaskRegistry;
+
 /// Per-function state of the lowering: the ABI values every kernel needs.
 struct FunctionEnv {
   mlir::Value runtime;  ///< !llvm.ptr to mixq_runtime
   mlir::Value streams;  ///< !llvm.ptr to the stream table
   StreamTable *table = nullptr;
   mlir::ModuleOp module;
-  int64_t *taskCounter = nullptr; ///< for unique task names
+  TaskRegistry *tasks = nullptr; ///< the module's tasks, for sharing
   bool vnni = false;    ///< AVX-512 VNNI (vpdpbusd, 512-bit) may be used
   bool avxVnni = false; ///< AVX-VNNI (VEX vpdpbusd, 256-bit) may be used
   bool avx2 = false;    ///< AVX2 (vpmaddubsw, vpmaddwd) may be used
@@ -93,18 +155,65 @@ mlir::LogicalResult emitDequantRows(IRB &r, FunctionEnv &env,
 /// activations), 64-byte multiple.
 int64_t qmatmulScratchBytesPerRow(const WeightInfo &w);
 
+/// The run-time arguments of one task call beyond its captures: the
+/// streams and per-weight integers the body asks for (WeightSource). Each
+/// request takes the next slot (two for a stream sized by data: pointer and
+/// element count) of the task's argument array; the body loads it once, at
+/// the task's entry, and the call site stores this call's value there (a
+/// stream's pointer from the module's stream table, its count, or the
+/// integer). Streams sized by data are memref<?xT>, so that their sizes,
+/// which differ between layers, are not part of the body.
+class TaskArgs : public WeightSource {
+public:
+  /// Made by emitParallelFor: `args` is the task's argument array, whose
+  /// slots from `firstSlot` on are free.
+  TaskArgs(FunctionEnv &env, mlir::Block *entry, mlir::Value args,
+           int64_t firstSlot)
+      : env(env), entry(entry), args(args), nextSlot(firstSlot) {}
+  mlir::FailureOr<mlir::Value> stream(IRB &r, const WeightInfo &w,
+                                      llvm::StringRef name,
+                                      bool mayBeEmpty = false) override;
+  mlir::Value index(IRB &r, int64_t v) override;
+  /// The values the call site stores, slot by slot from firstSlot.
+  std::vector<std::function<mlir::Value(IRB &)>> callValues;
+
+private:
+  /// The i64 (or !llvm.ptr) word of the next slot, loaded at the entry.
+  mlir::Value load(mlir::Location loc, bool pointer);
+
+  FunctionEnv &env;
+  mlir::Block *entry;
+  mlir::Value args;
+  int64_t nextSlot;
+  mlir::Operation *lastLoad = nullptr; ///< the entry's last argument load
+};
+
 /// Runs `body(begin, end)` over [0, n) blocks on the runtime's threads: the
 /// body is outlined into a task function that receives `captures` (memrefs,
-/// rebuilt inside with the same types, or !llvm.ptr values) and
+/// rebuilt inside with the same types, or !llvm.ptr values),
 /// `dynamicSizes` (every dynamic dimension of a captured memref is
-/// dynamicSizes[0], the row count).
+/// dynamicSizes[0], the row count) and what it asks of its TaskArgs. A task
+/// whose body is identical to one the module has (another layer's) is not
+/// kept: the call goes to the existing one.
 void emitParallelFor(
     IRB &r, FunctionEnv &env, mlir::Value n, mlir::ValueRange captures,
     mlir::ValueRange dynamicSizes, llvm::StringRef name,
-    llvm::function_ref<void(IRB &, mlir::ValueRange captures,
+    llvm::function_ref<void(IRB &, TaskArgs &, mlir::ValueRange captures,
                             mlir::ValueRange dynamicSizes, mlir::Value begin,
                             mlir::Value end)>
         body);
+
+/// The task functions of a module, by body (CpuTasks.cpp). `intern`
+/// returns the symbol of a task already registered whose body is identical
+/// to `task`'s (and erases `task`), or names `task` `<prefix>_<count>`,
+/// registers it and returns that name.
+struct TaskRegistry {
+  std::string intern(mlir::func::FuncOp task, llvm::StringRef prefix);
+
+private:
+  std::map<size_t, std::vector<mlir::func::FuncOp>> byHash;
+  int64_t count = 0;
+};
 
 /// The `lanes` b-bit codes (LSB-first) starting at bit 0 of byte `byteOff`
 /// of `bytes` (memref<Bxi8>), as vector<lanes x i32>; lanes * bits must be a

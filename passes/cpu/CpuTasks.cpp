@@ -1,9 +1,16 @@
 //===- CpuTasks.cpp - Stream table views and parallel tasks ---------------===//
 //
-// StreamTable: the package streams a compiled module reads, viewed as static
+// StreamTable: the package streams a compiled module reads, viewed as
 // memrefs over the pointers of the runtime's stream table.
+// WeightSource: a kernel's streams and per-weight integers, as constants of
+// the calling function (InlineWeights) or as run-time task arguments
+// (TaskArgs: loaded once at the task's entry, stored by each call site).
 // emitParallelFor: outlines a loop body into a task function and calls the
-// runtime's parallel_for with it (runtime/ModuleABI.h).
+// runtime's parallel_for with it (runtime/ModuleABI.h); the task is shared
+// with every call whose body is the same (TaskRegistry),
+// which is what makes the layers of a model share their kernels: nothing
+// that differs between layers (stream table slots, stream sizes, where a
+// mixed weight's precisions start) is a constant of a task body.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/cpu/CpuKernels.h"
@@ -11,67 +18,159 @@
 #include "model/Dequantize.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/OperationSupport.h"
 
 using namespace mlir;
 
 namespace mixq::cpu {
 
-static FailureOr<StreamSpec> findSpec(const WeightInfo &w,
-                                      llvm::StringRef stream) {
+static Type elementType(MLIRContext *ctx, StreamType t) {
+  Builder b(ctx);
+  switch (t) {
+  case StreamType::U8: return b.getI8Type();
+  case StreamType::U16: return b.getI16Type();
+  case StreamType::I32: return b.getI32Type();
+  case StreamType::F16: return b.getF16Type();
+  case StreamType::F32: return b.getF32Type();
+  }
+  return {};
+}
+
+FailureOr<StreamShape> streamShape(MLIRContext *ctx, const WeightInfo &w,
+                                   llvm::StringRef stream) {
   auto specs = expectedStreams(w.layout, w.rows, w.cols);
   if (!specs) {
     llvm::consumeError(specs.takeError());
     return failure();
   }
   for (const StreamSpec &s : *specs)
-    if (s.name == stream && s.bytes > 0)
-      return s;
+    if (s.name == stream)
+      return StreamShape{elementType(ctx, s.type),
+                         int64_t(s.bytes / streamTypeSize(s.type))};
   return failure();
+}
+
+int64_t StreamTable::slot(const WeightInfo &w, llvm::StringRef stream) {
+  std::string key = w.name + ":" + stream.str();
+  auto [it, inserted] = index_.try_emplace(key, int64_t(names_.size()));
+  if (inserted)
+    names_.push_back(key);
+  return it->second;
 }
 
 FailureOr<Value> StreamTable::view(OpBuilder &b, Location loc, Value table,
                                    const WeightInfo &w,
                                    llvm::StringRef stream) {
-  FailureOr<StreamSpec> spec = findSpec(w, stream);
-  if (failed(spec))
+  FailureOr<StreamShape> shape = streamShape(b.getContext(), w, stream);
+  if (failed(shape) || shape->count == 0)
     return failure();
-  std::string key = w.name + ":" + stream.str();
-  auto [it, inserted] = index_.try_emplace(key, int64_t(names_.size()));
-  if (inserted)
-    names_.push_back(key);
-  Type elem;
-  switch (spec->type) {
-  case StreamType::U8: elem = b.getI8Type(); break;
-  case StreamType::U16: elem = b.getI16Type(); break;
-  case StreamType::I32: elem = b.getI32Type(); break;
-  case StreamType::F16: elem = b.getF16Type(); break;
-  case StreamType::F32: elem = b.getF32Type(); break;
+  Value ptr = loadPointerAt(b, loc, table, slot(w, stream));
+  return memrefFromPointer(b, loc, ptr,
+                           MemRefType::get({shape->count}, shape->elem), {});
+}
+
+FailureOr<Value> InlineWeights::stream(IRB &r, const WeightInfo &w,
+                                       llvm::StringRef name, bool mayBeEmpty) {
+  FailureOr<StreamShape> shape = streamShape(r.b.getContext(), w, name);
+  if (failed(shape) || (shape->count == 0 && !mayBeEmpty))
+    return failure();
+  if (shape->count > 0)
+    return table.view(r.b, r.loc, tablePtr, w, name);
+  // Never read: a null memref<?xT> of no elements.
+  Value null = LLVM::ZeroOp::create(r.b, r.loc,
+                                    LLVM::LLVMPointerType::get(r.b.getContext()));
+  return memrefFromPointer(
+      r.b, r.loc, null, MemRefType::get({ShapedType::kDynamic}, shape->elem),
+      ValueRange{r.idx(0)});
+}
+
+Value InlineWeights::index(IRB &r, int64_t v) { return r.idx(v); }
+
+Value TaskArgs::load(Location loc, bool pointer) {
+  OpBuilder b(entry->getParentOp()->getContext());
+  if (lastLoad)
+    b.setInsertionPointAfter(lastLoad);
+  else
+    b.setInsertionPointToStart(entry);
+  int64_t slot = nextSlot++;
+  Value v = pointer ? loadPointerAt(b, loc, args, slot)
+                    : loadI64At(b, loc, args, slot);
+  lastLoad = &*std::prev(b.getInsertionPoint());
+  return v;
+}
+
+FailureOr<Value> TaskArgs::stream(IRB &r, const WeightInfo &w,
+                                  llvm::StringRef name, bool mayBeEmpty) {
+  FailureOr<StreamShape> shape = streamShape(r.b.getContext(), w, name);
+  if (failed(shape) || (shape->count == 0 && !mayBeEmpty))
+    return failure();
+  // The call's pointer (null for an empty stream).
+  StreamTable *table = env.table;
+  Value streams = env.streams;
+  WeightInfo weight = w;
+  std::string stream = name.str();
+  int64_t count = shape->count;
+  callValues.push_back([=](IRB &c) -> Value {
+    if (count == 0)
+      return LLVM::ZeroOp::create(c.b, c.loc,
+                                  LLVM::LLVMPointerType::get(c.b.getContext()));
+    return loadPointerAt(c.b, c.loc, streams, table->slot(weight, stream));
+  });
+  Value ptr = load(r.loc, /*pointer=*/true);
+  // A stream sized by the weight's data also passes its element count: a
+  // memref<?xT>. The others keep the static size their shape and layout
+  // parameters give, the same in every layer.
+  Value size;
+  if (mayBeEmpty) {
+    callValues.push_back([count](IRB &c) { return c.i64(count); });
+    size = load(r.loc, /*pointer=*/false);
   }
-  int64_t count = int64_t(spec->bytes / streamTypeSize(spec->type));
-  Value ptr = loadPointerAt(b, loc, table, it->second);
-  return memrefFromPointer(b, loc, ptr, MemRefType::get({count}, elem), {});
+  // The memref's ops go with the loads, at the entry.
+  OpBuilder b(r.b.getContext());
+  b.setInsertionPointAfter(lastLoad);
+  Value view =
+      size ? memrefFromPointer(
+                 b, r.loc, ptr,
+                 MemRefType::get({ShapedType::kDynamic}, shape->elem),
+                 ValueRange{size})
+           : memrefFromPointer(b, r.loc, ptr,
+                               MemRefType::get({count}, shape->elem), {});
+  lastLoad = &*std::prev(b.getInsertionPoint());
+  return view;
+}
+
+Value TaskArgs::index(IRB &r, int64_t v) {
+  callValues.push_back([v](IRB &c) { return c.i64(v); });
+  Value word = load(r.loc, /*pointer=*/false);
+  OpBuilder b(r.b.getContext());
+  b.setInsertionPointAfter(lastLoad);
+  IRB e{b, r.loc};
+  Value i = e.toIndex(word);
+  lastLoad = &*std::prev(b.getInsertionPoint());
+  return i;
 }
 
 void emitParallelFor(
     IRB &r, FunctionEnv &env, Value n, ValueRange captures,
     ValueRange dynamicSizes, llvm::StringRef name,
-    llvm::function_ref<void(IRB &, ValueRange, ValueRange, Value, Value)>
+    llvm::function_ref<void(IRB &, TaskArgs &, ValueRange, ValueRange, Value,
+                            Value)>
         body) {
   OpBuilder &b = r.b;
   Location loc = r.loc;
   MLIRContext *ctx = b.getContext();
   auto ptrType = LLVM::LLVMPointerType::get(ctx);
   Type i64 = b.getI64Type();
-  int64_t slots = int64_t(captures.size() + dynamicSizes.size());
+  int64_t fixedSlots = int64_t(captures.size() + dynamicSizes.size());
 
   // The task: void name(ptr args, i64 begin, i64 end).
   auto taskType = b.getFunctionType({ptrType, i64, i64}, {});
-  std::string symbol = (name + "_" + llvm::Twine((*env.taskCounter)++)).str();
   func::FuncOp task;
+  std::vector<std::function<Value(IRB &)>> callValues;
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToEnd(env.module.getBody());
-    task = func::FuncOp::create(b, loc, symbol, taskType);
+    task = func::FuncOp::create(b, loc, (name + "_new").str(), taskType);
     task.setPrivate();
     // Not exported from the shared library.
     task->setAttr("llvm.linkage",
@@ -99,12 +198,18 @@ void emitParallelFor(
       rebuilt.push_back(memrefFromPointer(b, loc, ptr, type, dims));
     }
     IRB tr{b, loc};
-    body(tr, rebuilt, sizes, tr.toIndex(entry->getArgument(1)),
-         tr.toIndex(entry->getArgument(2)));
+    TaskArgs taskArgs(env, entry, args, fixedSlots);
+    Value begin = tr.toIndex(entry->getArgument(1));
+    Value end = tr.toIndex(entry->getArgument(2));
+    body(tr, taskArgs, rebuilt, sizes, begin, end);
     func::ReturnOp::create(b, loc);
+    callValues = std::move(taskArgs.callValues);
   }
+  // Another layer's task with this body, or this one under its final name.
+  std::string symbol = env.tasks->intern(task, name);
 
   // The call: parallel_for(rt->ctx, n, &task, args).
+  int64_t slots = fixedSlots + int64_t(callValues.size());
   Value count = LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(slots));
   Value args = LLVM::AllocaOp::create(b, loc, ptrType, i64, count, 8);
   auto storeAt = [&](Value v, int64_t i) {
@@ -118,6 +223,8 @@ void emitParallelFor(
   for (auto [i, s] : llvm::enumerate(dynamicSizes))
     storeAt(s.getType().isIndex() ? r.toI64(s) : s,
             int64_t(captures.size() + i));
+  for (auto [i, value] : llvm::enumerate(callValues))
+    storeAt(value(r), fixedSlots + int64_t(i));
   Value rtCtx = loadPointerAt(b, loc, env.runtime, 0);
   Value parallelFor = loadPointerAt(b, loc, env.runtime, 1);
   Value fn = func::ConstantOp::create(b, loc, taskType,
@@ -130,6 +237,38 @@ void emitParallelFor(
   Value nI64 = n.getType().isIndex() ? r.toI64(n) : n;
   LLVM::CallOp::create(b, loc, pfType,
                        ValueRange{parallelFor, rtCtx, nI64, fnPtr, args});
+}
+
+/// A hash of a task's body: every op's name, attributes, properties and
+/// result types, in order (the values are compared by intern).
+static size_t bodyHash(func::FuncOp task) {
+  llvm::hash_code h = llvm::hash_value(task.getFunctionType().getAsOpaquePointer());
+  task.getBody().walk([&](Operation *op) {
+    h = llvm::hash_combine(
+        h, OperationEquivalence::computeHash(
+               op, OperationEquivalence::ignoreHashValue,
+               OperationEquivalence::ignoreHashValue,
+               OperationEquivalence::IgnoreLocations));
+  });
+  return size_t(h);
+}
+
+std::string TaskRegistry::intern(func::FuncOp task, llvm::StringRef prefix) {
+  size_t h = bodyHash(task);
+  std::vector<func::FuncOp> &same = byHash[h];
+  for (func::FuncOp other : same) {
+    if (other.getFunctionType() == task.getFunctionType() &&
+        OperationEquivalence::isRegionEquivalentTo(
+            &other.getBody(), &task.getBody(),
+            OperationEquivalence::IgnoreLocations)) {
+      task.erase();
+      return other.getSymName().str();
+    }
+  }
+  std::string symbol = (prefix + "_" + llvm::Twine(count++)).str();
+  task.setSymName(symbol);
+  same.push_back(task);
+  return symbol;
 }
 
 } // namespace mixq::cpu

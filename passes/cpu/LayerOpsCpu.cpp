@@ -106,7 +106,8 @@ void emitAttention(IRB &r, FunctionEnv &env, Value q, Value kc, Value vc,
   SmallVector<Value> dyn{m, start};
   emitParallelFor(
       r, env, units, ValueRange{q, kc, vc, out}, dyn, "mixq_attention",
-      [&](IRB &r, ValueRange caps, ValueRange sizes, Value begin, Value end) {
+      [&](IRB &r, TaskArgs &, ValueRange caps, ValueRange sizes, Value begin,
+          Value end) {
         OpBuilder &b = r.b;
         Type f32 = b.getF32Type();
         FloatType f64 = b.getF64Type();

@@ -287,10 +287,13 @@ private:
 /// Mixed 2/4/16-bit tile-groups (model/QuantizedTensor.h has the streams).
 class MixedDecoder : public Decoder {
 public:
+  /// A precision's streams; for the quantized ones, where their row-groups
+  /// start in the shared scale and zero streams (index values: task
+  /// arguments, so that layers with other allocations share the kernel).
   struct Precision {
     unsigned bits;
     Value codes;
-    int64_t rowGroupBase = 0, zeroBitBase = 0;
+    Value rowGroupBase, zeroBitBase;
   };
   MixedDecoder(const Layout &l, int64_t k, Value pmap, Value offsets,
                std::vector<Precision> precisions, ScaleSource scales,
@@ -326,10 +329,6 @@ public:
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&sw.getCaseRegions()[q].emplaceBlock());
       const Precision &prec = precisions[q];
-      if (!prec.codes) { // a precision without tile-groups is never selected
-        scf::YieldOp::create(b, r.loc, acc);
-        continue;
-      }
       Value si = r.add(r.loadIndexU(offsets, r.addI(r.mulI(rb, P), q)),
                        carried[q]);
       SmallVector<GroupView> views;
@@ -362,12 +361,12 @@ private:
     } else {
       unsigned bits = prec.bits;
       Value local = r.add(r.mulI(si, T), rr); // row-group in this precision
-      v.scale = scales.at(r, r.addI(local, prec.rowGroupBase));
+      v.scale = scales.at(r, r.add(local, prec.rowGroupBase));
       v.zero =
           zeros ? arith::UIToFPOp::create(
                       b, r.loc, b.getF32Type(),
                       r.loadBitsScalar(
-                          zeros, r.addI(r.mulI(local, bits), prec.zeroBitBase),
+                          zeros, r.add(r.mulI(local, bits), prec.zeroBitBase),
                           bits))
                       .getResult()
                 : r.f32(double(1 << (bits - 1)));
@@ -721,21 +720,26 @@ void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
   });
 }
 
-FailureOr<Value> need(IRB &r, FunctionEnv &env, Value table,
-                      const WeightInfo &w, llvm::StringRef stream) {
-  return env.table->view(r.b, r.loc, table, w, stream);
-}
-
-ScaleSource scaleSource(IRB &r, FunctionEnv &env, Value table,
-                        const WeightInfo &w) {
+/// The scales of a weight's groups (first- or second-order). With
+/// `mayBeEmpty` (mixed weights), the streams may hold no scales at all.
+ScaleSource scaleSource(IRB &r, WeightSource &src, const WeightInfo &w,
+                        bool &missing, bool mayBeEmpty = false) {
+  auto view = [&](llvm::StringRef s) -> Value {
+    auto v = src.stream(r, w, s, mayBeEmpty);
+    if (failed(v)) {
+      missing = true;
+      return Value();
+    }
+    return *v;
+  };
   ScaleSource s;
   s.scaleBits = w.layout.scaleBits;
   s.scaleBlock = w.layout.scaleBlock;
   if (s.scaleBits == 0) {
-    s.scales = *need(r, env, table, w, "scales");
+    s.scales = view("scales");
   } else {
-    s.codes = *need(r, env, table, w, "scale_codes");
-    s.meta = *need(r, env, table, w, "scale_meta");
+    s.codes = view("scale_codes");
+    s.meta = view("scale_meta");
   }
   return s;
 }
@@ -752,17 +756,20 @@ int64_t groupWidth(const ProductSpec &product, const WeightInfo &w) {
   return w.cols;
 }
 
-/// The decoder of a weight's scheme over the streams of `table`; sets
-/// `missing` when a stream is absent. QUIK has its own kernel.
-std::unique_ptr<Decoder> makeDecoder(IRB &r, FunctionEnv &env, Value tbl,
+/// The decoder of a weight's scheme over the streams `src` gives; sets
+/// `missing` when a stream is absent. QUIK has its own kernel. Nothing in
+/// the code it emits depends on the weight's data beyond what `src` gives,
+/// so tasks of layers with the same shape and layout parameters are equal.
+std::unique_ptr<Decoder> makeDecoder(IRB &r, WeightSource &src,
+                                     const FunctionEnv &env,
                                      const WeightInfo &w, int64_t G,
                                      bool &missing) {
   const Layout &l = w.layout;
   int64_t K = w.cols;
   OpBuilder &b = r.b;
   Type f32 = b.getF32Type();
-  auto view = [&](llvm::StringRef s) -> Value {
-    auto v = need(r, env, tbl, w, s);
+  auto view = [&](llvm::StringRef s, bool mayBeEmpty = false) -> Value {
+    auto v = src.stream(r, w, s, mayBeEmpty);
     if (failed(v)) {
       missing = true;
       return Value();
@@ -770,52 +777,55 @@ std::unique_ptr<Decoder> makeDecoder(IRB &r, FunctionEnv &env, Value tbl,
     return *v;
   };
   std::unique_ptr<Decoder> dec;
-switch (l.scheme) {
-case Scheme::Dense:
-  dec = std::make_unique<DenseDecoder>(view("values"), K, G);
-  break;
-case Scheme::Uniform:
-  dec = std::make_unique<UniformDecoder>(
-      view("codes"), scaleSource(r, env, tbl, w),
-      l.asymmetric ? view("zeros") : Value(), unsigned(l.bits[0]), K, G);
-  break;
-case Scheme::Lut: {
-  Value row = memref::AllocaOp::create(
-      b, r.loc, MemRefType::get({kMaxRows, L}, f32), b.getI64IntegerAttr(64));
-  dec = std::make_unique<LutDecoder>(view("codes"), view("lut"), row,
-                                     unsigned(l.bits[0]), K, G, env.avx512);
-  break;
-}
-case Scheme::Mixed: {
-  std::vector<MixedDecoder::Precision> precs;
-  int64_t rowGroups = 0, zeroBits = 0;
-  for (size_t q = 0; q < l.bits.size(); ++q) {
-    MixedDecoder::Precision p;
-    p.bits = unsigned(l.bits[q]);
-    // A precision without tile-groups is never selected.
-    p.codes = l.alloc[q] ? view("codes" + std::to_string(l.bits[q]))
-                         : Value();
-    if (p.bits != 16) {
-      p.rowGroupBase = rowGroups;
-      p.zeroBitBase = zeroBits;
-      rowGroups += l.alloc[q] * l.tile;
-      zeroBits += l.alloc[q] * l.tile * l.bits[q];
-    }
-    precs.push_back(p);
+  switch (l.scheme) {
+  case Scheme::Dense:
+    dec = std::make_unique<DenseDecoder>(view("values"), K, G);
+    break;
+  case Scheme::Uniform:
+    dec = std::make_unique<UniformDecoder>(
+        view("codes"), scaleSource(r, src, w, missing),
+        l.asymmetric ? view("zeros") : Value(), unsigned(l.bits[0]), K, G);
+    break;
+  case Scheme::Lut: {
+    Value row = memref::AllocaOp::create(
+        b, r.loc, MemRefType::get({kMaxRows, L}, f32), b.getI64IntegerAttr(64));
+    dec = std::make_unique<LutDecoder>(view("codes"), view("lut"), row,
+                                       unsigned(l.bits[0]), K, G, env.avx512);
+    break;
   }
-  bool anyQuant = rowGroups > 0;
-  ScaleSource s = anyQuant ? scaleSource(r, env, tbl, w) : ScaleSource();
-  bool slots = l.outliers == OutlierKind::Slots && l.alloc[0] > 0;
-  dec = std::make_unique<MixedDecoder>(
-      l, K, view("pmap"), view("offsets"), precs, s,
-      l.asymmetric && anyQuant ? view("zeros") : Value(),
-      slots ? view("slot_index") : Value(),
-      slots ? view("slot_value") : Value());
-  break;
-}
-case Scheme::Quik:
-  break;
-}
+  case Scheme::Mixed: {
+    // Every precision of the layout gets its case, whether this weight has
+    // tile-groups of it or not (then its streams are empty, and the
+    // precision map never selects it): the allocation is data, not code.
+    std::vector<MixedDecoder::Precision> precs;
+    int64_t rowGroups = 0, zeroBits = 0;
+    bool first = true;
+    for (size_t q = 0; q < l.bits.size(); ++q) {
+      MixedDecoder::Precision p;
+      p.bits = unsigned(l.bits[q]);
+      p.codes = view("codes" + std::to_string(l.bits[q]), /*mayBeEmpty=*/true);
+      if (p.bits != 16) {
+        // The first quantized precision starts at 0 in every weight.
+        p.rowGroupBase = first ? r.idx(0) : src.index(r, rowGroups);
+        p.zeroBitBase = first ? r.idx(0) : src.index(r, zeroBits);
+        first = false;
+        rowGroups += l.alloc[q] * l.tile;
+        zeroBits += l.alloc[q] * l.tile * l.bits[q];
+      }
+      precs.push_back(p);
+    }
+    ScaleSource s = scaleSource(r, src, w, missing, /*mayBeEmpty=*/true);
+    bool slots = l.outliers == OutlierKind::Slots;
+    dec = std::make_unique<MixedDecoder>(
+        l, K, view("pmap"), view("offsets"), precs, s,
+        l.asymmetric ? view("zeros", true) : Value(),
+        slots ? view("slot_index", true) : Value(),
+        slots ? view("slot_value", true) : Value());
+    break;
+  }
+  case Scheme::Quik:
+    break;
+  }
   return dec;
 }
 
@@ -847,8 +857,8 @@ LogicalResult emitDequantRows(IRB &r, FunctionEnv &env, const WeightInfo &w,
   if (G % L != 0)
     return failure();
   bool missing = false;
-  std::unique_ptr<Decoder> dec =
-      makeDecoder(r, env, env.streams, w, G, missing);
+  InlineWeights src(*env.table, env.streams);
+  std::unique_ptr<Decoder> dec = makeDecoder(r, src, env, w, G, missing);
   if (missing)
     return failure();
   r.forLoop(r.idx(0), m, 1, [&](Value mi) {
@@ -888,10 +898,10 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, const ProductSpec &product,
   if (!xType.hasStaticShape())
     dyn.push_back(m);
   emitParallelFor(
-      r, env, r.idx(blocks), ValueRange{env.streams, x, y}, dyn,
-      "mixq_qmatmul",
-      [&](IRB &r, ValueRange caps, ValueRange sizes, Value begin, Value end) {
-        Value tbl = caps[0], tx = caps[1], ty = caps[2];
+      r, env, r.idx(blocks), ValueRange{x, y}, dyn, "mixq_qmatmul",
+      [&](IRB &r, TaskArgs &args, ValueRange caps, ValueRange sizes,
+          Value begin, Value end) {
+        Value tx = caps[0], ty = caps[1];
         Value tm = sizes.empty() ? r.idx(1) : sizes[0];
         OpBuilder &b = r.b;
         Type f32 = b.getF32Type();
@@ -901,7 +911,7 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, const ProductSpec &product,
               b, r.loc, MemRefType::get({kMaxRows, K}, f32),
               b.getI64IntegerAttr(64));
         std::unique_ptr<Decoder> dec =
-            makeDecoder(r, env, tbl, w, G, failedStreams);
+            makeDecoder(r, args, env, w, G, failedStreams);
         if (failedStreams)
           return;
         Value lo = r.mulI(begin, rowsPerTask);

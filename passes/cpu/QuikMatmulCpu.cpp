@@ -319,13 +319,14 @@ LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env,
   bool missing = false;
   emitParallelFor(
       r, env, r.idx((N + rowsPerTask - 1) / rowsPerTask),
-      ValueRange{env.streams, x, y, xf, xi, xu}, dyn, "mixq_quik",
-      [&](IRB &r, ValueRange caps, ValueRange sizes, Value begin, Value end) {
-        Value tbl = caps[0], tx = caps[1], ty = caps[2], txf = caps[3],
-              txi = caps[4], txu = caps[5];
+      ValueRange{x, y, xf, xi, xu}, dyn, "mixq_quik",
+      [&](IRB &r, TaskArgs &args, ValueRange caps, ValueRange sizes,
+          Value begin, Value end) {
+        Value tx = caps[0], ty = caps[1], txf = caps[2], txi = caps[3],
+              txu = caps[4];
         Value tm = sizes.empty() ? r.idx(1) : sizes[0];
         auto view = [&](llvm::StringRef s) -> Value {
-          auto v = env.table->view(b, loc, tbl, w, s);
+          auto v = args.stream(r, w, s);
           if (failed(v)) {
             missing = true;
             return Value();

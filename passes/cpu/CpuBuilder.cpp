@@ -217,15 +217,24 @@ Value loadI64At(OpBuilder &b, Location loc, Value base, int64_t index) {
   return loadWordAt(b, loc, base, index, b.getI64Type());
 }
 
-Value ScaleSource::at(IRB &r, Value i) const {
-  if (scaleBits == 0)
-    return r.loadF32(scales, i);
+ScaleSource::Raw ScaleSource::load(IRB &r, Value i) const {
+  Raw raw;
+  if (scaleBits == 0) {
+    raw.scale = r.loadF32(scales, i);
+    return raw;
+  }
   Value block = r.divI(i, scaleBlock);
-  Value step = r.loadF32(meta, r.mulI(block, 2));
-  Value min = r.loadF32(meta, r.addI(r.mulI(block, 2), 1));
-  Value code = r.loadBitsScalar(codes, r.mulI(i, scaleBits), scaleBits);
-  Value f = arith::UIToFPOp::create(r.b, r.loc, r.b.getF32Type(), code);
-  return r.fadd(min, r.fmul(f, step));
+  raw.step = r.loadF32(meta, r.mulI(block, 2));
+  raw.min = r.loadF32(meta, r.addI(r.mulI(block, 2), 1));
+  raw.scale = r.loadBitsScalar(codes, r.mulI(i, scaleBits), scaleBits);
+  return raw;
+}
+
+Value ScaleSource::dequant(IRB &r, const Raw &raw) const {
+  if (scaleBits == 0)
+    return raw.scale;
+  Value f = arith::UIToFPOp::create(r.b, r.loc, r.b.getF32Type(), raw.scale);
+  return r.fadd(raw.min, r.fmul(f, raw.step));
 }
 
 } // namespace mixq::cpu

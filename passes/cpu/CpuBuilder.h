@@ -96,8 +96,17 @@ mlir::Value loadI64At(mlir::OpBuilder &b, mlir::Location loc, mlir::Value base,
 struct ScaleSource {
   mlir::Value scales, codes, meta;
   int64_t scaleBits = 0, scaleBlock = 0;
+  /// A scale's words as loaded: the FP16 scale (as f32), or the
+  /// second-order code (i32) with its block's step and min (f32).
+  struct Raw {
+    mlir::Value scale, step, min;
+  };
   /// The scale of group `i`.
-  mlir::Value at(IRB &r, mlir::Value i) const;
+  mlir::Value at(IRB &r, mlir::Value i) const { return dequant(r, load(r, i)); }
+  /// The loads of at(), and its arithmetic (the GPU GEMM issues the loads a
+  /// pipeline stage before it needs the values).
+  Raw load(IRB &r, mlir::Value i) const;
+  mlir::Value dequant(IRB &r, const Raw &raw) const;
 };
 
 } // namespace mixq::cpu

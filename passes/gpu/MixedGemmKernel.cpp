@@ -45,7 +45,7 @@ struct Precision : MixedStreams::Precision {
 
 /// What the copy phase loads for one fragment row.
 struct RowRaw {
-  Value scale, step, min; ///< as RowMajorGemm's RawScale
+  ScaleSource::Raw scale; ///< null scale: no quantized precision
   Value zero;             ///< i32, or null
   SmallVector<Value> slotIndex, slotValue;
 };
@@ -81,7 +81,8 @@ private:
   MixedStreams streams;
   SmallVector<Precision> precs;
   int slotPrecision = -1;
-  Value pmap, offsets, scales, scaleCodes, meta, zeros, slotIndex, slotValue;
+  Value pmap, offsets, zeros, slotIndex, slotValue;
+  ScaleSource scales;
   /// Per tile-group of the warp: its (clamped) row block.
   SmallVector<Value> rowBlock;
   // Per tile: the precision of each warp tile-group, the counts carried in,
@@ -108,9 +109,11 @@ void MixedGemm::setup(gpu::GPUFuncOp func) {
   auto arg = [&](int i) { return i < 0 ? Value() : func.getArgument(i); };
   pmap = arg(streams.pmapArg);
   offsets = arg(streams.offsetsArg);
-  scales = arg(streams.scalesArg);
-  scaleCodes = arg(streams.scaleCodesArg);
-  meta = arg(streams.metaArg);
+  scales.scales = arg(streams.scalesArg);
+  scales.codes = arg(streams.scaleCodesArg);
+  scales.meta = arg(streams.metaArg);
+  scales.scaleBits = l.scaleBits;
+  scales.scaleBlock = l.scaleBlock;
   zeros = arg(streams.zerosArg);
   slotIndex = arg(streams.slotIndexArg);
   slotValue = arg(streams.slotValueArg);
@@ -211,21 +214,12 @@ SmallVector<Value> MixedGemm::copyWeights(Value, Value slot, Value k0,
     Value rr = r.remI(r.add(r.idx(8 * j % T), g), T);
     Value local = r.add(r.mulI(streamIndex(tt, p), T), rr);
     RowRaw row;
-    bool quantized = scales || scaleCodes;
-    if (quantized) {
+    if (scales.scales || scales.codes) {
       Value rg = select(p, [&](int64_t q) {
         return precs[q].bits == 16 ? r.idx(0)
                                    : r.addI(local, precs[q].rowGroupBase);
       });
-      if (l.scaleBits == 0) {
-        row.scale = r.loadF32(scales, rg);
-      } else {
-        Value blk = r.divI(rg, l.scaleBlock);
-        row.step = r.loadF32(meta, r.mulI(blk, 2));
-        row.min = r.loadF32(meta, r.addI(r.mulI(blk, 2), 1));
-        row.scale = r.loadBitsScalar(scaleCodes, r.mulI(rg, l.scaleBits),
-                                     unsigned(l.scaleBits));
-      }
+      row.scale = scales.load(r, rg);
     }
     if (zeros) {
       Value bit = select(p, [&](int64_t q) {
@@ -284,14 +278,8 @@ void MixedGemm::dequantScales() {
     const RowRaw &rw = raw[j];
     Value p = prec[8 * j / T];
     RowScale s;
-    Value scale = r.f32(1.0);
-    if (rw.scale)
-      scale = l.scaleBits == 0
-                  ? rw.scale
-                  : r.fadd(rw.min,
-                           r.fmul(arith::UIToFPOp::create(b, r.loc, f32,
-                                                          rw.scale),
-                                  rw.step));
+    Value scale =
+        rw.scale.scale ? scales.dequant(r, rw.scale) : r.f32(1.0);
     Value zero =
         rw.zero ? r.fadd(arith::UIToFPOp::create(b, r.loc, f32, rw.zero),
                          r.f32(1024.0))

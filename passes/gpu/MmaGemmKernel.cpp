@@ -35,9 +35,8 @@ namespace {
 
 /// A scale group's words as loaded (phase `copy`) and as used (`scales`).
 struct RawScale {
-  Value scale;     ///< f32 (FP16 scales) or i32 second-order code
-  Value step, min; ///< f32, second-order only
-  Value zero;      ///< i32 zero point, or null (symmetric)
+  ScaleSource::Raw scale;
+  Value zero; ///< i32 zero point, or null (symmetric)
 };
 struct GroupScale {
   Value scale, zero; ///< vector<2xf16>: scale, 1024 + zero
@@ -113,7 +112,8 @@ private:
   const int64_t G;
   int codesArg = -1, scalesArg = -1, scaleCodesArg = -1, metaArg = -1,
       zerosArg = -1, lutArg = -1;
-  Value codes, scales, scaleCodes, meta, zeros, lut, table, codeBase;
+  Value codes, zeros, lut, table, codeBase;
+  ScaleSource scales;
   SmallVector<RawScale> raw;
   SmallVector<GroupScale> deq;
 };
@@ -159,9 +159,11 @@ SmallVector<MemRefType> RowMajorGemm::extraShared() {
 void RowMajorGemm::setup(gpu::GPUFuncOp func) {
   auto arg = [&](int i) { return i < 0 ? Value() : func.getArgument(i); };
   codes = arg(codesArg);
-  scales = arg(scalesArg);
-  scaleCodes = arg(scaleCodesArg);
-  meta = arg(metaArg);
+  scales.scales = arg(scalesArg);
+  scales.codes = arg(scaleCodesArg);
+  scales.meta = arg(metaArg);
+  scales.scaleBits = l.scaleBits;
+  scales.scaleBlock = l.scaleBlock;
   zeros = arg(zerosArg);
   lut = arg(lutArg);
   codeBase = byteAddress(r, codes, r.idx(0));
@@ -208,15 +210,7 @@ RawScale RowMajorGemm::loadScale(Value row, Value k0, int64_t slot) {
   Value k = r.addI(k0, slot * t.slotK);
   Value gi = r.add(r.mulI(row, K / G), r.divI(k, G));
   RawScale rs;
-  if (l.scaleBits == 0) {
-    rs.scale = r.loadF32(scales, gi);
-  } else {
-    Value block = r.divI(gi, l.scaleBlock);
-    rs.step = r.loadF32(meta, r.mulI(block, 2));
-    rs.min = r.loadF32(meta, r.addI(r.mulI(block, 2), 1));
-    rs.scale = r.loadBitsScalar(scaleCodes, r.mulI(gi, l.scaleBits),
-                                unsigned(l.scaleBits));
-  }
+  rs.scale = scales.load(r, gi);
   if (zeros)
     rs.zero = r.loadBitsScalar(zeros, r.mulI(gi, bits), bits);
   return rs;
@@ -226,11 +220,7 @@ void RowMajorGemm::dequantScales() {
   Type f32 = b.getF32Type();
   deq.clear();
   for (const RawScale &rs : raw) {
-    Value scale = rs.scale;
-    if (l.scaleBits != 0)
-      scale = r.fadd(rs.min, r.fmul(arith::UIToFPOp::create(b, r.loc, f32,
-                                                            rs.scale),
-                                    rs.step));
+    Value scale = scales.dequant(r, rs.scale);
     Value zero =
         rs.zero ? r.fadd(arith::UIToFPOp::create(b, r.loc, f32, rs.zero),
                          r.f32(1024.0))

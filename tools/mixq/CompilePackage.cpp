@@ -43,6 +43,20 @@ Error runPipeline(mlir::PassManager &pm, mlir::ModuleOp module,
   return Error::success();
 }
 
+/// Reports each compile stage's wall time to `stage` (if any): done(name)
+/// ends the stage that began at the previous call (or at construction).
+struct StageTimer {
+  std::function<void(StringRef, double)> stage;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+
+  void operator()(StringRef name) {
+    auto now = std::chrono::steady_clock::now();
+    if (stage)
+      stage(name, std::chrono::duration<double>(now - last).count());
+    last = now;
+  }
+};
+
 } // namespace
 
 Error lowerToLLVMDialect(mlir::ModuleOp module,
@@ -58,13 +72,7 @@ Error lowerToLLVMDialect(mlir::ModuleOp module,
 Error compilePackage(const PackageReader &package, StringRef outputPath,
                      const HostTarget &hostTarget,
                      std::function<void(StringRef, double)> stage) {
-  auto last = std::chrono::steady_clock::now();
-  auto done = [&](StringRef name) {
-    auto now = std::chrono::steady_clock::now();
-    if (stage)
-      stage(name, std::chrono::duration<double>(now - last).count());
-    last = now;
-  };
+  StageTimer done{std::move(stage)};
   auto target = resolveHostTarget(hostTarget);
   if (!target)
     return target.takeError();
@@ -133,13 +141,7 @@ Expected<std::string> compilePackageToPtx(const PackageReader &package,
 Error compileGpuPackage(const PackageReader &package, StringRef outputPath,
                         StringRef chip,
                         std::function<void(StringRef, double)> stage) {
-  auto last = std::chrono::steady_clock::now();
-  auto done = [&](StringRef name) {
-    auto now = std::chrono::steady_clock::now();
-    if (stage)
-      stage(name, std::chrono::duration<double>(now - last).count());
-    last = now;
-  };
+  StageTimer done{std::move(stage)};
   // Host code for any x86-64: it only calls the mgpu* functions.
   auto target = resolveHostTarget(HostTarget{"x86-64", ""});
   if (!target)

@@ -72,6 +72,17 @@ mlir::func::FuncOp createEntryPoint(mlir::OpBuilder &b, mlir::Location loc,
 /// `module`. `scratchBytes` computes mixq_scratch_bytes from its argument
 /// (the maximum token count, i64); `gpuAbiVersion` adds
 /// mixq_gpu_abi_version.
+/// The layer a KV-cache slice of the graph addresses: the first of its 4
+/// static offsets ([layer, pos, 0, 0] for the cache update, [layer, 0, 0, 0]
+/// for the view attention reads); none for any other slice.
+inline std::optional<int64_t>
+kvCacheLayer(llvm::ArrayRef<int64_t> staticOffsets) {
+  if (staticOffsets.size() != 4 ||
+      mlir::ShapedType::isDynamic(staticOffsets[0]))
+    return std::nullopt;
+  return staticOffsets[0];
+}
+
 void buildModuleExports(
     mlir::OpBuilder &b, mlir::Location loc, mlir::ModuleOp module,
     const ModelDims &d, llvm::StringRef sha, llvm::StringRef target,

@@ -354,12 +354,11 @@ LogicalResult FunctionLowering::lowerOp(Operation *op, int64_t index) {
   if (auto ins = dyn_cast<tensor::InsertSliceOp>(op)) {
     Value cache = cacheRoot.lookup(ins.getDest());
     Value src = buffers.lookup(ins.getSource());
-    auto offsets = ins.getStaticOffsets();
-    if (!cache || !src || offsets.size() != 4 ||
-        ShapedType::isDynamic(offsets[0]))
+    std::optional<int64_t> l = kvCacheLayer(ins.getStaticOffsets());
+    if (!cache || !src || !l)
       return op->emitOpError("-mixq-lower-cpu: only the KV-cache updates of "
                              "the Llama graph are supported");
-    Value layer = cacheLayer(cache, offsets[0]);
+    Value layer = cacheLayer(cache, *l);
     r->forLoop(r->idx(0), m, 1, [&](Value mi) {
       Value row = r->add(pos, mi);
       r->forLoop(r->idx(0), r->idx(dims.kvHeads), 1, [&](Value h) {
@@ -373,11 +372,11 @@ LogicalResult FunctionLowering::lowerOp(Operation *op, int64_t index) {
   }
   if (auto ex = dyn_cast<tensor::ExtractSliceOp>(op)) {
     Value cache = cacheRoot.lookup(ex.getSource());
-    auto offsets = ex.getStaticOffsets();
-    if (!cache || offsets.size() != 4 || ShapedType::isDynamic(offsets[0]))
+    std::optional<int64_t> l = kvCacheLayer(ex.getStaticOffsets());
+    if (!cache || !l)
       return op->emitOpError("-mixq-lower-cpu: only per-layer KV-cache slices "
                              "are supported");
-    buffers[ex.getResult()] = cacheLayer(cache, offsets[0]);
+    buffers[ex.getResult()] = cacheLayer(cache, *l);
     return success();
   }
   if (auto at = dyn_cast<AttentionOp>(op)) {

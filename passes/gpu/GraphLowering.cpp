@@ -623,12 +623,11 @@ LogicalResult FunctionLowering::lowerOp(Operation *op, int64_t index) {
   if (auto ins = dyn_cast<tensor::InsertSliceOp>(op)) {
     Value cache = cacheRoot.lookup(ins.getDest());
     Buf srcBuf = bufs.lookup(ins.getSource());
-    auto offsets = ins.getStaticOffsets();
-    if (!cache || !srcBuf.ptr || offsets.size() != 4 ||
-        ShapedType::isDynamic(offsets[0]))
+    std::optional<int64_t> l = kvCacheLayer(ins.getStaticOffsets());
+    if (!cache || !srcBuf.ptr || !l)
       return op->emitOpError("-mixq-lower-gpu: only the KV-cache updates of "
                              "the Llama graph are supported");
-    Buf layer{bytePtr(cache, offsets[0] * layerBytes),
+    Buf layer{bytePtr(cache, *l * layerBytes),
               {d.seq, d.kvHeads, d.headDim()},
               b.getF32Type()};
     FailureOr<KernelLaunch> k = kernel(
@@ -646,11 +645,11 @@ LogicalResult FunctionLowering::lowerOp(Operation *op, int64_t index) {
   }
   if (auto ex = dyn_cast<tensor::ExtractSliceOp>(op)) {
     Value cache = cacheRoot.lookup(ex.getSource());
-    auto offsets = ex.getStaticOffsets();
-    if (!cache || offsets.size() != 4 || ShapedType::isDynamic(offsets[0]))
+    std::optional<int64_t> l = kvCacheLayer(ex.getStaticOffsets());
+    if (!cache || !l)
       return op->emitOpError("-mixq-lower-gpu: only per-layer KV-cache "
                              "slices are supported");
-    bufs[ex.getResult()] = Buf{bytePtr(cache, offsets[0] * layerBytes),
+    bufs[ex.getResult()] = Buf{bytePtr(cache, *l * layerBytes),
                                {d.seq, d.kvHeads, d.headDim()},
                                b.getF32Type()};
     return success();

@@ -60,6 +60,11 @@ llvm::Expected<CudaDriver> CudaDriver::load(llvm::StringRef library) {
 #define MIXQ_CUDA_RESOLVE(field, symbol, ...) resolve(driver.field, symbol);
   MIXQ_CUDA_DRIVER_FUNCTIONS(MIXQ_CUDA_RESOLVE)
 #undef MIXQ_CUDA_RESOLVE
+#define MIXQ_CUDA_OPTIONAL(field, symbol, ...)                                 \
+  driver.field = reinterpret_cast<decltype(driver.field)>(dlsym(handle, symbol));
+  MIXQ_CUDA_OPTIONAL_FUNCTIONS(MIXQ_CUDA_OPTIONAL)
+#undef MIXQ_CUDA_OPTIONAL
+  driver.library = name;
   if (missing) {
     dlclose(handle);
     return message(name + ": no symbol " + missing +

@@ -41,6 +41,11 @@ constexpr int CU_JIT_ERROR_LOG_BUFFER = 5;
 constexpr int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
 constexpr int CU_JIT_OPTIMIZATION_LEVEL = 7;
 constexpr unsigned CU_STREAM_DEFAULT = 0;
+/// cuda.h's CUtensorMap: 128 opaque bytes, 64-byte aligned.
+struct alignas(64) CUtensorMap {
+  unsigned long long opaque[16];
+};
+static_assert(sizeof(CUtensorMap) == 128, "CUtensorMap is 128 bytes");
 
 } // namespace cuda
 
@@ -83,12 +88,23 @@ constexpr unsigned CU_STREAM_DEFAULT = 0;
   X(streamSynchronize, "cuStreamSynchronize", cuda::CUstream)                  \
   X(streamDestroy, "cuStreamDestroy_v2", cuda::CUstream)
 
+// Entry points a driver may lack (the table keeps them null): the TMA
+// tensor maps of the sm_90a GEMM (CUDA 12.0 and later). Enums cross as int.
+// X(field, symbol, parameter types...)
+#define MIXQ_CUDA_OPTIONAL_FUNCTIONS(X)                                        \
+  X(tensorMapEncodeTiled, "cuTensorMapEncodeTiled", cuda::CUtensorMap *, int,  \
+    unsigned, void *, const unsigned long long *, const unsigned long long *,  \
+    const unsigned *, const unsigned *, int, int, int, int)
+
 /// The driver's entry points, resolved once per process.
 struct CudaDriver {
 #define MIXQ_CUDA_FIELD(field, symbol, ...)                                    \
   cuda::CUresult (*field)(__VA_ARGS__) = nullptr;
   MIXQ_CUDA_DRIVER_FUNCTIONS(MIXQ_CUDA_FIELD)
+  MIXQ_CUDA_OPTIONAL_FUNCTIONS(MIXQ_CUDA_FIELD)
 #undef MIXQ_CUDA_FIELD
+  /// The library the table came from (for "<library> has no <symbol>").
+  std::string library;
 
   /// The driver library's name: $MIXQ_LIBCUDA when set, else libcuda.so.1.
   static std::string libraryName();

@@ -11,6 +11,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -27,6 +28,8 @@ struct AbiState {
   /// mgpuModuleGetFunction runs before every launch: names resolved once
   /// per module.
   llvm::DenseMap<void *, llvm::StringMap<CUfunction>> functions;
+  /// Device copies of the TMA tensor maps, by their 128 bytes.
+  llvm::StringMap<CUdeviceptr> tensorMaps;
 };
 
 AbiState &state() {
@@ -292,4 +295,92 @@ void mgpuMemset16(void *dst, unsigned short value, size_t count,
                           reinterpret_cast<CUdeviceptr>(dst), value, count,
                           static_cast<CUstream>(stream)),
                       "cuMemsetD16Async"));
+}
+
+void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *descriptor,
+                                     int64_t dataType, int64_t interleave,
+                                     int64_t swizzle, int64_t l2Promotion,
+                                     int64_t oobFill, int64_t *box) {
+  // Bytes per element of each CUtensorMapDataType (UINT8 .. TFLOAT32_FTZ).
+  static constexpr int64_t kElementBytes[] = {1, 2, 4, 4, 8, 8, 2,
+                                              4, 8, 2, 4, 4, 4};
+  const char *call = "mgpuTensorMapEncodeTiledMemref";
+  if (rank < 1 || rank > 5 || !descriptor || !box || dataType < 0 ||
+      dataType > 12) {
+    record(llvm::formatv("{0}: rank {1}, data type {2}: expected rank 1..5 "
+                         "and a CUtensorMapDataType",
+                         call, rank, dataType)
+               .str());
+    return nullptr;
+  }
+  GpuContext *gpu = context();
+  if (!gpu)
+    return nullptr;
+  const CudaDriver &driver = gpu->driver();
+  if (!driver.tensorMapEncodeTiled) {
+    record(llvm::Twine(call) + ": " + driver.library +
+           " has no cuTensorMapEncodeTiled (a driver older than CUDA 12); "
+           "the sm_90a GEMM needs it (compile with --sm90-gemm=mma to "
+           "avoid it)");
+    return nullptr;
+  }
+  // The ranked memref descriptor: allocated, aligned, offset, sizes[rank],
+  // strides[rank]. The driver wants the innermost dimension first and the
+  // strides (in bytes) of dimensions 1.. only.
+  struct Head {
+    char *allocated, *aligned;
+    int64_t offset;
+  };
+  auto *head = static_cast<Head *>(descriptor);
+  const int64_t *sizes = reinterpret_cast<const int64_t *>(head + 1);
+  const int64_t *strides = sizes + rank;
+  const int64_t elem = kElementBytes[dataType];
+  unsigned long long globalDim[5] = {1, 1, 1, 1, 1}, globalStrides[5] = {};
+  unsigned boxDim[5] = {1, 1, 1, 1, 1}, elementStrides[5] = {1, 1, 1, 1, 1};
+  if (strides[rank - 1] != 1) {
+    record(llvm::formatv("{0}: the innermost stride is {1}; a TMA map needs "
+                         "a contiguous innermost dimension",
+                         call, strides[rank - 1])
+               .str());
+    return nullptr;
+  }
+  for (int64_t d = 0; d < rank; ++d) {
+    globalDim[d] = (unsigned long long)sizes[rank - 1 - d];
+    boxDim[d] = unsigned(box[rank - 1 - d]);
+    if (d + 1 < rank)
+      globalStrides[d] = (unsigned long long)(strides[rank - 2 - d] * elem);
+  }
+  cuda::CUtensorMap map;
+  std::memset(&map, 0, sizeof(map));
+  if (llvm::Error e = gpu->check(
+          driver.tensorMapEncodeTiled(
+              &map, int(dataType), unsigned(rank),
+              head->aligned + head->offset * elem, globalDim, globalStrides,
+              boxDim, elementStrides, int(interleave), int(swizzle),
+              int(l2Promotion), int(oobFill)),
+          "cuTensorMapEncodeTiled")) {
+    record(std::move(e));
+    return nullptr;
+  }
+  // Its own lock: record() takes the state's.
+  static std::mutex cacheMutex;
+  std::lock_guard<std::mutex> lock(cacheMutex);
+  AbiState &s = state();
+  llvm::StringRef key(reinterpret_cast<const char *>(&map), sizeof(map));
+  auto it = s.tensorMaps.find(key);
+  if (it != s.tensorMaps.end())
+    return reinterpret_cast<void *>(it->second);
+  CUdeviceptr device = 0;
+  if (llvm::Error e = gpu->check(driver.memAlloc(&device, sizeof(map)),
+                                 "cuMemAlloc (tensor map)")) {
+    record(std::move(e));
+    return nullptr;
+  }
+  if (llvm::Error e = gpu->check(driver.memcpyHtoD(device, &map, sizeof(map)),
+                                 "cuMemcpyHtoD (tensor map)")) {
+    record(std::move(e));
+    return nullptr;
+  }
+  s.tensorMaps[key] = device;
+  return reinterpret_cast<void *>(device);
 }

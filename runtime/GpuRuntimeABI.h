@@ -55,6 +55,23 @@ MIXQ_GPU_EXPORT void mgpuMemset32(void *dst, unsigned value, size_t count,
                                   void *stream);
 MIXQ_GPU_EXPORT void mgpuMemset16(void *dst, unsigned short value,
                                   size_t count, void *stream);
+// TMA tensor maps (upstream nvgpu.tma.create.descriptor lowers to this
+// call): a tiled map of the memref whose ranked descriptor is `descriptor`
+// (rank 1..5, innermost stride 1), element type `dataType`
+// (CUtensorMapDataType), box `box[rank]` in memref order (outermost first),
+// encoded with cuTensorMapEncodeTiled and copied to device memory; returns
+// that device address (kernels read the map from global memory). Maps are
+// cached by their bytes, so a call with the same memref and box reuses one
+// allocation. Records a failure (and returns null) when the driver has no
+// cuTensorMapEncodeTiled.
+MIXQ_GPU_EXPORT void *mgpuTensorMapEncodeTiledMemref(int64_t rank,
+                                                     void *descriptor,
+                                                     int64_t dataType,
+                                                     int64_t interleave,
+                                                     int64_t swizzle,
+                                                     int64_t l2Promotion,
+                                                     int64_t oobFill,
+                                                     int64_t *box);
 
 namespace mixq {
 

@@ -9,7 +9,12 @@
  *   FAKE_CUDA_FAIL=load    cuModuleLoadDataEx fails with a JIT log
  *   FAKE_CUDA_FAIL=launch  the 5th cuLaunchKernel fails
  *   FAKE_CUDA_FAIL=nodevice cuInit reports no device
- * Build: clang-22 -shared -fPIC fake_libcuda.c -o libcuda.so.1 */
+ *   FAKE_CUDA_TRACE=tensormap  cuTensorMapEncodeTiled prints its arguments
+ *                          to stderr (one line a call)
+ * Build: clang-22 -shared -fPIC fake_libcuda.c -o libcuda.so.1
+ * (-DFAKE_NO_TENSORMAP: a driver without cuTensorMapEncodeTiled, as before
+ * CUDA 12) */
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,3 +165,47 @@ CUresult cuStreamCreate(void **s, unsigned flags) {
 }
 CUresult cuStreamSynchronize(void *s) { (void)s; return 0; }
 CUresult cuStreamDestroy_v2(void *s) { free(s); return 0; }
+
+#ifndef FAKE_NO_TENSORMAP
+/* The map's 128 bytes hold the arguments (so equal arguments give equal
+   maps, which the runtime caches by their bytes). */
+CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank,
+                                void *address, const unsigned long long *dim,
+                                const unsigned long long *strides,
+                                const unsigned *box, const unsigned *estrides,
+                                int interleave, int swizzle, int l2, int oob) {
+  if (!map || !address || rank < 1 || rank > 5)
+    return 1;
+  unsigned long long *words = (unsigned long long *)map;
+  memset(map, 0, 128);
+  words[0] = (unsigned long long)(uintptr_t)address;
+  words[1] = (unsigned long long)type | (unsigned long long)rank << 8 |
+             (unsigned long long)swizzle << 16 | (unsigned long long)oob << 24;
+  for (unsigned i = 0; i < rank; ++i) {
+    words[2 + i] = dim[i];
+    words[7 + i] = (unsigned long long)box[i] << 32 | estrides[i];
+    if (i + 1 < rank)
+      words[12 + i] = strides[i];
+  }
+  const char *trace = getenv("FAKE_CUDA_TRACE");
+  if (trace && strcmp(trace, "tensormap") == 0) {
+    fprintf(stderr, "fake cuTensorMapEncodeTiled: type %d rank %u dims [",
+            type, rank);
+    for (unsigned i = 0; i < rank; ++i)
+      fprintf(stderr, i ? ", %llu" : "%llu", dim[i]);
+    fprintf(stderr, "] strides [");
+    for (unsigned i = 0; i + 1 < rank; ++i)
+      fprintf(stderr, i ? ", %llu" : "%llu", strides[i]);
+    fprintf(stderr, "] box [");
+    for (unsigned i = 0; i < rank; ++i)
+      fprintf(stderr, i ? ", %u" : "%u", box[i]);
+    fprintf(stderr, "] elementStrides [");
+    for (unsigned i = 0; i < rank; ++i)
+      fprintf(stderr, i ? ", %u" : "%u", estrides[i]);
+    fprintf(stderr, "] interleave %d swizzle %d l2 %d oob %d aligned %d\n",
+            interleave, swizzle, l2, oob,
+            (int)((uintptr_t)address % 16 == 0));
+  }
+  return 0;
+}
+#endif

@@ -62,6 +62,27 @@ TEST(GpuNoDriver, LaterCallsFailQuietlyAndKeepTheFirstError) {
   EXPECT_EQ(taken(), "");
 }
 
+// A 2-D f16 memref descriptor (allocated, aligned, offset, sizes, strides)
+// for the TMA tensor map call.
+struct Descriptor2d {
+  void *allocated, *aligned;
+  int64_t offset, sizes[2], strides[2];
+};
+
+TEST(GpuNoDriver, TensorMapChecksItsArgumentsThenNeedsTheDriver) {
+  llvm::consumeError(takeGpuAbiError());
+  alignas(16) static uint16_t x[16 * 64];
+  Descriptor2d d{x, x, 0, {16, 64}, {64, 1}};
+  int64_t box[2] = {64, 64};
+  EXPECT_EQ(mgpuTensorMapEncodeTiledMemref(6, &d, 6, 0, 3, 0, 0, box),
+            nullptr);
+  EXPECT_EQ(taken(), "mgpuTensorMapEncodeTiledMemref: rank 6, data type 6: "
+                     "expected rank 1..5 and a CUtensorMapDataType");
+  EXPECT_EQ(mgpuTensorMapEncodeTiledMemref(2, &d, 6, 0, 3, 0, 0, box),
+            nullptr);
+  EXPECT_EQ(taken(), kMissing);
+}
+
 TEST(GpuNoDriver, ChipCheckSaysTheDriverIsMissing) {
   std::string expected = std::string("compiled for the NVIDIA GPU target "
                                      "sm_90a, but no NVIDIA driver is "
@@ -80,7 +101,8 @@ TEST(GpuNoDriver, AbiFunctionsAreDynamicSymbols) {
        {"mgpuModuleLoad", "mgpuModuleLoadJIT", "mgpuModuleUnload",
         "mgpuModuleGetFunction", "mgpuLaunchKernel", "mgpuStreamCreate",
         "mgpuStreamSynchronize", "mgpuStreamDestroy", "mgpuMemAlloc",
-        "mgpuMemFree", "mgpuMemcpy", "mgpuMemset32", "mgpuMemset16"})
+        "mgpuMemFree", "mgpuMemcpy", "mgpuMemset32", "mgpuMemset16",
+        "mgpuTensorMapEncodeTiledMemref"})
     EXPECT_NE(dlsym(RTLD_DEFAULT, name), nullptr) << name;
 }
 

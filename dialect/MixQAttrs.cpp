@@ -91,6 +91,8 @@ LogicalResult PlanAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << splitK;
   if (stages <= 0)
     return emitError() << "#mixq.plan stages must be positive, got " << stages;
+  if (kernel == PlanKernel::Wgmma && target != PlanTarget::Sm90a)
+    return emitError() << "#mixq.plan kernel wgmma needs target sm_90a";
   if (kernel == PlanKernel::Gemv && tileM > 16)
     return emitError() << "#mixq.plan gemv tiles at most 16 rows, got tile m = "
                        << tileM;

@@ -133,7 +133,8 @@ def MixQ_LayoutAttr : AttrDef<MixQ_Dialect, "Layout"> {
 }
 
 // The C++ enums are PlanTarget and PlanKernel so that they cannot clash with
-// names in model/; the IR spells the cases x86, sm_80, sm_90a and gemv, gemm.
+// names in model/; the IR spells the cases x86, sm_80, sm_90a and gemv, gemm,
+// wgmma.
 def MixQ_PlanTarget : I32EnumAttr<"PlanTarget", "target a plan is made for", [
     I32EnumAttrCase<"X86", 0, "x86">,
     I32EnumAttrCase<"Sm80", 1, "sm_80">,
@@ -144,7 +145,8 @@ def MixQ_PlanTarget : I32EnumAttr<"PlanTarget", "target a plan is made for", [
 
 def MixQ_PlanKernel : I32EnumAttr<"PlanKernel", "kernel family of a plan", [
     I32EnumAttrCase<"Gemv", 0, "gemv">,
-    I32EnumAttrCase<"Gemm", 1, "gemm">]> {
+    I32EnumAttrCase<"Gemm", 1, "gemm">,
+    I32EnumAttrCase<"Wgmma", 2, "wgmma">]> {
   let cppNamespace = "::mixq";
   let genSpecializedAttr = 0;
 }
@@ -159,7 +161,9 @@ def MixQ_PlanAttr : AttrDef<MixQ_Dialect, "Plan"> {
 
     - `target`: `x86`, `sm_80` or `sm_90a`.
     - `kernel`: `gemv` (decode: a static M of at most 16 rows; the kernel
-      streams the weight once) or `gemm` (prefill: tiles of M as well).
+      streams the weight once), `gemm` (prefill: tiles of M as well; the
+      mma.sync kernel) or `wgmma` (prefill on `sm_90a` only: the Hopper
+      kernel with TMA, mbarriers and wgmma).
     - `tile = [m, n, k]`: rows of the input (M), output features (N) and
       input features (K) one tile covers.
     - `split_k`: how many parts the K loop is split into, reduced at the end
@@ -171,6 +175,7 @@ def MixQ_PlanAttr : AttrDef<MixQ_Dialect, "Plan"> {
     - every size (`tile`, `split_k`, `stages`) is positive;
     - `gemv` has `tile[0]` (m) <= 16;
     - `x86` has `stages = 1`;
+    - `wgmma` has target `sm_90a`;
     - `sm_80` and `sm_90a` have `stages >= 2` and `m`, `n` multiples of 16
       (the rows of one `mma` fragment).
     A planned `mixq.qmatmul` adds the rules that relate the plan to its
@@ -180,11 +185,12 @@ def MixQ_PlanAttr : AttrDef<MixQ_Dialect, "Plan"> {
     #mixq.plan<target = x86, kernel = gemv, tile = [1, 16, 512], split_k = 1, stages = 1>
     #mixq.plan<target = sm_80, kernel = gemm, tile = [128, 128, 64], split_k = 1, stages = 3>
     #mixq.plan<target = sm_90a, kernel = gemv, tile = [16, 64, 128], split_k = 2, stages = 4>
+    #mixq.plan<target = sm_90a, kernel = wgmma, tile = [64, 128, 64], split_k = 1, stages = 4>
     ```
   }];
   let parameters = (ins
     AttrParameter<"::mixq::PlanTarget", "x86, sm_80 or sm_90a">:$target,
-    AttrParameter<"::mixq::PlanKernel", "gemv or gemm">:$kernel,
+    AttrParameter<"::mixq::PlanKernel", "gemv, gemm or wgmma">:$kernel,
     AttrParameter<"int64_t", "input rows (M) per tile">:$tileM,
     AttrParameter<"int64_t", "output features (N) per tile">:$tileN,
     AttrParameter<"int64_t", "input features (K) per tile">:$tileK,

@@ -12,7 +12,8 @@
 // the LLVM dialect: convert-scf-to-cf, gpu-to-llvm{use-bare-pointers-for-
 // kernels} (launches and streams become mgpu* calls when the module is
 // translated to LLVM IR), finalize-memref-to-llvm, and the arith, cf and
-// func conversions. Otherwise the host code stays as -mixq-lower-gpu made
+// func conversions, after convert-nvgpu-to-nvvm for the host's TMA
+// tensor maps. Otherwise the host code stays as -mixq-lower-gpu made
 // it.
 //
 //===----------------------------------------------------------------------===//
@@ -38,6 +39,7 @@ using namespace mlir;
 void mixq::buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &o) {
   MixQPlanOptions plan;
   plan.target = o.chip;
+  plan.sm90Gemm = o.sm90Gemm;
   pm.addPass(createMixQPlan(plan));
   pm.addPass(createMixQSplitOutliers());
   pm.addPass(createMixQTile());
@@ -66,6 +68,9 @@ void mixq::buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &o) {
   pm.addPass(createGpuModuleToBinaryPass(binary));
   if (!o.host)
     return;
+  // The host's nvgpu.tma.create.descriptor (the wgmma GEMM's tensor maps)
+  // becomes a call of mgpuTensorMapEncodeTiledMemref.
+  pm.addPass(createConvertNVGPUToNVVMPass());
   pm.addPass(createSCFToControlFlowPass());
   GpuToLLVMConversionPassOptions toLlvm;
   toLlvm.hostBarePtrCallConv = false;

@@ -177,7 +177,8 @@ private:
     QMatmulTileOp tile = tileOf(forall);
     PlanAttr plan = tile.getPlan();
     Location loc = forall.getLoc();
-    if (plan.getKernel() == PlanKernel::Gemm)
+    if (plan.getKernel() == PlanKernel::Gemm ||
+        plan.getKernel() == PlanKernel::Wgmma)
       return lowerGemmProduct(forall, tile);
     FailureOr<WeightInfo> w = weightOf(tile, tile.getWeight());
     if (failed(w))
@@ -235,9 +236,10 @@ private:
     return success();
   }
 
-  /// A prefill product (kernel = gemm, static M): x converted to f16 when
-  /// it is f32, then the tensor-core GEMM (its K loop left for
-  /// -mixq-pipeline-dequant).
+  /// A prefill product (kernel = gemm or wgmma, static M): x converted to
+  /// f16 when it is f32, then the tensor-core GEMM (mma.sync: its K loop
+  /// left for -mixq-pipeline-dequant; wgmma: x read through a TMA tensor
+  /// map made by the host code).
   LogicalResult lowerGemmProduct(scf::ForallOp forall, QMatmulTileOp tile) {
     PlanAttr plan = tile.getPlan();
     Location loc = forall.getLoc();
@@ -256,10 +258,13 @@ private:
     spec.rowCap = M;
     spec.stages = plan.getStages();
     spec.excludeOutliers = tile.getExcludeOutliers();
-    std::string name = kernelName("gemm");
+    const bool wgmma = plan.getKernel() == PlanKernel::Wgmma;
+    std::string name = kernelName(wgmma ? "wgmma" : "gemm");
     FailureOr<KernelLaunch> k =
         build(tile, w->name, name, [&](std::string &why) {
-          return buildMmaGemmKernel(b, loc, kernels, name, spec, why);
+          return wgmma
+                     ? buildWgmmaGemmKernel(b, loc, kernels, name, spec, why)
+                     : buildMmaGemmKernel(b, loc, kernels, name, spec, why);
         });
     if (failed(k))
       return failure();
@@ -287,7 +292,10 @@ private:
       launch(loc, it->second, {*x, x16, mValue});
     }
     Value y = deviceAlloc(loc, MemRefType::get({M, N}, b.getF32Type()));
-    launch(loc, *k, {x16, y, mValue});
+    if (wgmma)
+      launch(loc, *k, {createActivationTensorMap(b, loc, x16), y, mValue});
+    else
+      launch(loc, *k, {x16, y, mValue});
     auto result = bufferization::ToTensorOp::create(
         b, loc, RankedTensorType::get({M, N}, b.getF32Type()), y,
         /*restrict=*/true);

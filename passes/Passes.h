@@ -65,6 +65,12 @@ struct GpuPipelineOptions
       llvm::cl::desc("CUDA toolkit directory for format=bin|fatbin (empty: "
                      "MLIR's default search)"),
       llvm::cl::init("")};
+  Option<std::string> sm90Gemm{
+      *this, "sm90-gemm",
+      llvm::cl::desc("The prefill GEMM on sm_90a: wgmma (TMA, mbarriers and "
+                     "wgmma where the kernel covers the weight) or mma "
+                     "(the mma.sync kernel for every weight)"),
+      llvm::cl::init("wgmma")};
   Option<bool> host{*this, "host",
                     llvm::cl::desc("Also lower the host code to the LLVM "
                                    "dialect (gpu-to-llvm and the standard "

@@ -71,7 +71,13 @@ def MixQPlan : Pass<"mixq-plan"> {
     other value is an error). Products that already carry a plan are left
     alone, so the pass is idempotent. Runs on any op.
 
-    Kernel: `gemv` when M is static and at most 16 (decode), else `gemm`.
+    Kernel: `gemv` when M is static and at most 16 (decode), else `gemm`;
+    on `sm_90a` the prefill kernel is `wgmma` (TMA, mbarriers, wgmma with
+    the weight in registers) where it covers the weight: uniform 2, 3, 4 or
+    8-bit codes, K a multiple of 64 and a group of a multiple of 16 columns
+    that divides K (or per-row scales). `sm90-gemm=mma` keeps the mma.sync
+    `gemm` kernel on `sm_90a` for every weight (the A/B switch and the
+    fallback while the wgmma kernel is unproven on a GPU).
 
     K tile: the largest multiple of the layout's group (of 32 for per-row
     layouts, group 0) that is at most the target's cap and divides K; when
@@ -85,7 +91,7 @@ def MixQPlan : Pass<"mixq-plan"> {
     | `sm_80`  | gemv   | [16, 64, k <= 128] | 2 if N <= 4096, K >= 8192 and K/k even; else 1 | 4 |
     | `sm_80`  | gemm   | [64, 128, k <= 64] | 1       | 3      |
     | `sm_90a` | gemv   | as `sm_80`         | as `sm_80` | 4   |
-    | `sm_90a` | gemm   | [64, 128, k <= 64] | 1       | 4      |
+    | `sm_90a` | gemm or wgmma | [64, 128, k <= 64] | 1 | 4      |
 
     Input (`-mixq-plan{target=x86}`):
     ```mlir
@@ -103,7 +109,10 @@ def MixQPlan : Pass<"mixq-plan"> {
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"x86\"",
-           "the target to plan for: x86, sm_80 or sm_90a">
+           "the target to plan for: x86, sm_80 or sm_90a">,
+    Option<"sm90Gemm", "sm90-gemm", "std::string", /*default=*/"\"wgmma\"",
+           "the prefill GEMM on sm_90a: wgmma (the Hopper kernel where it "
+           "covers the weight) or mma (the mma.sync kernel everywhere)">
   ];
   let dependentDialects = ["::mixq::MixQDialect"];
 }
@@ -325,6 +334,16 @@ def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
       a kernel converting x to f16, then the tensor-core GEMM (cp.async
       stages, ldmatrix, lop3 decode, mma.sync m16n8k16; 64 x 128 blocks),
       its K loop tagged for `-mixq-pipeline-dequant`.
+    - prefill with `kernel = wgmma` (sm_90a, uniform 2/3/4/8-bit, K a
+      multiple of 64): x converted to f16, host code making x's TMA tensor
+      map (`nvgpu.tma.create.descriptor`, 64 x 64 box, 128-byte swizzle,
+      zero fill; a call of `mgpuTensorMapEncodeTiledMemref` once lowered),
+      then the Hopper GEMM: 384 threads, a producer warp issuing the TMA
+      loads of x and cp.async of the codes into an S-stage ring guarded by
+      full/empty mbarriers, two consumer warpgroups decoding the codes
+      (lop3) into wgmma's A fragments in registers and running
+      `wgmma.mma_async` m64n64k16 with x as B from shared memory. It
+      pipelines itself; `-mixq-pipeline-dequant` leaves it alone.
 
     QUIK activation quantization (`act` 4 or 8) and the prefill GEMM of
     other schemes are errors for now (a whole graph runs those on the

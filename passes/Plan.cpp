@@ -36,7 +36,24 @@ int64_t alignTileN(int64_t tileN, LayoutAttr layout) {
   return (tileN + layout.getTile() - 1) / layout.getTile() * layout.getTile();
 }
 
-PlanAttr choosePlan(QMatmulOp op, PlanTarget target) {
+/// Whether the sm_90a wgmma GEMM (passes/gpu/WgmmaGemmKernel.cpp) covers
+/// the weight: uniform 2/3/4/8-bit codes, K in whole 64-column tiles,
+/// groups of a multiple of 16 columns that divide K (or per-row scales).
+bool wgmmaCovers(QWeightType weight) {
+  LayoutAttr layout = weight.getLayout();
+  if (layout.getScheme() != Scheme::Uniform)
+    return false;
+  llvm::ArrayRef<int64_t> bits = layout.getBits();
+  if (bits.size() != 1 || (bits[0] != 2 && bits[0] != 3 && bits[0] != 4 &&
+                           bits[0] != 8))
+    return false;
+  int64_t k = weight.getK(), group = layout.getGroup();
+  if (k % 64)
+    return false;
+  return group == 0 || (group % 16 == 0 && k % group == 0);
+}
+
+PlanAttr choosePlan(QMatmulOp op, PlanTarget target, bool wgmma) {
   auto weight = llvm::cast<QWeightType>(op.getWeight().getType());
   int64_t m = op.getInput().getType().getDimSize(0);
   int64_t n = weight.getN(), k = weight.getK();
@@ -65,8 +82,11 @@ PlanAttr choosePlan(QMatmulOp op, PlanTarget target) {
                          /*stages=*/4);
   }
   // The tensor-core GEMM (passes/gpu/MmaGemmKernel.cpp): blocks of 64 rows
-  // of x and 128 weight rows; sm_90a runs the same mma.sync kernel with one
-  // more stage in flight.
+  // of x and 128 weight rows; sm_90a runs the wgmma kernel where it covers
+  // the weight (same block; its K tile is 64 columns whatever tile[2]
+  // says), else the same mma.sync kernel with one more stage in flight.
+  if (target == PlanTarget::Sm90a && wgmma && wgmmaCovers(weight))
+    kernel = PlanKernel::Wgmma;
   int64_t tileK = chooseTileK(k, step, 64);
   return PlanAttr::get(ctx, target, kernel, 64,
                        alignTileN(128, weight.getLayout()), tileK, 1,
@@ -84,9 +104,15 @@ struct PlanPass : public mixq::impl::MixQPlanBase<PlanPass> {
           << "'; expected x86, sm_80 or sm_90a";
       return signalPassFailure();
     }
+    if (sm90Gemm != "wgmma" && sm90Gemm != "mma") {
+      getOperation()->emitError()
+          << "-mixq-plan: unknown sm90-gemm '" << sm90Gemm
+          << "'; expected wgmma or mma";
+      return signalPassFailure();
+    }
     getOperation()->walk([&](QMatmulOp op) {
       if (!op.getPlanAttr())
-        op.setPlanAttr(choosePlan(op, *parsed));
+        op.setPlanAttr(choosePlan(op, *parsed, sm90Gemm == "wgmma"));
     });
   }
 };

@@ -61,7 +61,8 @@ llvm::Expected<CudaDriver> CudaDriver::load(llvm::StringRef library) {
   MIXQ_CUDA_DRIVER_FUNCTIONS(MIXQ_CUDA_RESOLVE)
 #undef MIXQ_CUDA_RESOLVE
 #define MIXQ_CUDA_OPTIONAL(field, symbol, ...)                                 \
-  driver.field = reinterpret_cast<decltype(driver.field)>(dlsym(handle, symbol));
+  driver.field =                                                               \
+      reinterpret_cast<decltype(driver.field)>(dlsym(handle, symbol));
   MIXQ_CUDA_OPTIONAL_FUNCTIONS(MIXQ_CUDA_OPTIONAL)
 #undef MIXQ_CUDA_OPTIONAL
   driver.library = name;

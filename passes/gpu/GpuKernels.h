@@ -15,7 +15,10 @@
 //     MmaGemmKernel.cpp, MixedGemmKernel.cpp): cp.async
 //     stages, ldmatrix, mma.sync m16n8k16, dequantization in registers,
 //     its K loop marked for -mixq-pipeline-dequant; and the PTX it needs
-//     that MLIR has no op for (PtxAsm.cpp).
+//     that MLIR has no op for (PtxAsm.cpp);
+//   - the sm_90a prefill GEMM (WgmmaGemmKernel.cpp): TMA, mbarriers,
+//     wgmma with the weight as a register A operand, and its PTX
+//     (HopperAsm.cpp).
 //
 // docs/Compiler.md ("The GPU path") gives the thread/data mapping of each.
 //
@@ -260,6 +263,30 @@ buildMmaGemmKernel(mlir::OpBuilder &b, mlir::Location loc,
                    mlir::gpu::GPUModuleOp module, llvm::StringRef name,
                    const GemmSpec &spec, std::string &why);
 
+/// The sm_90a prefill GEMM (WgmmaGemmKernel.cpp; docs/Compiler.md "The
+/// sm_90a GEMM"): a uniform 2/3/4/8-bit weight (FP16 or second-order
+/// scales, optional zeros) with K a multiple of 64. One producer warpgroup
+/// (warp 0: TMA loads of x, cp.async of the codes) feeds an S-stage ring
+/// guarded by full/empty mbarriers; two consumer warpgroups decode the
+/// codes into wgmma's A fragments (64 weight rows each) and run
+/// wgmma.m64n64k16 with x from shared memory as B. Arguments: the weight's
+/// streams, the TMA tensor map of x16 (!llvm.ptr, from
+/// createActivationTensorMap), out (memref<rowCap x N x f32>), M (index).
+/// Grid (ceil(N / 128), 1, ceil(M / 64)), block 384. Fails with a reason in
+/// `why` for other formats and shapes.
+mlir::FailureOr<KernelLaunch>
+buildWgmmaGemmKernel(mlir::OpBuilder &b, mlir::Location loc,
+                     mlir::gpu::GPUModuleOp module, llvm::StringRef name,
+                     const GemmSpec &spec, std::string &why);
+
+/// Host code: the TMA tensor map the wgmma GEMM reads x16 through, for
+/// `x16` (a 2-D f16 memref, rows x K; rows past its first dimension read as
+/// zeros) with a 64 x 64 box and the 128-byte swizzle:
+/// nvgpu.tma.create.descriptor (a call of mgpuTensorMapEncodeTiledMemref
+/// once lowered) cast to !llvm.ptr.
+mlir::Value createActivationTensorMap(mlir::OpBuilder &b, mlir::Location loc,
+                                      mlir::Value x16);
+
 /// x16[m][k] = f16(x[m][k]) for m < M: the GEMM's activations. Arguments:
 /// x (memref<rows x K x f32>), x16 (memref<rows x K x f16>), M (index);
 /// block 256, 4 elements a thread, grid x = ceil(M K / 1024) (set by the
@@ -293,6 +320,44 @@ void cpAsyncWait(IRB &r, int64_t pending);
 /// lop3.b32 with truth table `lut` (0xEA: (a & b) | c).
 mlir::Value lop3(IRB &r, mlir::Value a, mlir::Value b, mlir::Value c,
                  uint8_t lut);
+
+// Hopper PTX (HopperAsm.cpp). `bar` and shared buffers are shared-window
+// byte addresses (i64, byteAddress).
+
+/// mbarrier.init with `count` expected arrivals.
+void mbarrierInit(IRB &r, mlir::Value bar, int64_t count);
+/// fence.mbarrier_init and fence.proxy.async after the inits.
+void mbarrierInitFence(IRB &r);
+/// mbarrier.arrive (one arrival).
+void mbarrierArrive(IRB &r, mlir::Value bar);
+/// mbarrier.arrive.expect_tx: one arrival and `bytes` of transactions.
+void mbarrierArriveExpectTx(IRB &r, mlir::Value bar, int64_t bytes);
+/// Spins on mbarrier.try_wait.parity until the phase of parity `parity`
+/// (i32 or index, 0 or 1) has completed.
+void mbarrierWaitParity(IRB &r, mlir::Value bar, mlir::Value parity);
+/// cp.async.mbarrier.arrive.noinc: an arrival when this thread's earlier
+/// cp.asyncs have landed (counted in the barrier's init count).
+void cpAsyncMbarrierArrive(IRB &r, mlir::Value bar);
+/// cp.async.bulk.tensor.2d global -> shared of the box at coordinates
+/// (c0 innermost, c1) of `tensorMap` (a generic address), completing
+/// its bytes on `bar`.
+void tmaLoad2d(IRB &r, mlir::Value dst, mlir::Value tensorMap, mlir::Value c0,
+               mlir::Value c1, mlir::Value bar);
+/// wgmma.fence / commit_group / wait_group `pending`.
+void wgmmaFence(IRB &r);
+void wgmmaCommit(IRB &r);
+void wgmmaWait(IRB &r, int64_t pending);
+/// wgmma.mma_async m64n`n`k16 f32 += f16 x f16 with A from registers (`a`:
+/// four f16x2 words as i32, the m16n8k16 A layout per warp) and B from the
+/// shared-memory descriptor `descB` (K-major); `acc`: n / 2 f32 per thread.
+/// Returns the new accumulators.
+llvm::SmallVector<mlir::Value> wgmmaRegA(IRB &r, int64_t n,
+                                         llvm::ArrayRef<mlir::Value> acc,
+                                         llvm::ArrayRef<mlir::Value> a,
+                                         mlir::Value descB);
+/// The wgmma descriptor (i64) of a K-major tile at `sharedAddr` (i64)
+/// written with the 128-byte swizzle, `sbo` bytes between 8-row groups.
+mlir::Value wgmmaDescriptor128B(IRB &r, mlir::Value sharedAddr, int64_t sbo);
 
 /// The streams of a mixed 2/4/16 weight as kernel arguments (-1: absent):
 /// per precision its code stream and where its row-groups start among the

@@ -216,7 +216,9 @@ LogicalResult FunctionLowering::lowerGemm(Operation *op, const WeightInfo &w,
                                           int64_t index, bool quikCodes) {
   const int64_t N = w.rows;
   const int64_t K = quikCodes ? w.cols - w.layout.fp16Cols : w.cols;
-  if (plan.getKernel() != PlanKernel::Gemm || !x.elem.isF32() || K % 4)
+  const bool wgmma = plan.getKernel() == PlanKernel::Wgmma;
+  if ((plan.getKernel() != PlanKernel::Gemm && !wgmma) || !x.elem.isF32() ||
+      K % 4)
     return failure();
   GemmSpec spec;
   spec.w = w;
@@ -227,13 +229,17 @@ LogicalResult FunctionLowering::lowerGemm(Operation *op, const WeightInfo &w,
   std::string key;
   {
     llvm::raw_string_ostream os(key);
-    os << "gemm|" << formatLayout(w.layout) << "|" << N << "x" << K << "|"
-       << cap << "|" << spec.stages << "|" << exclude << "|" << quikCodes;
+    os << (wgmma ? "wgmma|" : "gemm|") << formatLayout(w.layout) << "|" << N
+       << "x" << K << "|" << cap << "|" << spec.stages << "|" << exclude
+       << "|" << quikCodes;
   }
   FailureOr<KernelLaunch> gemm = kernel(
-      op, key, "gemm",
+      op, key, wgmma ? "wgmma" : "gemm",
       [&](StringRef name, std::string &why) {
-        return buildMmaGemmKernel(b, r.loc, st.kernels, name, spec, why);
+        return wgmma ? buildWgmmaGemmKernel(b, r.loc, st.kernels, name, spec,
+                                            why)
+                     : buildMmaGemmKernel(b, r.loc, st.kernels, name, spec,
+                                          why);
       },
       /*report=*/false);
   if (failed(gemm))
@@ -251,6 +257,16 @@ LogicalResult FunctionLowering::lowerGemm(Operation *op, const WeightInfo &w,
   x16.elem = b.getF16Type();
   launch(*half, "", {memref(x), memref(x16), m},
          ceilDiv(r.mulI(m, K), 1024));
+  if (wgmma) {
+    // The tensor map's rows end at M: TMA reads rows past it as zeros.
+    Value rows = cpu::memrefFromPointer(
+        b, r.loc, x16.ptr,
+        MemRefType::get({ShapedType::kDynamic, K}, b.getF16Type()), {m});
+    launch(*gemm, w.name,
+           {createActivationTensorMap(b, r.loc, rows), memref(out), m},
+           Value(), ceilDiv(m, kGemmBlockM));
+    return success();
+  }
   launch(*gemm, w.name, {memref(x16), memref(out), m}, Value(),
          ceilDiv(m, kGemmBlockM));
   return success();

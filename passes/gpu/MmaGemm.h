@@ -34,6 +34,20 @@ inline int64_t gemmSmemBytes(int64_t stages, int64_t bk, int64_t codeStride,
                            kGemmBlockN * codeStride * 4);
 }
 
+/// The bits of codes k, k + 1 (k = 16 k16 + 8 half + 2 tq) of row
+/// `rowLocal` of a code tile cs[slot][row][word] in shared memory, shifted
+/// down to bit 0 (`bits` per code; 3-bit pairs read the next word too).
+mlir::Value codePairBits(IRB &r, mlir::Value cs, mlir::Value slot,
+                         mlir::Value rowLocal, mlir::Value tq, int64_t k16,
+                         int64_t half, unsigned bits);
+/// (pair - zero2) * scale2 as f16x2 (lane 0: code k, lane 1: code k + 1):
+/// two lop3 put the codes under the exponent of 1024.0; zero2 holds
+/// 1024 + zero.
+mlir::Value lop3DequantPair(IRB &r, mlir::Value pairBits, unsigned bits,
+                            mlir::Value zero2, mlir::Value scale2);
+/// f16x2 splat of an f32.
+mlir::Value splatHalf(IRB &r, mlir::Value f32);
+
 class MmaGemmBase {
 public:
   MmaGemmBase(mlir::OpBuilder &b, mlir::Location loc, const GemmSpec &spec,

@@ -51,8 +51,9 @@ Value MmaGemmBase::addr(Value base, Value byteOffset) {
   return arith::AddIOp::create(b, r.loc, base, r.toI64(byteOffset));
 }
 
-Value MmaGemmBase::pairBitsAt(Value slot, Value rowLocal, int64_t k16,
-                              int64_t half, unsigned bits) {
+Value codePairBits(IRB &r, Value cs, Value slot, Value rowLocal, Value tq,
+                   int64_t k16, int64_t half, unsigned bits) {
+  OpBuilder &b = r.b;
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
   Value k = r.add(r.idx(16 * k16 + 8 * half), r.mulI(tq, 2));
   Value bit = r.mulI(k, bits);
@@ -73,10 +74,11 @@ Value MmaGemmBase::pairBitsAt(Value slot, Value rowLocal, int64_t k16,
   return arith::TruncIOp::create(b, r.loc, i32, wide);
 }
 
-Value MmaGemmBase::lop3Dequant(Value pairBits, unsigned bits, Value zero2,
-                               Value scale2) {
+Value lop3DequantPair(IRB &r, Value pairBits, unsigned bits, Value zero2,
+                      Value scale2) {
   // lane 0 = code k in bits 0.., lane 1 = code k + 1 in bits 16..; both
   // under the exponent of 1024.0 (f16 0x6400): (a & b) | c twice.
+  OpBuilder &b = r.b;
   const int64_t mask = (int64_t(1) << bits) - 1;
   Value up = arith::ShLIOp::create(b, r.loc, pairBits, r.i32(16 - bits));
   Value hiLane = lop3(r, up, r.i32(mask << 16), r.i32(0x64006400), 0xEA);
@@ -87,11 +89,23 @@ Value MmaGemmBase::lop3Dequant(Value pairBits, unsigned bits, Value zero2,
   return arith::MulFOp::create(b, r.loc, h, scale2);
 }
 
-Value MmaGemmBase::splatHalf(Value v32) {
-  Value h = arith::TruncFOp::create(b, r.loc, b.getF16Type(), v32);
+Value splatHalf(IRB &r, Value v32) {
+  Value h = arith::TruncFOp::create(r.b, r.loc, r.b.getF16Type(), v32);
   return vector::BroadcastOp::create(
-      b, r.loc, VectorType::get({2}, b.getF16Type()), h);
+      r.b, r.loc, VectorType::get({2}, r.b.getF16Type()), h);
 }
+
+Value MmaGemmBase::pairBitsAt(Value slot, Value rowLocal, int64_t k16,
+                              int64_t half, unsigned bits) {
+  return codePairBits(r, cs, slot, rowLocal, tq, k16, half, bits);
+}
+
+Value MmaGemmBase::lop3Dequant(Value pairBits, unsigned bits, Value zero2,
+                               Value scale2) {
+  return lop3DequantPair(r, pairBits, bits, zero2, scale2);
+}
+
+Value MmaGemmBase::splatHalf(Value v32) { return device::splatHalf(r, v32); }
 
 Value MmaGemmBase::packB(Value lo, Value hi) {
   auto type = VectorType::get({2, 2}, b.getF16Type());

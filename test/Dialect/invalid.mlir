@@ -766,6 +766,13 @@ func.func @f() attributes {p = #mixq.plan<target = x86, kernel = gemm, tile = [4
 
 // -----
 
+// expected-error @+1 {{#mixq.plan kernel wgmma needs target sm_90a}}
+func.func @f() attributes {p = #mixq.plan<target = sm_80, kernel = wgmma, tile = [64, 128, 64], split_k = 1, stages = 4>} {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{#mixq.plan for sm_90a pipelines at least 2 stages, got 1}}
 func.func @f() attributes {p = #mixq.plan<target = sm_90a, kernel = gemm, tile = [128, 256, 64], split_k = 1, stages = 1>} {
   return

@@ -1,6 +1,6 @@
 // RUN: mixq-opt %s --mixq-plan=target=sm_80 --mixq-tile --mixq-lower-gpu | FileCheck %s --check-prefix=PLAIN
 // RUN: mixq-opt %s --mixq-plan=target=sm_80 --mixq-tile --mixq-lower-gpu --mixq-pipeline-dequant | FileCheck %s
-// RUN: mixq-opt %s --mixq-plan=target=sm_90a --mixq-tile --mixq-lower-gpu --mixq-pipeline-dequant | FileCheck %s --check-prefix=S4
+// RUN: mixq-opt %s '--mixq-plan=target=sm_90a sm90-gemm=mma' --mixq-tile --mixq-lower-gpu --mixq-pipeline-dequant | FileCheck %s --check-prefix=S4
 // The prefill GEMM's K loop (4-bit codes, asymmetric, second-order scales;
 // K = 256): -mixq-lower-gpu emits it one tile at a time with its phases
 // tagged; -mixq-pipeline-dequant makes the S-stage schedule of KERNELS.md.
@@ -67,7 +67,7 @@
 // CHECK-NOT: cp.async
 // CHECK: gpu.return
 
-// Four stages (sm_90a): three tiles in flight, wait until two are left.
+// Four stages (sm_90a with sm90-gemm=mma: the mma.sync kernel): three tiles in flight, wait until two are left.
 // S4-LABEL: gpu.func @mixq_gemm_0
 // S4-COUNT-3: nvvm.cp.async.commit.group
 // S4: scf.for

@@ -1,14 +1,17 @@
 // RUN: mixq-opt %s --mixq-plan | FileCheck %s --check-prefixes=CHECK,X86
 // RUN: mixq-opt %s '--mixq-plan=target=x86' | FileCheck %s --check-prefixes=CHECK,X86
 // RUN: mixq-opt %s '--mixq-plan=target=sm_80' | FileCheck %s --check-prefixes=CHECK,SM80
-// RUN: mixq-opt %s '--mixq-plan=target=sm_90a' | FileCheck %s --check-prefixes=CHECK,SM90
+// RUN: mixq-opt %s '--mixq-plan=target=sm_90a' | FileCheck %s --check-prefixes=CHECK,SM90,WG90
+// RUN: mixq-opt %s '--mixq-plan=target=sm_90a sm90-gemm=mma' | FileCheck %s --check-prefixes=CHECK,SM90,MMA90
 // Idempotent: a second run (even for another target) keeps the first plans.
 // RUN: mixq-opt %s --mixq-plan '--mixq-plan=target=sm_90a' | FileCheck %s --check-prefixes=CHECK,X86
 // RUN: not mixq-opt %s '--mixq-plan=target=avx512' 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: not mixq-opt %s '--mixq-plan=target=sm_90a sm90-gemm=fast' 2>&1 | FileCheck %s --check-prefix=BADGEMM
 // Every mixq.qmatmul gets a #mixq.plan from M, N x K, the group and the
 // target (rules: passes/Passes.td, docs/Compiler.md).
 
 // BAD: error: -mixq-plan: unknown target 'avx512'; expected x86, sm_80 or sm_90a
+// BADGEMM: error: -mixq-plan: unknown sm90-gemm 'fast'; expected wgmma or mma
 
 !u4g128 = !mixq.qweight<4096x4096, #mixq.layout<uniform, bits = 4, group = 128>>
 
@@ -36,15 +39,30 @@ func.func @decode_split_k(%x: tensor<1x11008xf16>) -> tensor<1x4096xf32> {
 }
 
 // Prefill, dynamic M, 11008x4096 g128: gemm; the GPU K cap (64) is raised
-// to the group (128).
+// to the group (128). On sm_90a a uniform weight gets the wgmma kernel
+// (sm90-gemm=mma: the mma.sync gemm).
 // CHECK-LABEL: func.func @prefill
 func.func @prefill(%x: tensor<?x4096xf16>) -> tensor<?x11008xf32> {
   %w = mixq.weight "w1" : !mixq.qweight<11008x4096, #mixq.layout<uniform, bits = 4, group = 128>>
   // X86: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = x86, kernel = gemm, tile = [4, 16, 512], split_k = 1, stages = 1>}
   // SM80: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_80, kernel = gemm, tile = [64, 128, 128], split_k = 1, stages = 3>}
-  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [64, 128, 128], split_k = 1, stages = 4>}
+  // WG90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = wgmma, tile = [64, 128, 128], split_k = 1, stages = 4>}
+  // MMA90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [64, 128, 128], split_k = 1, stages = 4>}
   %y = mixq.qmatmul %x, %w : tensor<?x4096xf16>, !mixq.qweight<11008x4096, #mixq.layout<uniform, bits = 4, group = 128>> -> tensor<?x11008xf32>
   return %y : tensor<?x11008xf32>
+}
+
+// What the wgmma kernel does not cover keeps the mma.sync gemm on sm_90a:
+// K not a multiple of 64 (288, stories15M's dim), LUT codes.
+// CHECK-LABEL: func.func @prefill_not_wgmma
+func.func @prefill_not_wgmma(%x: tensor<?x288xf16>, %y: tensor<?x256xf16>) -> (tensor<?x64xf32>, tensor<?x64xf32>) {
+  %w = mixq.weight "k288" : !mixq.qweight<64x288, #mixq.layout<uniform, bits = 4, group = 32>>
+  %l = mixq.weight "lut" : !mixq.qweight<64x256, #mixq.layout<lut, bits = 4>>
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [64, 128, 32], split_k = 1, stages = 4>}
+  // SM90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm, tile = [64, 128, 64], split_k = 1, stages = 4>}
+  %a = mixq.qmatmul %x, %w : tensor<?x288xf16>, !mixq.qweight<64x288, #mixq.layout<uniform, bits = 4, group = 32>> -> tensor<?x64xf32>
+  %b = mixq.qmatmul %y, %l : tensor<?x256xf16>, !mixq.qweight<64x256, #mixq.layout<lut, bits = 4>> -> tensor<?x64xf32>
+  return %a, %b : tensor<?x64xf32>, tensor<?x64xf32>
 }
 
 // A mixed 2/4/16 layout with group 64, at M = 4 (gemv) and dynamic M (gemm).

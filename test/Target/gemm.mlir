@@ -3,7 +3,7 @@
 // RUN: %python %S/Inputs/extract_ptx.py %t.80.mlir > %t.80.ptx
 // RUN: FileCheck %s --check-prefixes=PTX,SM80 < %t.80.ptx
 // RUN: %ptxas -arch=sm_80 %t.80.ptx -o %t.80.cubin
-// RUN: mixq-opt %s --mixq-gpu-pipeline=chip=sm_90a -o %t.90.mlir
+// RUN: mixq-opt %s '--mixq-gpu-pipeline=chip=sm_90a sm90-gemm=mma' -o %t.90.mlir
 // RUN: %python %S/Inputs/extract_ptx.py %t.90.mlir > %t.90.ptx
 // RUN: FileCheck %s --check-prefixes=PTX,SM90 < %t.90.ptx
 // RUN: %ptxas -arch=sm_90a %t.90.ptx -o %t.90.cubin
@@ -13,6 +13,8 @@
 // evict-first policy), ldmatrix.x4, the lop3 decode and
 // mma.sync.m16n8k16 with f32 accumulation; the pipelined loop waits for
 // all but S-2 groups (S = 3 on sm_80, 4 on sm_90a). ptxas accepts both.
+// On sm_90a the uniform weights would get the wgmma kernel (wgmma.mlir):
+// sm90-gemm=mma keeps this kernel there, the A/B switch and fallback.
 
 // SM80: .target sm_80
 // SM90: .target sm_90a

@@ -10,6 +10,8 @@
 // instead: -mixq-gpu-pipeline, then --emit=ptx writes the kernels' PTX, or
 // the default writes a shared library whose kernels are cubin (PTX without
 // ptxas) and whose host code launches them through the mgpu* ABI.
+// --sm90-gemm=mma keeps the mma.sync prefill GEMM on sm_90a (the A/B
+// switch and fallback for the wgmma kernel).
 //
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/Command.h"
@@ -57,6 +59,12 @@ cl::opt<std::string> targetName("target",
                                          "sm_80 | sm_90a"),
                                 cl::init("cpu"), cl::sub(compileCommand),
                                 cl::cat(category()));
+cl::opt<std::string> sm90Gemm(
+    "sm90-gemm",
+    cl::desc("The prefill GEMM on sm_90a: wgmma (default: TMA, mbarriers "
+             "and wgmma where the kernel covers the weight) | mma (the "
+             "mma.sync kernel everywhere)"),
+    cl::init("wgmma"), cl::sub(compileCommand), cl::cat(category()));
 cl::opt<std::string> cpuName("cpu",
                              cl::desc("x86 CPU to compile for (default: "
                                       "native, this machine's CPU)"),
@@ -87,6 +95,11 @@ int runCompile() {
                                      << "' (cpu, sm_80 or sm_90a)\n";
     return UsageError;
   }
+  if (sm90Gemm != "wgmma" && sm90Gemm != "mma") {
+    WithColor::error(errs(), "mixq")
+        << "unknown --sm90-gemm '" << sm90Gemm << "' (wgmma or mma)\n";
+    return UsageError;
+  }
   if (emitKind == "ptx" && !gpu) {
     WithColor::error(errs(), "mixq")
         << "compile --emit=ptx needs --target=sm_80 or sm_90a\n";
@@ -113,7 +126,7 @@ int runCompile() {
       errs() << formatv("{0,-14} {1:f3} s\n", name, seconds);
   };
   if (gpu && emitKind == "ptx") {
-    auto ptx = compilePackageToPtx(**package, targetName);
+    auto ptx = compilePackageToPtx(**package, targetName, sm90Gemm);
     if (!ptx)
       return fail(ptx.takeError());
     if (Error e = writeToOutput(outputPath, [&](raw_ostream &os) {
@@ -124,7 +137,8 @@ int runCompile() {
     return Success;
   }
   if (gpu && emitKind.empty()) {
-    if (Error e = compileGpuPackage(**package, outputPath, targetName, stage))
+    if (Error e = compileGpuPackage(**package, outputPath, targetName, stage,
+                                    sm90Gemm))
       return fail(std::move(e));
     return Success;
   }

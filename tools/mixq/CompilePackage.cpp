@@ -104,13 +104,14 @@ bool isGpuTarget(StringRef name) {
 }
 
 Error lowerToGpu(mlir::ModuleOp module, StringRef chip, StringRef format,
-                 StringRef toolkit, bool host) {
+                 StringRef toolkit, bool host, StringRef sm90Gemm) {
   mlir::PassManager pm(module->getContext());
   GpuPipelineOptions options;
   options.chip = chip.str();
   options.format = format.str();
   options.toolkit = toolkit.str();
   options.host = host;
+  options.sm90Gemm = sm90Gemm.str();
   buildGpuPipeline(pm, options);
   return runPipeline(pm, module, "GPU");
 }
@@ -124,13 +125,14 @@ void registerGpu(mlir::MLIRContext &context) {
 } // namespace
 
 Expected<std::string> compilePackageToPtx(const PackageReader &package,
-                                          StringRef chip) {
+                                          StringRef chip, StringRef sm90Gemm) {
   mlir::MLIRContext context;
   registerGpu(context);
   auto module = buildLlamaModule(context, package);
   if (!module)
     return module.takeError();
-  if (Error e = lowerToGpu(**module, chip, "isa", "", /*host=*/false))
+  if (Error e = lowerToGpu(**module, chip, "isa", "", /*host=*/false,
+                           sm90Gemm))
     return createFileError(package.path(), std::move(e));
   auto object = kernelObject(**module);
   if (!object)
@@ -140,7 +142,8 @@ Expected<std::string> compilePackageToPtx(const PackageReader &package,
 
 Error compileGpuPackage(const PackageReader &package, StringRef outputPath,
                         StringRef chip,
-                        std::function<void(StringRef, double)> stage) {
+                        std::function<void(StringRef, double)> stage,
+                        StringRef sm90Gemm) {
   StageTimer done{std::move(stage)};
   // Host code for any x86-64: it only calls the mgpu* functions.
   auto target = resolveHostTarget(HostTarget{"x86-64", ""});
@@ -154,7 +157,7 @@ Error compileGpuPackage(const PackageReader &package, StringRef outputPath,
   done("graph");
   std::optional<std::string> toolkit = findCudaToolkit();
   if (Error e = lowerToGpu(**module, chip, toolkit ? "bin" : "isa",
-                           toolkit ? *toolkit : "", /*host=*/true))
+                           toolkit ? *toolkit : "", /*host=*/true, sm90Gemm))
     return createFileError(package.path(), std::move(e));
   done(toolkit ? "mlir + ptxas" : "mlir (PTX)");
   LLVMContext llvmContext;

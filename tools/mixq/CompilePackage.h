@@ -31,18 +31,21 @@ llvm::Error lowerToLLVMDialect(mlir::ModuleOp module,
 /// Runs -mixq-gpu-pipeline{chip} on a module from buildLlamaModule: the
 /// kernels become a gpu.binary of `format` ("isa": PTX, "bin": cubin, with
 /// the CUDA toolkit at `toolkit`); with `host` the host code is lowered to
-/// the LLVM dialect too. The module's context must have registerGpuCodegen.
+/// the LLVM dialect too; `sm90Gemm` is the pipeline's sm90-gemm option
+/// (wgmma, or mma to keep the mma.sync GEMM on sm_90a). The module's
+/// context must have registerGpuCodegen.
 llvm::Error lowerToGpu(mlir::ModuleOp module, llvm::StringRef chip,
                        llvm::StringRef format, llvm::StringRef toolkit,
-                       bool host);
+                       bool host, llvm::StringRef sm90Gemm = "wgmma");
 
 /// Whether `name` is a GPU target of `mixq compile --target`.
 bool isGpuTarget(llvm::StringRef name);
 
 /// The PTX of `package`'s kernels for `chip` (needs neither a GPU nor
 /// ptxas).
-llvm::Expected<std::string> compilePackageToPtx(const PackageReader &package,
-                                                llvm::StringRef chip);
+llvm::Expected<std::string>
+compilePackageToPtx(const PackageReader &package, llvm::StringRef chip,
+                    llvm::StringRef sm90Gemm = "wgmma");
 
 /// Compiles `package` for the GPU `chip` into the shared library
 /// `outputPath`: the kernels as cubin when a CUDA toolkit with ptxas is
@@ -51,7 +54,8 @@ llvm::Expected<std::string> compilePackageToPtx(const PackageReader &package,
 llvm::Error compileGpuPackage(const PackageReader &package,
                               llvm::StringRef outputPath, llvm::StringRef chip,
                               std::function<void(llvm::StringRef, double)>
-                                  stage = nullptr);
+                                  stage = nullptr,
+                              llvm::StringRef sm90Gemm = "wgmma");
 
 /// Compiles `package` into the shared library `outputPath` for `target`.
 /// `stage(name, seconds)` is told how long each stage took, if given.

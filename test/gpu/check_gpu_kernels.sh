@@ -10,7 +10,9 @@
 # activations), compiled for this machine's chip and checked against the
 # fp32 reference engine with `mixq verify` at prefill lengths 1, 5, 16, 64
 # and 512 (the GEMM at M = 1..512, partial row blocks included) and 7
-# decode steps (the GEMV at M = 1). Then compute-sanitizer memcheck, where
+# decode steps (the GEMV at M = 1). On sm_90a a second model with K of 128
+# and 192 runs the wgmma/TMA GEMM, A/B against --sm90-gemm=mma. Then
+# compute-sanitizer memcheck, where
 # the toolkit has it, on a prefill of 64 and 3 decode steps. Every failure is
 # listed before the script exits 1. Exits 77 (ctest: skipped), printing why,
 # where no driver or GPU is found.
@@ -74,14 +76,52 @@ for pkg in u4 u4z u2 u3s u8 emb mixed squeeze quik; do
   done
 done
 
+# sm_90a: the wgmma/TMA prefill GEMM covers uniform weights whose K is a
+# multiple of 64, which dims 96/160 are not. A second model (dim 128, hidden
+# 192: K of 128 and 192; weight rows of 32, 128, 192 and the vocabulary's
+# 274, a partial block) runs it, each package compiled twice: the default
+# (wgmma) and --sm90-gemm=mma (the mma.sync kernel), the A/B pair.
+if [ "$target" = sm_90a ]; then
+  wdims=128,192,2,4,1,640
+  mkdir -p "$work/w64"
+  python3 "$src/test/Codegen/Inputs/make_tiny_llama.py" "$work/w64" \
+    --dims $wdims > /dev/null
+  quantize w4 "$work/w64/tiny.bin" --scheme rtn --bits 4 --group 32
+  quantize w2z "$work/w64/tiny.bin" --scheme rtn --bits 2 --group 64 --asym
+  quantize w3s "$work/w64/tiny.bin" --scheme rtn --bits 3 --group 32 --asym \
+    --scale-bits 4 --scale-block 8
+  quantize w8 "$work/w64/tiny.bin" --scheme rtn --bits 8 --group 0
+  for pkg in w4 w2z w3s w8; do
+    for gemm in wgmma mma; do
+      so="$work/$pkg.$gemm.so"
+      if ! "$mixq" compile "$work/$pkg.mixq" --target=$target \
+          --sm90-gemm=$gemm -o "$so" > "$work/$pkg.$gemm.compile.log" 2>&1
+      then
+        failed+=("$pkg $gemm: compile: $(tail -1 "$work/$pkg.$gemm.compile.log")")
+        continue
+      fi
+      for prefill in 1 17 64 100 512; do
+        log="$work/$pkg.$gemm.$prefill.log"
+        if "$mixq" verify "$so" --package "$work/$pkg.mixq" \
+            --text "$work/long.txt" --prefill $prefill --decode 3 \
+            --max-nmse 1e-5 > "$log" 2>&1; then
+          echo "ok   $pkg ($gemm) prefill $prefill: $(grep '^prefill:' "$log")"
+        else
+          failed+=("$pkg ($gemm) prefill $prefill: $(tail -3 "$log" | tr '\n' ' ')")
+        fi
+      done
+    done
+  done
+fi
+
 sanitizer="$(command -v compute-sanitizer || true)"
 [ -z "$sanitizer" ] && [ -x /usr/local/cuda/bin/compute-sanitizer ] &&
   sanitizer=/usr/local/cuda/bin/compute-sanitizer
 if [ -n "$sanitizer" ]; then
-  for pkg in u4z u3s mixed squeeze quik; do
+  for pkg in u4z u3s mixed squeeze quik w2z.wgmma w3s.wgmma; do
     [ -f "$work/$pkg.so" ] || continue
     if "$sanitizer" --tool memcheck --error-exitcode 99 "$mixq" verify \
-        "$work/$pkg.so" --package "$work/$pkg.mixq" --text "$work/long.txt" \
+        "$work/$pkg.so" --package "$work/${pkg%%.*}.mixq" --text "$work/long.txt" \
         --prefill 64 --decode 3 --max-nmse 1e-5 \
         > "$work/$pkg.memcheck.log" 2>&1; then
       echo "ok   $pkg memcheck"

@@ -614,6 +614,7 @@ void LowerCpuPass::runOnOperation() {
     env.avxVnni = hasFeature("+avxvnni");
     env.avx2 = hasFeature("+avx2");
     env.avx512 = hasFeature("+avx512f");
+    env.vbmi = hasFeature("+avx512vbmi");
     FunctionLowering lowering(src, dst, env, dims, rope, isDecode);
     if (failed(lowering.run(bytes[isDecode][0], bytes[isDecode][1])))
       return signalPassFailure();

@@ -125,6 +125,7 @@ struct FunctionEnv {
   bool avxVnni = false; ///< AVX-VNNI (VEX vpdpbusd, 256-bit) may be used
   bool avx2 = false;    ///< AVX2 (vpmaddubsw, vpmaddwd) may be used
   bool avx512 = false; ///< AVX-512F (vpermps on 16 lanes) may be used
+  bool vbmi = false;   ///< AVX-512 VBMI (vpmultishiftqb) may be used
 };
 
 /// A quantized product as the kernels take it: a `mixq.qmatmul`, or the

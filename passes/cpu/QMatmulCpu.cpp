@@ -16,6 +16,12 @@
 //                  buffer, then multiplied with blocks of 4 input rows in
 //                  16 vector accumulators.
 //
+// With AVX-512 the decode GEMV of 2-, 3- and 4-bit codes (uniform, mixed,
+// LUT) looks its weights up instead: a 16-lane table per group holds the
+// dequantized value of every code, vpermps maps code indices (16-byte plane
+// blocks widened, or with VBMI one 8-byte read and one vpmultishiftqb per
+// 16 codes) to weights, one FMA each; see "The lookup path" below.
+//
 // Mixed weights dispatch on the precision map once per tile-group and row
 // block (scf.index_switch), with per-precision stream counters carried
 // through the group loop; 2-bit row-groups add their FP16 outlier slots.
@@ -118,6 +124,99 @@ Value chunkByte(IRB &r, Value elem, unsigned bits) {
   return r.divI(r.mulI(elem, bits), 8);
 }
 
+// The lookup path (AVX-512): a group's 2-, 3- or 4-bit codes index a
+// 16-lane table of its dequantized weights with vpermps, which reads only
+// the low 4 bits of each index. Tables repeat every 2^bits lanes, so the
+// bits of an index above its code need no mask; the table applies the zero
+// and the scale, so per 16 weights the work is the indices, one vpermps and
+// one FMA (no conversion, subtraction or per-group scale multiply).
+
+/// lane i = table[indices[i] mod 16] (vpermps).
+Value tableLookup(IRB &r, Value table, Value indices) {
+  return LLVM::CallIntrinsicOp::create(
+             r.b, r.loc, vec(r.b.getF32Type()),
+             r.b.getStringAttr("llvm.x86.avx512.permvar.sf.512"),
+             ValueRange{table, indices})
+      .getResult(0);
+}
+
+/// A uniform group's table: lane i = ((i mod 2^bits) - zero) * scale, the
+/// value the reference dequantizer gives code i mod 2^bits.
+Value uniformTable(IRB &r, unsigned bits, Value zero, Value scale) {
+  OpBuilder &b = r.b;
+  SmallVector<float> lanes;
+  for (int64_t i = 0; i < L; ++i)
+    lanes.push_back(float(i % (int64_t(1) << bits)));
+  auto type = vec(b.getF32Type());
+  Value t = arith::ConstantOp::create(
+      b, r.loc, DenseElementsAttr::get(type, ArrayRef<float>(lanes)));
+  t = arith::SubFOp::create(b, r.loc, t,
+                            vector::BroadcastOp::create(b, r.loc, type, zero));
+  return arith::MulFOp::create(
+      b, r.loc, t, vector::BroadcastOp::create(b, r.loc, type, scale));
+}
+
+/// The 16 `bits`-bit codes (bits <= 4) of the chunk starting at byte
+/// `byteOff` of `bytes` as lookup indices: one unaligned 8-byte read,
+/// broadcast to the 8 quadwords, and one vpmultishiftqb (AVX-512 VBMI) that
+/// copies the byte at code 2j's bit offset to byte 0 of lane 2j and the one
+/// at code 2j + 1's to byte 0 of lane 2j + 1 (quadword j). The read ends at
+/// the chunk's last byte, so it never passes the end of the stream; for
+/// 2- and 3-bit codes it starts 8 - 2 * bits bytes before the chunk, which
+/// in a package is always readable (the header or another stream precedes
+/// every stream). It goes through a plain pointer, not the memref.
+Value multishiftIndices(IRB &r, Value bytes, Value byteOff, unsigned bits) {
+  OpBuilder &b = r.b;
+  int64_t back = 8 - 2 * int64_t(bits);
+  auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
+  Value at = r.toI64(byteOff);
+  if (back)
+    at = arith::SubIOp::create(b, r.loc, at, r.i64(back));
+  Value addr = LLVM::GEPOp::create(b, r.loc, ptrType, b.getI8Type(),
+                                   pointerOf(b, r.loc, bytes), ValueRange{at});
+  Value word = LLVM::LoadOp::create(b, r.loc, b.getI64Type(), addr,
+                                    /*alignment=*/1);
+  Value quads = vector::BroadcastOp::create(b, r.loc, vec(b.getI64Type(), 8),
+                                            word);
+  auto bytesType = vec(b.getI8Type(), 64);
+  Value data = vector::BitCastOp::create(b, r.loc, bytesType, quads);
+  SmallVector<int8_t> control;
+  for (int64_t j = 0; j < 8; ++j)
+    for (int64_t t = 0; t < 8; ++t)
+      control.push_back(int8_t(back * 8 + 2 * bits * j + (t < 4 ? 0 : bits)));
+  Value shifts = arith::ConstantOp::create(
+      b, r.loc, DenseElementsAttr::get(bytesType, ArrayRef<int8_t>(control)));
+  Value picked =
+      LLVM::CallIntrinsicOp::create(
+          b, r.loc, bytesType,
+          b.getStringAttr("llvm.x86.avx512.pmultishift.qb.512"),
+          ValueRange{shifts, data})
+          .getResult(0);
+  return vector::BitCastOp::create(b, r.loc, vec(b.getI32Type()), picked);
+}
+
+/// The 16 bytes at `byteOff` (a plane block of 2- or 4-bit codes, see
+/// unpackPlanes) as lookup indices: one widening to 32-bit lanes, then
+/// plane s is the lanes shifted right by s * bits.
+SmallVector<Value> planeIndices(IRB &r, Value bytes, Value byteOff,
+                                unsigned bits) {
+  OpBuilder &b = r.b;
+  Value raw = vector::LoadOp::create(b, r.loc, vec(b.getI8Type()), bytes,
+                                     ValueRange{byteOff});
+  Value wide = arith::ExtUIOp::create(b, r.loc, vec(b.getI32Type()), raw);
+  SmallVector<Value> planes{wide};
+  for (unsigned s = 1; s < 8 / bits; ++s)
+    planes.push_back(arith::ShRUIOp::create(
+        b, r.loc, wide, r.splatI32(int64_t(s * bits), L)));
+  return planes;
+}
+
+/// What the target lets the decoders use for the lookup path.
+struct LookupIsa {
+  bool permute = false;    ///< AVX-512F: vpermps tables
+  bool multishift = false; ///< AVX-512 VBMI: vpmultishiftqb indices
+};
+
 
 /// What a decoder yields for one (row, group): w_k = (raw_k - zero) * scale
 /// (zero may be null), plus optional exact corrections at columns of the
@@ -133,7 +232,33 @@ struct GroupView {
                       llvm::function_ref<Value(IRB &, Value acc, Value col,
                                                Value value)>)>
       outliers;
+  /// The lookup path, where the decoder has one: `table` (vector<16xf32>)
+  /// maps an index to its weight with scale and zero applied; `indices(k)`
+  /// gives columns k..k+15 as indices, `planeIndices(k)` the planes of the
+  /// 16-byte block at k (the order of `planes`).
+  Value table;
+  std::function<Value(IRB &, Value k)> indices;
+  std::function<SmallVector<Value>(IRB &, Value k)> planeIndices;
 };
+/// Gives `v` (a group of `bits`-bit codes from element `base` of `codes`,
+/// its scale and zero set) the lookup path the target allows: plane
+/// indices where it has planes, multishift indices for any chunk.
+void addLookup(IRB &r, GroupView &v, LookupIsa isa, Value codes, Value base,
+               unsigned bits) {
+  if (!isa.permute || bits > 4)
+    return;
+  v.table = uniformTable(r, bits, v.zero, v.scale);
+  if (v.planeBits)
+    v.planeIndices = [codes, base, bits](IRB &r, Value k) {
+      return planeIndices(r, codes, chunkByte(r, r.add(base, k), bits), bits);
+    };
+  if (isa.multishift)
+    v.indices = [codes, base, bits](IRB &r, Value k) {
+      return multishiftIndices(r, codes, chunkByte(r, r.add(base, k), bits),
+                               bits);
+    };
+}
+
 /// Takes the views of one group of each row of a block (in row order) and
 /// returns the next value of the accumulator.
 using Consumer = llvm::function_ref<Value(IRB &, ArrayRef<GroupView>)>;
@@ -181,8 +306,9 @@ private:
 class UniformDecoder : public Decoder {
 public:
   UniformDecoder(Value codes, ScaleSource scales, Value zeros, unsigned bits,
-                 int64_t k, int64_t g)
-      : codes(codes), scales(scales), zeros(zeros), bits(bits), K(k), G(g) {}
+                 int64_t k, int64_t g, LookupIsa isa)
+      : codes(codes), scales(scales), zeros(zeros), bits(bits), K(k), G(g),
+        isa(isa) {}
   Value group(IRB &r, ValueRange rows, Value g, SmallVectorImpl<Value> &,
               Value acc, Consumer use) override {
     SmallVector<GroupView> views;
@@ -212,6 +338,7 @@ private:
         return unpackPlanes(r, codes, chunkByte(r, r.add(base, k), bits), bits);
       };
     }
+    addLookup(r, v, isa, codes, base, bits);
     return v;
   }
 
@@ -220,6 +347,7 @@ private:
   Value zeros;
   unsigned bits;
   int64_t K, G;
+  LookupIsa isa;
 };
 
 class LutDecoder : public Decoder {
@@ -228,16 +356,18 @@ public:
   /// each row's table is held in one register and looked up with vpermps,
   /// otherwise gathered from the buffer.
   LutDecoder(Value codes, Value lut, Value row, unsigned bits, int64_t k,
-             int64_t g, bool permute)
+             int64_t g, LookupIsa isa)
       : codes(codes), lut(lut), row(row), bits(bits), K(k), G(g),
-        permute(permute) {}
+        permute(isa.permute), isa(isa) {}
   void beginRows(IRB &r, ValueRange rows) override {
     int64_t entries = int64_t(1) << bits;
     tables.clear();
     for (size_t i = 0; i < rows.size(); ++i) {
       Value n = rows[i], at = r.idx(int64_t(i));
-      r.forLoop(r.idx(0), r.idx(entries), 1, [&](Value e) {
-        r.store(r.loadF32(lut, r.add(r.mulI(n, entries), e)), row, {at, e});
+      // All 16 lanes: entry e mod 2^bits, the period lookup indices need.
+      r.forLoop(r.idx(0), r.idx(L), 1, [&](Value e) {
+        r.store(r.loadF32(lut, r.add(r.mulI(n, entries), r.remI(e, entries))),
+                row, {at, e});
       });
       if (permute)
         tables.push_back(vector::LoadOp::create(
@@ -263,17 +393,22 @@ private:
           unpackCodes(r, codes, chunkByte(r, r.add(base, k), bits), bits);
       OpBuilder &b = r.b;
       if (permute)
-        return LLVM::CallIntrinsicOp::create(
-                   b, r.loc, vec(b.getF32Type()),
-                   b.getStringAttr("llvm.x86.avx512.permvar.sf.512"),
-                   ValueRange{table, idx})
-            .getResult(0);
+        return tableLookup(r, table, idx);
       Value mask = arith::ConstantOp::create(
           b, r.loc, DenseElementsAttr::get(vec(b.getI1Type()), true));
       return vector::GatherOp::create(b, r.loc, vec(b.getF32Type()), row,
                                       ValueRange{r.idx(i), r.idx(0)}, idx,
                                       mask, r.splatF32(0.0, L));
     };
+    if (permute && isa.multishift && bits <= 4) {
+      v.table = table;
+      Value codes = this->codes;
+      unsigned bits = this->bits;
+      v.indices = [codes, base, bits](IRB &r, Value k) {
+        return multishiftIndices(r, codes, chunkByte(r, r.add(base, k), bits),
+                                 bits);
+      };
+    }
     return v;
   }
 
@@ -282,6 +417,7 @@ private:
   unsigned bits;
   int64_t K, G;
   bool permute;
+  LookupIsa isa;
 };
 
 /// Mixed 2/4/16-bit tile-groups (model/QuantizedTensor.h has the streams).
@@ -297,10 +433,10 @@ public:
   };
   MixedDecoder(const Layout &l, int64_t k, Value pmap, Value offsets,
                std::vector<Precision> precisions, ScaleSource scales,
-               Value zeros, Value slotIndex, Value slotValue)
+               Value zeros, Value slotIndex, Value slotValue, LookupIsa isa)
       : l(l), K(k), pmap(pmap), offsets(offsets),
         precisions(std::move(precisions)), scales(scales), zeros(zeros),
-        slotIndex(slotIndex), slotValue(slotValue) {}
+        slotIndex(slotIndex), slotValue(slotValue), isa(isa) {}
 
   SmallVector<Value> initCarried(IRB &r) override {
     return SmallVector<Value>(precisions.size(), r.idx(0));
@@ -382,6 +518,7 @@ private:
                               bits);
         };
       }
+      addLookup(r, v, isa, codes, base, bits);
       if (bits == 2 && slotIndex) {
         int64_t S = l.slots;
         Value first = r.mulI(local, S);
@@ -408,6 +545,7 @@ private:
   std::vector<Precision> precisions;
   ScaleSource scales;
   Value zeros, slotIndex, slotValue;
+  LookupIsa isa;
 };
 
 /// for g in groups: acc = use(g, views of the rows' group g, acc), with the
@@ -540,28 +678,45 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     int64_t chains = std::max<int64_t>(1, kMaxRows / int64_t(views.size()));
     const GroupView &v0 = views.front();
     auto xp = xPlanes.find(v0.planeBits);
+    bool planes = v0.planeBits && xp != xPlanes.end();
+    // The lookup path when the decoder has it for this walk (all views of a
+    // block come from one decoder and precision, so v0 speaks for all).
+    bool lookup = v0.table && (planes ? bool(v0.planeIndices)
+                                      : bool(v0.indices));
+    // A view's weights for the raw codes or indices `c` of one chunk.
+    auto weights = [&](size_t i, Value c) -> Value {
+      if (lookup)
+        return tableLookup(r, views[i].table, c);
+      return zeros[i] ? arith::SubFOp::create(r.b, r.loc, c, zeros[i])
+                            .getResult()
+                      : c;
+    };
     SmallVector<Value> all;
     int64_t A = 1;
-    if (v0.planeBits && xp != xPlanes.end()) {
-      int64_t P = 8 / v0.planeBits;
-      A = std::min(chains, P);
+    if (planes) {
+      // U plane blocks per step, so that a row has up to `chains` chains.
+      int64_t P = 8 / v0.planeBits, B = planeBlock(v0.planeBits), U = 1;
+      while (P * U < chains && G % (2 * U * B) == 0)
+        U *= 2;
+      A = std::min(chains, P * U);
       SmallVector<Value> partInit(views.size() * A, r.splatF32(0.0, L));
       all = r.forReduceN(
-          r.idx(0), r.idx(G), planeBlock(v0.planeBits), partInit,
-          [&](Value k, ValueRange a) {
+          r.idx(0), r.idx(G), U * B, partInit, [&](Value k, ValueRange a) {
             SmallVector<Value> next(a);
-            SmallVector<SmallVector<Value>> planes;
-            for (const GroupView &v : views)
-              planes.push_back(v.planes(r, k));
-            for (size_t s = 0; s < planes.front().size(); ++s) {
-              Value xv = r.vloadF32(
-                  xp->second, {r.add(r.add(gk, k), r.idx(int64_t(s) * L))}, L);
-              for (size_t i = 0; i < views.size(); ++i) {
-                Value w = planes[i][s];
-                if (zeros[i])
-                  w = arith::SubFOp::create(r.b, r.loc, w, zeros[i]);
-                Value &part = next[i * A + int64_t(s) % A];
-                part = vector::FMAOp::create(r.b, r.loc, w, xv, part);
+            for (int64_t u = 0; u < U; ++u) {
+              Value ku = r.addI(k, u * B);
+              SmallVector<SmallVector<Value>> codes;
+              for (const GroupView &v : views)
+                codes.push_back(lookup ? v.planeIndices(r, ku)
+                                       : v.planes(r, ku));
+              for (int64_t s = 0; s < P; ++s) {
+                Value xv = r.vloadF32(
+                    xp->second, {r.add(r.add(gk, ku), r.idx(s * L))}, L);
+                for (size_t i = 0; i < views.size(); ++i) {
+                  Value &part = next[i * A + (u * P + s) % A];
+                  part = vector::FMAOp::create(
+                      r.b, r.loc, weights(i, codes[i][size_t(s)]), xv, part);
+                }
               }
             }
             return next;
@@ -578,11 +733,11 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
               Value ku = r.addI(k, u * L);
               Value xv = r.vloadF32(x, {r.idx(0), r.add(gk, ku)}, L);
               for (size_t i = 0; i < views.size(); ++i) {
-                Value w = views[i].chunk(r, ku);
-                if (zeros[i])
-                  w = arith::SubFOp::create(r.b, r.loc, w, zeros[i]);
+                Value c = lookup ? views[i].indices(r, ku)
+                                 : views[i].chunk(r, ku);
                 Value &part = next[i * A + u];
-                part = vector::FMAOp::create(r.b, r.loc, w, xv, part);
+                part = vector::FMAOp::create(r.b, r.loc, weights(i, c), xv,
+                                             part);
               }
             }
             return next;
@@ -599,8 +754,13 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
       int64_t at = int64_t(i);
       Value rowAcc = vector::ExtractOp::create(r.b, r.loc, acc,
                                                ArrayRef<int64_t>{at});
-      Value scale = vector::BroadcastOp::create(r.b, r.loc, vec(f32), v.scale);
-      rowAcc = vector::FMAOp::create(r.b, r.loc, parts[i], scale, rowAcc);
+      if (lookup) { // the table applied the scale
+        rowAcc = arith::AddFOp::create(r.b, r.loc, rowAcc, parts[i]);
+      } else {
+        Value scale =
+            vector::BroadcastOp::create(r.b, r.loc, vec(f32), v.scale);
+        rowAcc = vector::FMAOp::create(r.b, r.loc, parts[i], scale, rowAcc);
+      }
       if (v.outliers) {
         Value extra = v.outliers(
             r, r.f32(0.0), [&](IRB &r, Value s, Value col, Value val) {
@@ -776,6 +936,7 @@ std::unique_ptr<Decoder> makeDecoder(IRB &r, WeightSource &src,
     }
     return *v;
   };
+  LookupIsa isa{env.avx512, env.avx512 && env.vbmi};
   std::unique_ptr<Decoder> dec;
   switch (l.scheme) {
   case Scheme::Dense:
@@ -784,13 +945,14 @@ std::unique_ptr<Decoder> makeDecoder(IRB &r, WeightSource &src,
   case Scheme::Uniform:
     dec = std::make_unique<UniformDecoder>(
         view("codes"), scaleSource(r, src, w, missing),
-        l.asymmetric ? view("zeros") : Value(), unsigned(l.bits[0]), K, G);
+        l.asymmetric ? view("zeros") : Value(), unsigned(l.bits[0]), K, G,
+        isa);
     break;
   case Scheme::Lut: {
     Value row = memref::AllocaOp::create(
         b, r.loc, MemRefType::get({kMaxRows, L}, f32), b.getI64IntegerAttr(64));
     dec = std::make_unique<LutDecoder>(view("codes"), view("lut"), row,
-                                       unsigned(l.bits[0]), K, G, env.avx512);
+                                       unsigned(l.bits[0]), K, G, isa);
     break;
   }
   case Scheme::Mixed: {
@@ -820,7 +982,7 @@ std::unique_ptr<Decoder> makeDecoder(IRB &r, WeightSource &src,
         l, K, view("pmap"), view("offsets"), precs, s,
         l.asymmetric ? view("zeros", true) : Value(),
         slots ? view("slot_index", true) : Value(),
-        slots ? view("slot_value", true) : Value());
+        slots ? view("slot_value", true) : Value(), isa);
     break;
   }
   case Scheme::Quik:

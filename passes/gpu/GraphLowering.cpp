@@ -216,7 +216,7 @@ LogicalResult FunctionLowering::lowerGemm(Operation *op, const WeightInfo &w,
                                           int64_t index, bool quikCodes) {
   const int64_t N = w.rows;
   const int64_t K = quikCodes ? w.cols - w.layout.fp16Cols : w.cols;
-  const bool wgmma = plan.getKernel() == PlanKernel::Wgmma;
+  bool wgmma = plan.getKernel() == PlanKernel::Wgmma;
   if ((plan.getKernel() != PlanKernel::Gemm && !wgmma) || !x.elem.isF32() ||
       K % 4)
     return failure();
@@ -226,22 +226,31 @@ LogicalResult FunctionLowering::lowerGemm(Operation *op, const WeightInfo &w,
   spec.stages = plan.getStages();
   spec.excludeOutliers = exclude;
   spec.quikCodes = quikCodes;
-  std::string key;
-  {
-    llvm::raw_string_ostream os(key);
-    os << (wgmma ? "wgmma|" : "gemm|") << formatLayout(w.layout) << "|" << N
-       << "x" << K << "|" << cap << "|" << spec.stages << "|" << exclude
-       << "|" << quikCodes;
+  auto gemmKernel = [&](bool hopper) {
+    std::string key;
+    {
+      llvm::raw_string_ostream os(key);
+      os << (hopper ? "wgmma|" : "gemm|") << formatLayout(w.layout) << "|"
+         << N << "x" << K << "|" << cap << "|" << spec.stages << "|"
+         << exclude << "|" << quikCodes;
+    }
+    return kernel(
+        op, key, hopper ? "wgmma" : "gemm",
+        [&](StringRef name, std::string &why) {
+          return hopper ? buildWgmmaGemmKernel(b, r.loc, st.kernels, name,
+                                               spec, why)
+                        : buildMmaGemmKernel(b, r.loc, st.kernels, name, spec,
+                                             why);
+        },
+        /*report=*/false);
+  };
+  FailureOr<KernelLaunch> gemm = gemmKernel(wgmma);
+  // A weight the wgmma kernel turns down (shapes the plan let through)
+  // still gets the mma.sync kernel before the GEMV.
+  if (failed(gemm) && wgmma) {
+    wgmma = false;
+    gemm = gemmKernel(false);
   }
-  FailureOr<KernelLaunch> gemm = kernel(
-      op, key, wgmma ? "wgmma" : "gemm",
-      [&](StringRef name, std::string &why) {
-        return wgmma ? buildWgmmaGemmKernel(b, r.loc, st.kernels, name, spec,
-                                            why)
-                     : buildMmaGemmKernel(b, r.loc, st.kernels, name, spec,
-                                          why);
-      },
-      /*report=*/false);
   if (failed(gemm))
     return failure();
   FailureOr<KernelLaunch> half = kernel(

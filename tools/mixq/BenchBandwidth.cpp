@@ -1,4 +1,4 @@
-//===- BenchBandwidth.cpp - Memory read bandwidth for `mixq bench` --------===//
+//===- BenchBandwidth.cpp - Memory bandwidth and clock for `mixq bench` ---===//
 //
 // See BenchBandwidth.h. The sum is written so that the compiler vectorizes
 // it (reassociation allowed for this loop only) and its result is kept in a
@@ -92,6 +92,44 @@ Expected<BandwidthResult> measureReadBandwidth(unsigned threads, uint64_t bytes,
   }
   result.gbs = double(result.bytes) / result.bestSeconds / 1e9;
   return result;
+}
+
+double measureCoreClockGhz(unsigned threads, int repetitions) {
+#if defined(__x86_64__)
+  threads = std::max(threads, 1u);
+  constexpr int64_t kAdds = 200'000'000; // 10 per loop trip
+  ThreadPool pool(threads);
+  unsigned parts = pool.size();
+  double best = 0;
+  for (int rep = 0; rep < std::max(repetitions, 1); ++rep) {
+    std::vector<double> ghz(parts, 0);
+    pool.parallelFor(parts, [&](int64_t first, int64_t last) {
+      for (int64_t part = first; part < last; ++part) {
+        int64_t trips = kAdds / 10, value = 0;
+        auto start = std::chrono::steady_clock::now();
+        asm volatile("1:\n\t"
+                     "addq $1, %0\n\taddq $1, %0\n\taddq $1, %0\n\t"
+                     "addq $1, %0\n\taddq $1, %0\n\taddq $1, %0\n\t"
+                     "addq $1, %0\n\taddq $1, %0\n\taddq $1, %0\n\t"
+                     "addq $1, %0\n\t"
+                     "subq $1, %1\n\tjnz 1b"
+                     : "+r"(value), "+r"(trips)
+                     :
+                     : "cc");
+        double seconds = std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+        ghz[size_t(part)] = double(kAdds) / seconds / 1e9;
+      }
+    });
+    best = std::max(best, *std::min_element(ghz.begin(), ghz.end()));
+  }
+  return best;
+#else
+  (void)threads;
+  (void)repetitions;
+  return 0;
+#endif
 }
 
 } // namespace mixq::cli

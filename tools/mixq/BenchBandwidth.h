@@ -1,4 +1,4 @@
-//===- BenchBandwidth.h - Memory read bandwidth for `mixq bench` -*- C++ -*-===//
+//===- BenchBandwidth.h - Memory bandwidth and clock for `mixq bench` -*- C++ -*-===//
 //
 // The ceiling a memory-bound GEMV can reach: a buffer of floats (1 GiB by
 // default) is written once by the threads that will read it (so its pages
@@ -29,6 +29,13 @@ struct BandwidthResult {
 llvm::Expected<BandwidthResult>
 measureReadBandwidth(unsigned threads, uint64_t bytes = uint64_t(1) << 30,
                      int repetitions = 5);
+
+/// The core clock while `threads` threads run at once (GHz), measured as
+/// dependent 64-bit adds (one cycle each on every x86 core since the
+/// Pentium 4) over a fixed count; the slowest thread's rate, best of
+/// `repetitions`. The clock the GEMV kernels' instruction counts are
+/// divided by. 0 where the host is not x86-64.
+double measureCoreClockGhz(unsigned threads, int repetitions = 3);
 
 } // namespace mixq::cli
 

@@ -743,6 +743,7 @@ struct BenchResults {
   std::string cpu, date;
   unsigned threads = 0;
   std::optional<BandwidthResult> bandwidth;
+  double clockGhz = 0; ///< measureCoreClockGhz, 0 when unknown
   bool ran7b = false;
   int64_t decodeSteps = 0;
   std::vector<FormatResult> formats;
@@ -789,6 +790,8 @@ json::Value toJSON(const BenchResults &b) {
   root["date"] = b.date;
   root["bandwidth_gbs"] =
       b.bandwidth ? json::Value(b.bandwidth->gbs) : json::Value(nullptr);
+  root["core_clock_ghz"] =
+      b.clockGhz > 0 ? json::Value(b.clockGhz) : json::Value(nullptr);
   if (b.bandwidth)
     root["bandwidth"] =
         json::Object{{"bytes", int64_t(b.bandwidth->bytes)},
@@ -924,6 +927,10 @@ void printTable(const BenchResults &b, raw_ostream &os) {
                   "threads, best of {3})\n",
                   b.bandwidth->gbs, b.bandwidth->bytes >> 20,
                   b.bandwidth->threads, b.bandwidth->repetitions);
+  if (b.clockGhz > 0)
+    os << formatv("core clock: {0:f2} GHz (dependent adds on {1} threads at "
+                  "once)\n",
+                  b.clockGhz, b.threads);
   const FormatResult *fp32 = findFormat(b, "fp32");
   const FormatResult *f16 = findFormat(b, "f16");
   if (b.ran7b && benchTarget != "cpu") {
@@ -1186,6 +1193,9 @@ int runBench() {
     return fail(bandwidth.takeError());
   results.bandwidth = *bandwidth;
   progress(formatv("memory read bandwidth: {0:f1} GB/s", bandwidth->gbs));
+  results.clockGhz = measureCoreClockGhz(nThreads);
+  if (results.clockGhz > 0)
+    progress(formatv("core clock: {0:f2} GHz", results.clockGhz));
 
   if (run7b) {
     results.ran7b = true;

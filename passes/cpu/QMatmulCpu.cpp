@@ -661,7 +661,11 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
   for (int64_t i = 0; i < R; ++i)
     rows.push_back(r.addI(n0, i));
   dec.beginRows(r, rows);
-  auto accType = VectorType::get({R, L}, f32);
+  // Independent FMA chains: with few rows the loop would wait on one
+  // accumulator's FMA latency (measured 2x for 4-bit planes at R = 1), so
+  // each row has C chains. Row i's chain c is acc[i * C + c].
+  const int64_t C = std::max<int64_t>(1, kMaxRows / R);
+  auto accType = VectorType::get({R * C, L}, f32);
   Value init = arith::ConstantOp::create(r.b, r.loc, r.b.getZeroAttr(accType));
   auto gemv = [&](IRB &r, Value g, ArrayRef<GroupView> views,
                   Value acc) -> Value {
@@ -672,10 +676,6 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
                                                            vec(f32), v.zero)
                                    .getResult()
                              : Value());
-    // Independent FMA chains: with few rows the loop would wait on one
-    // accumulator's FMA latency (measured 2x for 4-bit planes at R = 1),
-    // so each row gets A partial sums, added once per group.
-    int64_t chains = std::max<int64_t>(1, kMaxRows / int64_t(views.size()));
     const GroupView &v0 = views.front();
     auto xp = xPlanes.find(v0.planeBits);
     bool planes = v0.planeBits && xp != xPlanes.end();
@@ -691,15 +691,30 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
                             .getResult()
                       : c;
     };
+    // A (<= C) chains per row in this group. Lookup weights are final (the
+    // table holds the scale), so their chains run on across groups from
+    // the carried ones; others start at 0 and are scaled at the group's end.
+    auto chainInits = [&](int64_t A) {
+      SmallVector<Value> inits;
+      for (size_t i = 0; i < views.size(); ++i)
+        for (int64_t a = 0; a < A; ++a)
+          inits.push_back(
+              lookup ? vector::ExtractOp::create(
+                           r.b, r.loc, acc,
+                           ArrayRef<int64_t>{int64_t(i) * C + a})
+                           .getResult()
+                     : r.splatF32(0.0, L));
+      return inits;
+    };
     SmallVector<Value> all;
     int64_t A = 1;
     if (planes) {
-      // U plane blocks per step, so that a row has up to `chains` chains.
+      // U plane blocks per step, so that a row has up to C chains.
       int64_t P = 8 / v0.planeBits, B = planeBlock(v0.planeBits), U = 1;
-      while (P * U < chains && G % (2 * U * B) == 0)
+      while (P * U < C && G % (2 * U * B) == 0)
         U *= 2;
-      A = std::min(chains, P * U);
-      SmallVector<Value> partInit(views.size() * A, r.splatF32(0.0, L));
+      A = std::min(C, P * U);
+      SmallVector<Value> partInit = chainInits(A);
       all = r.forReduceN(
           r.idx(0), r.idx(G), U * B, partInit, [&](Value k, ValueRange a) {
             SmallVector<Value> next(a);
@@ -722,10 +737,10 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
             return next;
           });
     } else {
-      A = chains;
+      A = C;
       while (A > 1 && G % (A * L) != 0)
         A /= 2;
-      SmallVector<Value> partInit(views.size() * A, r.splatF32(0.0, L));
+      SmallVector<Value> partInit = chainInits(A);
       all = r.forReduceN(
           r.idx(0), r.idx(G), A * L, partInit, [&](Value k, ValueRange a) {
             SmallVector<Value> next(a);
@@ -743,23 +758,23 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
             return next;
           });
     }
-    SmallVector<Value> parts;
-    for (size_t i = 0; i < views.size(); ++i) {
-      Value sum = all[i * A];
-      for (int64_t a = 1; a < A; ++a)
-        sum = arith::AddFOp::create(r.b, r.loc, sum, all[i * A + a]);
-      parts.push_back(sum);
-    }
     for (auto [i, v] : llvm::enumerate(views)) {
-      int64_t at = int64_t(i);
-      Value rowAcc = vector::ExtractOp::create(r.b, r.loc, acc,
-                                               ArrayRef<int64_t>{at});
-      if (lookup) { // the table applied the scale
-        rowAcc = arith::AddFOp::create(r.b, r.loc, rowAcc, parts[i]);
+      int64_t row0 = int64_t(i) * C;
+      if (lookup) { // the chains carry on; the table applied the scale
+        for (int64_t a = 0; a < A; ++a)
+          acc = vector::InsertOp::create(r.b, r.loc, all[i * A + a], acc,
+                                         ArrayRef<int64_t>{row0 + a});
       } else {
+        Value sum = all[i * A];
+        for (int64_t a = 1; a < A; ++a)
+          sum = arith::AddFOp::create(r.b, r.loc, sum, all[i * A + a]);
+        Value chain0 = vector::ExtractOp::create(r.b, r.loc, acc,
+                                                 ArrayRef<int64_t>{row0});
         Value scale =
             vector::BroadcastOp::create(r.b, r.loc, vec(f32), v.scale);
-        rowAcc = vector::FMAOp::create(r.b, r.loc, parts[i], scale, rowAcc);
+        chain0 = vector::FMAOp::create(r.b, r.loc, sum, scale, chain0);
+        acc = vector::InsertOp::create(r.b, r.loc, chain0, acc,
+                                       ArrayRef<int64_t>{row0});
       }
       if (v.outliers) {
         Value extra = v.outliers(
@@ -770,17 +785,24 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
         Value lane = vector::InsertOp::create(r.b, r.loc, extra,
                                               r.splatF32(0.0, L),
                                               ArrayRef<int64_t>{0});
-        rowAcc = arith::AddFOp::create(r.b, r.loc, rowAcc, lane);
+        Value chain0 = vector::ExtractOp::create(r.b, r.loc, acc,
+                                                 ArrayRef<int64_t>{row0});
+        chain0 = arith::AddFOp::create(r.b, r.loc, chain0, lane);
+        acc = vector::InsertOp::create(r.b, r.loc, chain0, acc,
+                                       ArrayRef<int64_t>{row0});
       }
-      acc = vector::InsertOp::create(r.b, r.loc, rowAcc, acc,
-                                     ArrayRef<int64_t>{at});
     }
     return acc;
   };
   Value acc = forEachGroup(r, dec, rows, K / G, init, gemv);
   for (int64_t i = 0; i < R; ++i) {
     Value rowAcc =
-        vector::ExtractOp::create(r.b, r.loc, acc, ArrayRef<int64_t>{i});
+        vector::ExtractOp::create(r.b, r.loc, acc, ArrayRef<int64_t>{i * C});
+    for (int64_t c = 1; c < C; ++c)
+      rowAcc = arith::AddFOp::create(
+          r.b, r.loc, rowAcc,
+          vector::ExtractOp::create(r.b, r.loc, acc,
+                                    ArrayRef<int64_t>{i * C + c}));
     r.store(reduceAdd(r, rowAcc), y, {r.idx(0), rows[i]});
   }
 }

@@ -119,9 +119,13 @@ SmallVector<Value> unpackPlanes(IRB &r, Value bytes, Value byteOff,
 /// Codes per 16-byte plane block.
 int64_t planeBlock(unsigned bits) { return 128 / bits; }
 
-/// Bit offset `elem * bits` as the byte offset of a byte-aligned chunk.
-Value chunkByte(IRB &r, Value elem, unsigned bits) {
-  return r.divI(r.mulI(elem, bits), 8);
+/// The byte offset of the chunk at element `base + k` of a `bits`-bit code
+/// stream. `base` (a group's first element) and `k` (the offset in the
+/// group) are multiples of 16 elements, so each is a whole number of
+/// bytes; kept apart, the loop-variant part k * bits / 8 advances by a
+/// constant that loop strength reduction folds into the addressing.
+Value chunkByte(IRB &r, Value base, Value k, unsigned bits) {
+  return r.add(r.divI(r.mulI(base, bits), 8), r.divI(r.mulI(k, bits), 8));
 }
 
 // The lookup path (AVX-512): a group's 2-, 3- or 4-bit codes index a
@@ -250,11 +254,11 @@ void addLookup(IRB &r, GroupView &v, LookupIsa isa, Value codes, Value base,
   v.table = uniformTable(r, bits, v.zero, v.scale);
   if (v.planeBits)
     v.planeIndices = [codes, base, bits](IRB &r, Value k) {
-      return planeIndices(r, codes, chunkByte(r, r.add(base, k), bits), bits);
+      return planeIndices(r, codes, chunkByte(r, base, k, bits), bits);
     };
   if (isa.multishift)
     v.indices = [codes, base, bits](IRB &r, Value k) {
-      return multishiftIndices(r, codes, chunkByte(r, r.add(base, k), bits),
+      return multishiftIndices(r, codes, chunkByte(r, base, k, bits),
                                bits);
     };
 }
@@ -330,12 +334,12 @@ private:
     Value base = r.add(r.mulI(n, K), r.mulI(g, G));
     v.chunk = [this, base](IRB &r, Value k) {
       return codesToF32(
-          r, unpackCodes(r, codes, chunkByte(r, r.add(base, k), bits), bits));
+          r, unpackCodes(r, codes, chunkByte(r, base, k, bits), bits));
     };
     if ((bits == 2 || bits == 4) && G % planeBlock(bits) == 0) {
       v.planeBits = bits;
       v.planes = [this, base](IRB &r, Value k) {
-        return unpackPlanes(r, codes, chunkByte(r, r.add(base, k), bits), bits);
+        return unpackPlanes(r, codes, chunkByte(r, base, k, bits), bits);
       };
     }
     addLookup(r, v, isa, codes, base, bits);
@@ -390,7 +394,7 @@ private:
     Value table = permute ? tables[i] : Value();
     v.chunk = [this, base, table, i](IRB &r, Value k) -> Value {
       Value idx =
-          unpackCodes(r, codes, chunkByte(r, r.add(base, k), bits), bits);
+          unpackCodes(r, codes, chunkByte(r, base, k, bits), bits);
       OpBuilder &b = r.b;
       if (permute)
         return tableLookup(r, table, idx);
@@ -405,7 +409,7 @@ private:
       Value codes = this->codes;
       unsigned bits = this->bits;
       v.indices = [codes, base, bits](IRB &r, Value k) {
-        return multishiftIndices(r, codes, chunkByte(r, r.add(base, k), bits),
+        return multishiftIndices(r, codes, chunkByte(r, base, k, bits),
                                  bits);
       };
     }
@@ -509,12 +513,12 @@ private:
       Value codes = prec.codes;
       v.chunk = [codes, base, bits](IRB &r, Value k) {
         return codesToF32(
-            r, unpackCodes(r, codes, chunkByte(r, r.add(base, k), bits), bits));
+            r, unpackCodes(r, codes, chunkByte(r, base, k, bits), bits));
       };
       if ((bits == 2 || bits == 4) && G % planeBlock(bits) == 0) {
         v.planeBits = bits;
         v.planes = [codes, base, bits](IRB &r, Value k) {
-          return unpackPlanes(r, codes, chunkByte(r, r.add(base, k), bits),
+          return unpackPlanes(r, codes, chunkByte(r, base, k, bits),
                               bits);
         };
       }
@@ -632,6 +636,20 @@ void dequantizeRows(IRB &r, Decoder &dec, ValueRange rows, int64_t K,
       });
 }
 
+/// r.forReduceN over a group's columns [0, G) in steps of `step`, unrolled
+/// when it is at most 4 steps: the chunk offsets are then constants that
+/// fold into the loads' addressing, instead of index arithmetic per chunk.
+SmallVector<Value>
+groupReduce(IRB &r, int64_t G, int64_t step, ValueRange inits,
+            llvm::function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+  if (G / step > 4)
+    return r.forReduceN(r.idx(0), r.idx(G), step, inits, body);
+  SmallVector<Value> values(inits);
+  for (int64_t k = 0; k < G; k += step)
+    values = body(r.idx(k), values);
+  return values;
+}
+
 /// The row loop shared by all decoders. x: [M x K], y: [M x N] f32.
 /// x (one row of K) permuted to the plane order of `bits`-bit codes:
 /// xp[blk*B + s*16 + j] = x[blk*B + j*P + s] (B = 128/bits, P = 8/bits).
@@ -715,8 +733,8 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
         U *= 2;
       A = std::min(C, P * U);
       SmallVector<Value> partInit = chainInits(A);
-      all = r.forReduceN(
-          r.idx(0), r.idx(G), U * B, partInit, [&](Value k, ValueRange a) {
+      all = groupReduce(
+          r, G, U * B, partInit, [&](Value k, ValueRange a) {
             SmallVector<Value> next(a);
             for (int64_t u = 0; u < U; ++u) {
               Value ku = r.addI(k, u * B);
@@ -741,8 +759,8 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
       while (A > 1 && G % (A * L) != 0)
         A /= 2;
       SmallVector<Value> partInit = chainInits(A);
-      all = r.forReduceN(
-          r.idx(0), r.idx(G), A * L, partInit, [&](Value k, ValueRange a) {
+      all = groupReduce(
+          r, G, A * L, partInit, [&](Value k, ValueRange a) {
             SmallVector<Value> next(a);
             for (int64_t u = 0; u < A; ++u) {
               Value ku = r.addI(k, u * L);

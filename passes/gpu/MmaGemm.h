@@ -117,6 +117,19 @@ private:
   void emitEpilogue(llvm::ArrayRef<mlir::Value> acc);
 };
 
+/// Adds a uniform layout's scale streams through `stream` (which returns an
+/// argument index, or -1 with the reason set): `scales` (FP16), or
+/// `scale_codes` and `scale_meta` (second-order). False when one is missing.
+bool addScaleStreams(const Layout &l,
+                     llvm::function_ref<int(llvm::StringRef)> stream,
+                     int &scalesArg, int &scaleCodesArg, int &metaArg);
+
+/// out[mRow][col] = v for a GEMM epilogue whose caller has checked mRow:
+/// guarded by col < N unless N is a multiple of the block's kGemmBlockN
+/// weight rows, so that no block has rows past N.
+void storeGuardedColumn(IRB &r, mlir::Value v, mlir::Value out,
+                        mlir::Value mRow, mlir::Value col, int64_t N);
+
 /// The mixed 2/4/16 GEMM (MixedGemmKernel.cpp); arguments as
 /// buildMmaGemmKernel.
 mlir::FailureOr<KernelLaunch>

@@ -155,18 +155,34 @@ void MmaGemmBase::emitEpilogue(ArrayRef<Value> acc) {
           // Column 2t + e of fragment j: weight row n0 + 32 w + 8 j + 2t + e.
           Value col = r.add(r.add(n0, r.mulI(warp, 32)),
                             r.addI(r.mulI(tq, 2), 8 * j + e));
-          if (N % kGemmBlockN == 0) {
-            r.store(v, out, {mRow, col});
-            continue;
-          }
-          Value colOk = arith::CmpIOp::create(
-              b, r.loc, arith::CmpIPredicate::ult, col, r.idx(N));
-          auto ifCol = scf::IfOp::create(b, r.loc, colOk, false);
-          OpBuilder::InsertionGuard inner(b);
-          b.setInsertionPointToStart(ifCol.thenBlock());
-          r.store(v, out, {mRow, col});
+          storeGuardedColumn(r, v, out, mRow, col, N);
         }
     }
+}
+
+bool addScaleStreams(const Layout &l,
+                     llvm::function_ref<int(llvm::StringRef)> stream,
+                     int &scalesArg, int &scaleCodesArg, int &metaArg) {
+  if (l.scaleBits == 0)
+    return (scalesArg = stream("scales")) >= 0;
+  scaleCodesArg = stream("scale_codes");
+  metaArg = stream("scale_meta");
+  return scaleCodesArg >= 0 && metaArg >= 0;
+}
+
+void storeGuardedColumn(IRB &r, Value v, Value out, Value mRow, Value col,
+                        int64_t N) {
+  if (N % kGemmBlockN == 0) {
+    r.store(v, out, {mRow, col});
+    return;
+  }
+  OpBuilder &b = r.b;
+  Value colOk =
+      arith::CmpIOp::create(b, r.loc, arith::CmpIPredicate::ult, col, r.idx(N));
+  auto ifCol = scf::IfOp::create(b, r.loc, colOk, /*withElse=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifCol.thenBlock());
+  r.store(v, out, {mRow, col});
 }
 
 FailureOr<KernelLaunch> MmaGemmBase::build(gpu::GPUModuleOp module,

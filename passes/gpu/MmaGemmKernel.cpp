@@ -133,15 +133,8 @@ LogicalResult RowMajorGemm::addStreams(KernelSignature &sig,
     lutArg = stream("lut");
     return success(lutArg >= 0);
   }
-  if (l.scaleBits == 0) {
-    if ((scalesArg = stream("scales")) < 0)
-      return failure();
-  } else {
-    scaleCodesArg = stream("scale_codes");
-    metaArg = stream("scale_meta");
-    if (scaleCodesArg < 0 || metaArg < 0)
-      return failure();
-  }
+  if (!addScaleStreams(l, stream, scalesArg, scaleCodesArg, metaArg))
+    return failure();
   if (l.asymmetric && !spec.quikCodes && (zerosArg = stream("zeros")) < 0)
     return failure();
   return success();

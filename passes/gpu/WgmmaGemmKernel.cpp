@@ -256,17 +256,7 @@ void WgmmaGemm::epilogue(ArrayRef<Value> acc) {
       b.setInsertionPointToStart(ifRow.thenBlock());
       for (int64_t h = 0; h < 2; ++h) {
         Value v = acc[4 * j + 2 * h + e];
-        Value col = r.add(n0, rowsLocal[h]);
-        if (N % kGemmBlockN == 0) {
-          r.store(v, out, {mRow, col});
-          continue;
-        }
-        Value colOk = arith::CmpIOp::create(
-            b, r.loc, arith::CmpIPredicate::ult, col, r.idx(N));
-        auto ifCol = scf::IfOp::create(b, r.loc, colOk, false);
-        OpBuilder::InsertionGuard inner(b);
-        b.setInsertionPointToStart(ifCol.thenBlock());
-        r.store(v, out, {mRow, col});
+        storeGuardedColumn(r, v, out, mRow, r.add(n0, rowsLocal[h]), N);
       }
     }
 }
@@ -286,15 +276,8 @@ FailureOr<KernelLaunch> WgmmaGemm::build(gpu::GPUModuleOp module,
   };
   if ((codesArg = stream("codes")) < 0)
     return failure();
-  if (l.scaleBits == 0) {
-    if ((scalesArg = stream("scales")) < 0)
-      return failure();
-  } else {
-    scaleCodesArg = stream("scale_codes");
-    metaArg = stream("scale_meta");
-    if (scaleCodesArg < 0 || metaArg < 0)
-      return failure();
-  }
+  if (!addScaleStreams(l, stream, scalesArg, scaleCodesArg, metaArg))
+    return failure();
   if (l.asymmetric && (zerosArg = stream("zeros")) < 0)
     return failure();
   const int64_t cap = spec.rowCap;

@@ -356,13 +356,13 @@ private:
 
 class LutDecoder : public Decoder {
 public:
-  /// `row` is a kMaxRows x 16 float stack buffer; with `permute` (AVX-512)
+  /// `row` is a kMaxRows x 16 float stack buffer; with `isa.permute` (AVX-512)
   /// each row's table is held in one register and looked up with vpermps,
   /// otherwise gathered from the buffer.
   LutDecoder(Value codes, Value lut, Value row, unsigned bits, int64_t k,
              int64_t g, LookupIsa isa)
       : codes(codes), lut(lut), row(row), bits(bits), K(k), G(g),
-        permute(isa.permute), isa(isa) {}
+        isa(isa) {}
   void beginRows(IRB &r, ValueRange rows) override {
     int64_t entries = int64_t(1) << bits;
     tables.clear();
@@ -373,7 +373,7 @@ public:
         r.store(r.loadF32(lut, r.add(r.mulI(n, entries), r.remI(e, entries))),
                 row, {at, e});
       });
-      if (permute)
+      if (isa.permute)
         tables.push_back(vector::LoadOp::create(
             r.b, r.loc, vec(r.b.getF32Type()), row, ValueRange{at, r.idx(0)}));
     }
@@ -391,12 +391,12 @@ private:
     GroupView v;
     v.scale = r.f32(1.0);
     Value base = r.add(r.mulI(n, K), r.mulI(g, G));
-    Value table = permute ? tables[i] : Value();
+    Value table = isa.permute ? tables[i] : Value();
     v.chunk = [this, base, table, i](IRB &r, Value k) -> Value {
       Value idx =
           unpackCodes(r, codes, chunkByte(r, base, k, bits), bits);
       OpBuilder &b = r.b;
-      if (permute)
+      if (isa.permute)
         return tableLookup(r, table, idx);
       Value mask = arith::ConstantOp::create(
           b, r.loc, DenseElementsAttr::get(vec(b.getI1Type()), true));
@@ -404,7 +404,7 @@ private:
                                       ValueRange{r.idx(i), r.idx(0)}, idx,
                                       mask, r.splatF32(0.0, L));
     };
-    if (permute && isa.multishift && bits <= 4) {
+    if (isa.multishift && bits <= 4) {
       v.table = table;
       Value codes = this->codes;
       unsigned bits = this->bits;
@@ -420,7 +420,6 @@ private:
   SmallVector<Value> tables;
   unsigned bits;
   int64_t K, G;
-  bool permute;
   LookupIsa isa;
 };
 

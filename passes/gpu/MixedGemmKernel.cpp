@@ -109,11 +109,8 @@ void MixedGemm::setup(gpu::GPUFuncOp func) {
   auto arg = [&](int i) { return i < 0 ? Value() : func.getArgument(i); };
   pmap = arg(streams.pmapArg);
   offsets = arg(streams.offsetsArg);
-  scales.scales = arg(streams.scalesArg);
-  scales.codes = arg(streams.scaleCodesArg);
-  scales.meta = arg(streams.metaArg);
-  scales.scaleBits = l.scaleBits;
-  scales.scaleBlock = l.scaleBlock;
+  scales = scaleSourceOf(func, l, streams.scalesArg, streams.scaleCodesArg,
+                         streams.metaArg);
   zeros = arg(streams.zerosArg);
   slotIndex = arg(streams.slotIndexArg);
   slotValue = arg(streams.slotValueArg);

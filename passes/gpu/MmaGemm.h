@@ -124,6 +124,11 @@ bool addScaleStreams(const Layout &l,
                      llvm::function_ref<int(llvm::StringRef)> stream,
                      int &scalesArg, int &scaleCodesArg, int &metaArg);
 
+/// The ScaleSource over `func`'s arguments that addScaleStreams recorded
+/// (an index of -1 leaves that stream null).
+ScaleSource scaleSourceOf(mlir::gpu::GPUFuncOp func, const Layout &l,
+                          int scalesArg, int scaleCodesArg, int metaArg);
+
 /// out[mRow][col] = v for a GEMM epilogue whose caller has checked mRow:
 /// guarded by col < N unless N is a multiple of the block's kGemmBlockN
 /// weight rows, so that no block has rows past N.

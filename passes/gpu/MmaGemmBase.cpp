@@ -170,6 +170,18 @@ bool addScaleStreams(const Layout &l,
   return scaleCodesArg >= 0 && metaArg >= 0;
 }
 
+ScaleSource scaleSourceOf(gpu::GPUFuncOp func, const Layout &l,
+                          int scalesArg, int scaleCodesArg, int metaArg) {
+  auto arg = [&](int i) { return i < 0 ? Value() : func.getArgument(i); };
+  ScaleSource s;
+  s.scales = arg(scalesArg);
+  s.codes = arg(scaleCodesArg);
+  s.meta = arg(metaArg);
+  s.scaleBits = l.scaleBits;
+  s.scaleBlock = l.scaleBlock;
+  return s;
+}
+
 void storeGuardedColumn(IRB &r, Value v, Value out, Value mRow, Value col,
                         int64_t N) {
   if (N % kGemmBlockN == 0) {

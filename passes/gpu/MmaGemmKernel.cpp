@@ -152,11 +152,7 @@ SmallVector<MemRefType> RowMajorGemm::extraShared() {
 void RowMajorGemm::setup(gpu::GPUFuncOp func) {
   auto arg = [&](int i) { return i < 0 ? Value() : func.getArgument(i); };
   codes = arg(codesArg);
-  scales.scales = arg(scalesArg);
-  scales.codes = arg(scaleCodesArg);
-  scales.meta = arg(metaArg);
-  scales.scaleBits = l.scaleBits;
-  scales.scaleBlock = l.scaleBlock;
+  scales = scaleSourceOf(func, l, scalesArg, scaleCodesArg, metaArg);
   zeros = arg(zerosArg);
   lut = arg(lutArg);
   codeBase = byteAddress(r, codes, r.idx(0));

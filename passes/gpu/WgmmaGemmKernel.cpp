@@ -301,11 +301,7 @@ FailureOr<KernelLaunch> WgmmaGemm::build(gpu::GPUModuleOp module,
   func.setWorkgroupAttributionAttr(0, "llvm.align", b.getI64IntegerAttr(1024));
   auto arg = [&](int i) { return i < 0 ? Value() : func.getArgument(i); };
   codes = arg(codesArg);
-  scales.scales = arg(scalesArg);
-  scales.codes = arg(scaleCodesArg);
-  scales.meta = arg(metaArg);
-  scales.scaleBits = l.scaleBits;
-  scales.scaleBlock = l.scaleBlock;
+  scales = scaleSourceOf(func, l, scalesArg, scaleCodesArg, metaArg);
   zeros = arg(zerosArg);
   tmap = LLVM::PtrToIntOp::create(b, r.loc, b.getI64Type(),
                                   func.getArgument(mapArg));

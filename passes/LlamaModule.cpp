@@ -116,7 +116,7 @@ func::FuncOp createEntryPoint(OpBuilder &b, Location loc, ModuleOp module,
   if (decode)
     args.append({i32, i64, ptrType, ptrType});
   else
-    args.append({ptrType, i64, i64, ptrType, ptrType});
+    args.append({ptrType, i64, i64, i64, ptrType, ptrType});
   b.setInsertionPointToEnd(module.getBody());
   return func::FuncOp::create(b, loc, decode ? "mixq_decode" : "mixq_prefill",
                               b.getFunctionType(args, {i32}));
@@ -132,7 +132,7 @@ void buildModuleExports(
   cpu::IRB r{b, loc};
 
   addExport(b, loc, module, "mixq_abi_version", b.getFunctionType({}, {i32}));
-  func::ReturnOp::create(b, loc, ValueRange{r.i32(1)});
+  func::ReturnOp::create(b, loc, ValueRange{r.i32(kModuleAbiVersion)});
   if (gpuAbiVersion) {
     addExport(b, loc, module, "mixq_gpu_abi_version",
               b.getFunctionType({}, {i32}));

@@ -62,9 +62,13 @@ private:
 mlir::memref::GlobalOp buildRopeTable(mlir::OpBuilder &b, mlir::Location loc,
                                       const ModelDims &d, int64_t alignment);
 
+/// The version `mixq_abi_version` returns (MIXQ_ABI_VERSION of
+/// runtime/ModuleABI.h, whose signatures createEntryPoint follows).
+constexpr int32_t kModuleAbiVersion = 2;
+
 /// An empty `mixq_prefill` or `mixq_decode` with the C signature of
 /// runtime/ModuleABI.h (runtime, streams, caches, tokens, position(s),
-/// logits, scratch -> i32 status), at the end of `module`.
+/// [first logit,] logits, scratch -> i32 status), at the end of `module`.
 mlir::func::FuncOp createEntryPoint(mlir::OpBuilder &b, mlir::Location loc,
                                     mlir::ModuleOp module, bool decode);
 

@@ -78,6 +78,7 @@ private:
   IRB *r = nullptr;
 
   Value m, pos, scratch, logits, kcachePtr, vcachePtr;
+  Value logitsPtr, firstLogit; // prefill: the logits wanted from this row
   arith::ConstantIndexOp fixedBasePerRow; // patched: M * perRow arena size
   LivenessArena perRowArena, fixedArena;
   DenseMap<Value, Value> buffers;  // tensor -> memref
@@ -154,6 +155,27 @@ LogicalResult FunctionLowering::lowerProduct(const ProductSpec &spec,
   const WeightInfo &w = weights[weight];
   Value out = result == logitsValue ? logits : newBuffer(result, index);
   buffers[result] = out;
+  Value x = buffers[input], rows = m;
+  // A prefill's classifier runs on rows firstLogit.. only (the ABI leaves
+  // the rest unspecified): the input's and the logits' rows from there on.
+  auto view = x.getDefiningOp<memref::ViewOp>();
+  if (out == logits && firstLogit && view && view.getSizes().size() == 1) {
+    auto type = cast<MemRefType>(x.getType());
+    int64_t rowBytes =
+        type.getDimSize(1) * (type.getElementTypeBitWidth() / 8);
+    rows = r->sub(m, firstLogit);
+    x = memref::ViewOp::create(
+        *builder, r->loc, type, scratch,
+        r->add(view.getByteShift(), r->mul(firstLogit, r->idx(rowBytes))),
+        ValueRange{rows});
+    auto outType = cast<MemRefType>(out.getType());
+    Value at = LLVM::GEPOp::create(
+        *builder, r->loc, logitsPtr.getType(), builder->getF32Type(),
+        logitsPtr,
+        ArrayRef<LLVM::GEPArg>{r->toI64(r->mul(
+            firstLogit, r->idx(outType.getDimSize(1))))});
+    out = memrefFromPointer(*builder, r->loc, at, outType, ValueRange{rows});
+  }
   Value tmp;
   if (int64_t perRow = qmatmulScratchBytesPerRow(w)) {
     int64_t off = perRowArena.allocate(perRow, index, index);
@@ -163,7 +185,7 @@ LogicalResult FunctionLowering::lowerProduct(const ProductSpec &spec,
         scratch, r->mul(m, r->idx(off)),
         ValueRange{r->mul(m, r->idx(roundUp64(perRow)))});
   }
-  return emitQMatmul(*r, env, spec, w, buffers[input], out, m, tmp);
+  return emitQMatmul(*r, env, spec, w, x, out, rows, tmp);
 }
 
 Value FunctionLowering::cacheLayer(Value cachePtr, int64_t layer) {
@@ -425,7 +447,7 @@ LogicalResult FunctionLowering::run(int64_t &perRowBytes, int64_t &fixedBytes) {
   r = &irb;
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
   // ABI arguments: rt, streams, kcache, vcache, tokens|token, [n], pos,
-  // logits, scratch.
+  // [first_logit], logits, scratch.
   env.runtime = entry->getArgument(0);
   env.streams = entry->getArgument(1);
   kcachePtr = entry->getArgument(2);
@@ -434,7 +456,8 @@ LogicalResult FunctionLowering::run(int64_t &perRowBytes, int64_t &fixedBytes) {
   Value tokensArg = entry->getArgument(a++);
   Value nArg = decode ? Value() : entry->getArgument(a++);
   Value posArg = entry->getArgument(a++);
-  Value logitsPtr = entry->getArgument(a++);
+  Value firstArg = decode ? Value() : entry->getArgument(a++);
+  logitsPtr = entry->getArgument(a++);
   Value scratchPtr = entry->getArgument(a++);
 
   // Argument checks: BAD_ARGUMENT (1) before anything is touched.
@@ -460,6 +483,12 @@ LogicalResult FunctionLowering::run(int64_t &perRowBytes, int64_t &fixedBytes) {
   ok = arith::AndIOp::create(b, irb.loc, ok,
                              cmp(arith::CmpIPredicate::sle, endPos,
                                  irb.i64(dims.seq)));
+  if (!decode) // 0 <= first_logit < n
+    ok = arith::AndIOp::create(
+        b, irb.loc, ok,
+        arith::AndIOp::create(
+            b, irb.loc, cmp(arith::CmpIPredicate::sge, firstArg, irb.i64(0)),
+            cmp(arith::CmpIPredicate::slt, firstArg, nArg)));
   Value okIdx = arith::SelectOp::create(b, irb.loc, ok, count, irb.idx(0));
   Value tokOk = irb.forReduce(
       irb.idx(0), okIdx, 1,
@@ -485,6 +514,7 @@ LogicalResult FunctionLowering::run(int64_t &perRowBytes, int64_t &fixedBytes) {
                                           ropeGlobal.getSymName());
   m = decode ? irb.idx(1) : count;
   pos = posIdx;
+  firstLogit = decode ? Value() : irb.toIndex(firstArg);
   fixedBasePerRow = arith::ConstantIndexOp::create(b, irb.loc, 0);
   Value scratchSize = irb.add(irb.mul(m, irb.idx(0)), irb.idx(0)); // patched
   auto sizeOp = scratchSize.getDefiningOp<arith::AddIOp>();

@@ -81,7 +81,7 @@ GpuSession::finish(int32_t status, llvm::MutableArrayRef<float> logits) {
 
 llvm::Expected<int32_t>
 GpuSession::prefill(llvm::ArrayRef<int32_t> tokens, int64_t pos,
-                    llvm::MutableArrayRef<float> logits) {
+                    int64_t firstLogit, llvm::MutableArrayRef<float> logits) {
   llvm::consumeError(takeGpuAbiError()); // nothing stale is blamed on us
   if (llvm::Error e = reserveLogits(logits.size()))
     return std::move(e);
@@ -93,7 +93,7 @@ GpuSession::prefill(llvm::ArrayRef<int32_t> tokens, int64_t pos,
       nullptr, module_.streamTable().data(),
       static_cast<float *>(kcache_.get()), static_cast<float *>(vcache_.get()),
       static_cast<const int32_t *>(tokens_.get()), int64_t(tokens.size()), pos,
-      static_cast<float *>(logits_.get()), scratch_.get());
+      firstLogit, static_cast<float *>(logits_.get()), scratch_.get());
   return finish(status, logits);
 }
 
@@ -102,9 +102,16 @@ GpuSession::decode(int32_t token, int64_t pos,
                    llvm::MutableArrayRef<float> logits) {
   llvm::consumeError(takeGpuAbiError());
   const ModuleFunctions &f = module_.functions();
-  int32_t status = f.decode(
-      nullptr, module_.streamTable().data(),
-      static_cast<float *>(kcache_.get()), static_cast<float *>(vcache_.get()),
-      token, pos, static_cast<float *>(logits_.get()), scratch_.get());
-  return finish(status, logits);
+  auto step = [&] {
+    return f.decode(nullptr, module_.streamTable().data(),
+                    static_cast<float *>(kcache_.get()),
+                    static_cast<float *>(vcache_.get()), token, pos,
+                    static_cast<float *>(logits_.get()), scratch_.get());
+  };
+  if (!graph_)
+    return finish(step(), logits);
+  llvm::Expected<int32_t> status = graph_->run(step);
+  if (!status)
+    return status.takeError();
+  return finish(*status, logits);
 }

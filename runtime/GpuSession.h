@@ -38,9 +38,11 @@ public:
   static llvm::Expected<std::unique_ptr<GpuSession>>
   create(const CompiledModule &module, uint64_t cacheFloats);
 
-  /// mixq_prefill of `tokens` at `pos`; fills `logits` ([n][vocab]).
-  /// Returns the module's status, or the CUDA failure.
+  /// mixq_prefill of `tokens` at `pos`; fills rows firstLogit.. of
+  /// `logits` ([n][vocab]). Returns the module's status, or the CUDA
+  /// failure.
   llvm::Expected<int32_t> prefill(llvm::ArrayRef<int32_t> tokens, int64_t pos,
+                                  int64_t firstLogit,
                                   llvm::MutableArrayRef<float> logits);
   /// mixq_decode of `token` at `pos`; fills `logits` ([vocab]).
   llvm::Expected<int32_t> decode(int32_t token, int64_t pos,

@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 /* Bumped on every incompatible change of this header. */
-#define MIXQ_ABI_VERSION 1
+#define MIXQ_ABI_VERSION 2
 
 #define MIXQ_STATUS_OK 0
 #define MIXQ_STATUS_BAD_ARGUMENT 1 /* token id, position or count out of range */
@@ -64,11 +64,15 @@ int64_t mixq_scratch_bytes(int64_t max_tokens);
 
 /* Runs tokens[0..n) at positions pos..pos+n-1: writes their keys/values into
  * the caches ([n_layers][max_seq_len][n_kv_heads][head_dim] f32 each) and
- * the logits of every token to logits ([n][vocab_size] f32). Positions
- * 0..pos-1 must already be in the caches. */
+ * the logits of tokens first_logit..n-1 to those rows of logits
+ * ([n][vocab_size] f32; the rows before first_logit are unspecified, and a
+ * module may skip their classifier: a prompt needs only its last token's
+ * logits, perplexity needs all). 0 <= first_logit < n. Positions 0..pos-1
+ * must already be in the caches. (Version 2: first_logit is new.) */
 int32_t mixq_prefill(const mixq_runtime *rt, const void *const *streams,
                      float *kcache, float *vcache, const int32_t *tokens,
-                     int64_t n, int64_t pos, float *logits, void *scratch);
+                     int64_t n, int64_t pos, int64_t first_logit,
+                     float *logits, void *scratch);
 
 /* mixq_prefill for one token, with logits [vocab_size]. */
 int32_t mixq_decode(const mixq_runtime *rt, const void *const *streams,
@@ -77,7 +81,7 @@ int32_t mixq_decode(const mixq_runtime *rt, const void *const *streams,
 
 /* ---- GPU modules (mixq_target() is "sm_80" or "sm_90a") ------------------
  *
- * Same exports and signatures as above (mixq_abi_version() is 1), plus
+ * Same exports and signatures as above (mixq_abi_version() is 2), plus
  * mixq_gpu_abi_version(), which returns MIXQ_GPU_ABI_VERSION: the contract
  * below, implemented by runtime/ (CudaDriver, GpuRuntimeABI, GpuSession;
  * see runtime/README.md). Not yet run on a device.

@@ -147,15 +147,17 @@ llvm::Error Session::gpuError(llvm::Error e, const char *what) const {
 }
 
 llvm::Expected<llvm::ArrayRef<float>>
-Session::prefill(llvm::ArrayRef<int> tokens) {
+Session::prefill(llvm::ArrayRef<int> tokens, LogitRows rows) {
   if (llvm::Error e = checkTokens(tokens))
     return std::move(e);
   int64_t n = int64_t(tokens.size()), vocab = vocabSize();
   tokens_.assign(tokens.begin(), tokens.end());
   logits_.resize(size_t(n) * size_t(vocab));
+  int64_t firstLogit = rows == LogitRows::All ? 0 : n - 1;
+  allLogits_ = rows == LogitRows::All;
   int32_t status;
   if (gpu_) {
-    auto result = gpu_->prefill(tokens_, pos_, logits_);
+    auto result = gpu_->prefill(tokens_, pos_, firstLogit, logits_);
     if (!result)
       return gpuError(result.takeError(), "prefill");
     status = *result;
@@ -164,7 +166,8 @@ Session::prefill(llvm::ArrayRef<int> tokens) {
       return std::move(e);
     status = module_.functions().prefill(
         &runtime_, module_.streamTable().data(), kcache_.data(),
-        vcache_.data(), tokens_.data(), n, pos_, logits_.data(), scratch_);
+        vcache_.data(), tokens_.data(), n, pos_, firstLogit, logits_.data(),
+        scratch_);
   }
   if (llvm::Error e = statusError(status, "prefill"))
     return std::move(e);
@@ -177,6 +180,7 @@ llvm::Expected<llvm::ArrayRef<float>> Session::decode(int token) {
     return std::move(e);
   int64_t vocab = vocabSize();
   logits_.resize(size_t(vocab));
+  allLogits_ = true;
   int32_t status;
   if (gpu_) {
     auto result = gpu_->decode(token, pos_, logits_);

@@ -43,11 +43,19 @@ public:
   static llvm::Expected<std::unique_ptr<Session>>
   create(const CompiledModule &module, unsigned threads = 0);
 
+  /// Which tokens of a prefill get logits: the last one (a prompt; the
+  /// classifier then runs on one row), or every one (perplexity).
+  enum class LogitRows { Last, All };
   /// Runs `tokens` at positions pos()..pos()+n-1 and returns the logits of
   /// the last one (valid until the next call).
-  llvm::Expected<llvm::ArrayRef<float>> prefill(llvm::ArrayRef<int> tokens);
-  /// The logits of every token of the last prefill ([n][vocab]).
-  llvm::ArrayRef<float> allLogits() const { return logits_; }
+  llvm::Expected<llvm::ArrayRef<float>>
+  prefill(llvm::ArrayRef<int> tokens, LogitRows rows = LogitRows::Last);
+  /// The logits of every token of the last prefill with LogitRows::All
+  /// ([n][vocab]), or of the last decode; empty after any other prefill.
+  llvm::ArrayRef<float> allLogits() const {
+    return allLogits_ ? llvm::ArrayRef<float>(logits_)
+                      : llvm::ArrayRef<float>();
+  }
   /// Runs one token at pos() and returns its logits.
   llvm::Expected<llvm::ArrayRef<float>> decode(int token);
   /// Back to position 0 (the caches are overwritten as positions are rerun).
@@ -79,6 +87,7 @@ private:
   mixq_runtime runtime_;
   std::atomic<bool> inParallelFor_{false};
   std::vector<float> kcache_, vcache_, logits_;
+  bool allLogits_ = false; ///< every row of logits_ holds its token's logits
   std::vector<int32_t> tokens_;
   void *scratch_ = nullptr;
   int64_t scratchBytes_ = 0, scratchTokens_ = 0;

@@ -12,9 +12,9 @@
 //                  in one vector accumulator per row, one reduction per row;
 //                  blocks of 4 rows share each activation load (mixed
 //                  weights and K > 8192, see gemvRowBlock).
-//   gemm (M > 1):  blocks of 4 rows are dequantized once into a stack
-//                  buffer, then multiplied with blocks of 4 input rows in
-//                  16 vector accumulators.
+//   gemm (M > 1):  blocks of 8 rows are dequantized once into a stack
+//                  buffer, then multiplied with blocks of 3 input rows in
+//                  24 vector accumulators, K-chunk by K-chunk.
 //
 // With AVX-512 the decode GEMV of 2-, 3- and 4-bit codes (uniform, mixed,
 // LUT) looks its weights up instead: a 16-lane table per group holds the
@@ -25,6 +25,8 @@
 // Mixed weights dispatch on the precision map once per tile-group and row
 // block (scf.index_switch), with per-precision stream counters carried
 // through the group loop; 2-bit row-groups add their FP16 outlier slots.
+// A quantized case unpacks the scales and zeros of the block's run of 16
+// rows as vectors and prefetches the block's codes of a later tile-group.
 // QUIK has its own kernel (QuikMatmulCpu.cpp).
 //
 //===----------------------------------------------------------------------===//
@@ -434,12 +436,15 @@ public:
     Value codes;
     Value rowGroupBase, zeroBitBase;
   };
+  /// `runBuf`: a 2 x 16 f32 stack buffer for a run's scales and zeros.
   MixedDecoder(const Layout &l, int64_t k, Value pmap, Value offsets,
                std::vector<Precision> precisions, ScaleSource scales,
-               Value zeros, Value slotIndex, Value slotValue, LookupIsa isa)
+               Value zeros, Value slotIndex, Value slotValue, Value runBuf,
+               LookupIsa isa)
       : l(l), K(k), pmap(pmap), offsets(offsets),
         precisions(std::move(precisions)), scales(scales), zeros(zeros),
-        slotIndex(slotIndex), slotValue(slotValue), isa(isa) {}
+        slotIndex(slotIndex), slotValue(slotValue), runBuf(runBuf),
+        isa(isa) {}
 
   SmallVector<Value> initCarried(IRB &r) override {
     return SmallVector<Value>(precisions.size(), r.idx(0));
@@ -470,9 +475,22 @@ public:
       const Precision &prec = precisions[q];
       Value si = r.add(r.loadIndexU(offsets, r.addI(r.mulI(rb, P), q)),
                        carried[q]);
+      Value rr0 = r.remI(rows.front(), T);
+      // The block's rows lie in one run of 16 rows of the tile (blocks of
+      // at most kMaxRows start at multiples of their size).
+      Value lane0;
+      if (prec.bits != 16) {
+        prefetchAhead(r, prec, si, rr0, int64_t(rows.size()));
+        if (vectorScales()) {
+          Value run = r.mulI(r.divI(rr0, L), L);
+          runScalesAndZeros(r, prec, r.add(r.mulI(si, T), run));
+          lane0 = r.sub(rr0, run);
+        }
+      }
       SmallVector<GroupView> views;
-      for (Value n : rows)
-        views.push_back(view(r, prec, si, r.remI(n, T)));
+      for (auto [i, n] : llvm::enumerate(rows))
+        views.push_back(view(r, prec, si, r.remI(n, T),
+                             lane0 ? r.addI(lane0, int64_t(i)) : Value()));
       scf::YieldOp::create(b, r.loc, use(r, views));
     }
     for (int64_t q = 0; q < P; ++q) {
@@ -485,8 +503,83 @@ public:
   }
 
 private:
-  /// Row rr of the tile-group at index si of precision `prec`'s streams.
-  GroupView view(IRB &r, const Precision &prec, Value si, Value rr) {
+  /// Tile-groups a row block's codes are prefetched ahead of their use.
+  /// A block reads 4 of a tile-group's 16+ rows and then moves on to the
+  /// next tile-group, a pattern the hardware prefetchers follow poorly.
+  /// Prefetching the block's rows in the same precision's stream, measured
+  /// with `mixq bench` (AMD EPYC, 2 threads, GB/s of the 3 GEMV shapes):
+  /// 2-bit-only weights 11.7-12.9 at 1 ahead, 12.7-13.1 at 2, 13.3-14.1
+  /// at 4, 13.9-14.7 at 8, 14.1-14.9 at 16; the benchmark's mix (28% 4-bit,
+  /// 2% FP16) 11.8-12.8 at 1 and 15.4-16.7 from 2 to 16.
+  static constexpr int64_t kPrefetchTileGroups = 8;
+
+  /// Prefetches the codes of rows [rr0, rr0 + rows) of the tile-group
+  /// kPrefetchTileGroups after `si` in quantized precision `prec`'s stream
+  /// (past the stream's end it prefetches whatever follows, harmlessly).
+  void prefetchAhead(IRB &r, const Precision &prec, Value si, Value rr0,
+                     int64_t rows) {
+    int64_t G = l.group, T = l.tile;
+    Value first = r.add(r.mulI(r.addI(si, kPrefetchTileGroups), T * G),
+                        r.mulI(rr0, G));
+    Value byte = chunkByte(r, first, r.idx(0), prec.bits);
+    for (int64_t o = 0; o < rows * G * prec.bits / 8; o += 64)
+      memref::PrefetchOp::create(r.b, r.loc, prec.codes,
+                                 ValueRange{r.addI(byte, o)},
+                                 /*isWrite=*/false, /*localityHint=*/3,
+                                 /*isDataCache=*/true);
+  }
+
+  /// Whether 16 consecutive row-groups' scales come as one vector: FP16
+  /// scales, or second-order ones whose block holds whole runs of 16.
+  bool vectorScales() const {
+    return scales.scaleBits == 0 || scales.scaleBlock % L == 0;
+  }
+
+  /// Stores the scales (row 0 of runBuf) and zeros (row 1) of the 16
+  /// row-groups from `local` on (row-group indices within quantized
+  /// precision `prec`), with the scalar path's arithmetic but 16 codes
+  /// unpacked at once, where the scalar path extracts each field with a
+  /// dozen instructions. `local` and every precision's row-group base are
+  /// multiples of 16 (tiles are), so the runs start on byte boundaries and
+  /// a second-order run lies within one scale block.
+  void runScalesAndZeros(IRB &r, const Precision &prec, Value local) {
+    OpBuilder &b = r.b;
+    Type f32 = b.getF32Type();
+    Value i0 = r.add(local, prec.rowGroupBase);
+    Value sv;
+    if (scales.scaleBits == 0) {
+      sv = r.vloadF32(scales.scales, i0, L);
+    } else {
+      int64_t sb = scales.scaleBits;
+      Value codes = unpackCodes(r, scales.codes, r.divI(r.mulI(i0, sb), 8),
+                                unsigned(sb), L);
+      Value block = r.divI(i0, scales.scaleBlock);
+      Value step = r.loadF32(scales.meta, r.mulI(block, 2));
+      Value min = r.loadF32(scales.meta, r.addI(r.mulI(block, 2), 1));
+      sv = arith::AddFOp::create(
+          b, r.loc, vector::BroadcastOp::create(b, r.loc, vec(f32), min),
+          arith::MulFOp::create(
+              b, r.loc, codesToF32(r, codes),
+              vector::BroadcastOp::create(b, r.loc, vec(f32), step)));
+    }
+    unsigned bits = prec.bits;
+    Value zv =
+        zeros ? codesToF32(r, unpackCodes(r, zeros,
+                                          r.divI(r.add(r.mulI(local, bits),
+                                                       prec.zeroBitBase),
+                                                 8),
+                                          bits, L))
+              : r.splatF32(double(1 << (bits - 1)), L);
+    vector::StoreOp::create(b, r.loc, sv, runBuf,
+                            ValueRange{r.idx(0), r.idx(0)});
+    vector::StoreOp::create(b, r.loc, zv, runBuf,
+                            ValueRange{r.idx(1), r.idx(0)});
+  }
+
+  /// Row rr of the tile-group at index si of precision `prec`'s streams;
+  /// its scale and zero from runBuf's lane `lane` when that is set.
+  GroupView view(IRB &r, const Precision &prec, Value si, Value rr,
+                 Value lane) {
     OpBuilder &b = r.b;
     int64_t G = l.group, T = l.tile;
     Value base = r.add(r.mulI(si, T * G), r.mulI(rr, G));
@@ -500,15 +593,20 @@ private:
     } else {
       unsigned bits = prec.bits;
       Value local = r.add(r.mulI(si, T), rr); // row-group in this precision
-      v.scale = scales.at(r, r.add(local, prec.rowGroupBase));
-      v.zero =
-          zeros ? arith::UIToFPOp::create(
-                      b, r.loc, b.getF32Type(),
-                      r.loadBitsScalar(
-                          zeros, r.add(r.mulI(local, bits), prec.zeroBitBase),
-                          bits))
-                      .getResult()
-                : r.f32(double(1 << (bits - 1)));
+      if (lane) {
+        v.scale = r.load(runBuf, {r.idx(0), lane});
+        v.zero = r.load(runBuf, {r.idx(1), lane});
+      } else {
+        v.scale = scales.at(r, r.add(local, prec.rowGroupBase));
+        v.zero = zeros ? arith::UIToFPOp::create(
+                             b, r.loc, b.getF32Type(),
+                             r.loadBitsScalar(zeros,
+                                              r.add(r.mulI(local, bits),
+                                                    prec.zeroBitBase),
+                                              bits))
+                             .getResult()
+                       : r.f32(double(1 << (bits - 1)));
+      }
       Value codes = prec.codes;
       v.chunk = [codes, base, bits](IRB &r, Value k) {
         return codesToF32(
@@ -547,7 +645,7 @@ private:
   Value pmap, offsets;
   std::vector<Precision> precisions;
   ScaleSource scales;
-  Value zeros, slotIndex, slotValue;
+  Value zeros, slotIndex, slotValue, runBuf;
   LookupIsa isa;
 };
 
@@ -680,8 +778,11 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
   dec.beginRows(r, rows);
   // Independent FMA chains: with few rows the loop would wait on one
   // accumulator's FMA latency (measured 2x for 4-bit planes at R = 1), so
-  // each row has C chains. Row i's chain c is acc[i * C + c].
-  const int64_t C = std::max<int64_t>(1, kMaxRows / R);
+  // each row has C chains, at least 2: with 4 rows of one chain each a
+  // 128-code group's 8 FMAs per row still waited on each other (uniform
+  // 4-bit at K = 11008: 21.7-23.6 -> 24.5-29.9 GB/s with 2 chains, mixed
+  // weights unchanged). Row i's chain c is acc[i * C + c].
+  const int64_t C = std::max<int64_t>(2, kMaxRows / R);
   auto accType = VectorType::get({R * C, L}, f32);
   Value init = arith::ConstantOp::create(r.b, r.loc, r.b.getZeroAttr(accType));
   auto gemv = [&](IRB &r, Value g, ArrayRef<GroupView> views,
@@ -824,14 +925,23 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
   }
 }
 
-/// Tokens per block of the prefill GEMM.
-constexpr int64_t kGemmTokens = 4;
+/// Rows and tokens per block of the prefill GEMM (R x T accumulators). 8 x
+/// 3 loads 11 vectors per 24 FMAs where 4 x 4 loaded 8 per 16, half of them
+/// activations from L2; Llama-2-7B-shaped prefill, 4 alternating runs:
+/// uniform 4-bit 201-238 -> 226-247 tok/s, fp32 199-242 -> 234-276.
+constexpr int64_t kGemmRows = 8, kGemmTokens = 3;
+/// Columns per K-chunk of the prefill GEMM: the R dequantized rows' chunk
+/// (R x 4 KiB) stays in the L1 cache while every token block passes over
+/// it, where whole rows of a wide K (4 x 16 KiB at K = 4096) came from L2
+/// again for each token block.
+constexpr int64_t kGemmChunk = 1024;
 
 /// The prefill GEMM (any M) of rows [n0, n0 + R): the R rows are
-/// dequantized once into wbuf (R x K floats), then every block of
-/// kGemmTokens input rows is multiplied with them in registers: R x T
-/// vector accumulators over K (each weight and activation vector loaded
-/// once per block), one reduction per (row, token).
+/// dequantized once into wbuf (R x K floats), then, K-chunk by K-chunk,
+/// every block of kGemmTokens input rows is multiplied with them in
+/// registers: R x T vector accumulators over the chunk (each weight and
+/// activation vector loaded once per block), one reduction per (row,
+/// token) and chunk, added into y.
 void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
                   int64_t K, int64_t G, Value n0, Value wbuf) {
   Type f32 = r.b.getF32Type();
@@ -840,11 +950,16 @@ void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
     rows.push_back(r.addI(n0, i));
     slots.push_back(r.idx(i));
   }
-  dequantizeRows(r, dec, rows, K, G, wbuf, slots);
-  auto tokens = [&](Value m0, int64_t T) {
+  // Decoders take at most kMaxRows rows at a time.
+  for (int64_t i = 0; i < R; i += kMaxRows) {
+    int64_t n = std::min(kMaxRows, R - i);
+    dequantizeRows(r, dec, ArrayRef<Value>(rows).slice(i, n), K, G, wbuf,
+                   ArrayRef<Value>(slots).slice(i, n));
+  }
+  auto tokens = [&](Value k0, Value k1, Value m0, int64_t T) {
     SmallVector<Value> zeros(R * T, r.splatF32(0.0, L));
     SmallVector<Value> accs = r.forReduceN(
-        r.idx(0), r.idx(K), L, zeros, [&](Value k, ValueRange a) {
+        k0, k1, L, zeros, [&](Value k, ValueRange a) {
           SmallVector<Value> next(a);
           SmallVector<Value> ws, xs;
           for (int64_t i = 0; i < R; ++i)
@@ -858,14 +973,25 @@ void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
                   vector::FMAOp::create(r.b, r.loc, ws[i], xs[t], next[i * T + t]);
           return next;
         });
+    // The first chunk stores, the others add to what it stored.
+    Value first = arith::CmpIOp::create(r.b, r.loc, arith::CmpIPredicate::eq,
+                                        k0, r.idx(0));
     for (int64_t i = 0; i < R; ++i)
-      for (int64_t t = 0; t < T; ++t)
-        r.store(reduceAdd(r, accs[i * T + t]), y, {r.addI(m0, t), rows[i]});
+      for (int64_t t = 0; t < T; ++t) {
+        SmallVector<Value> at{r.addI(m0, t), rows[i]};
+        Value before = arith::SelectOp::create(r.b, r.loc, first, r.f32(0.0),
+                                               r.load(y, at));
+        r.store(r.fadd(before, reduceAdd(r, accs[i * T + t])), y, at);
+      }
   };
   Value blockEnd = r.mulI(r.divI(m, kGemmTokens), kGemmTokens);
-  r.forLoop(r.idx(0), blockEnd, kGemmTokens,
-            [&](Value m0) { tokens(m0, kGemmTokens); });
-  r.forLoop(blockEnd, m, 1, [&](Value m0) { tokens(m0, 1); });
+  r.forLoop(r.idx(0), r.idx(K), kGemmChunk, [&](Value k0) {
+    Value k1 = K % kGemmChunk == 0 ? r.addI(k0, kGemmChunk)
+                                   : r.minI(r.addI(k0, kGemmChunk), r.idx(K));
+    r.forLoop(r.idx(0), blockEnd, kGemmTokens,
+              [&](Value m0) { tokens(k0, k1, m0, kGemmTokens); });
+    r.forLoop(blockEnd, m, 1, [&](Value m0) { tokens(k0, k1, m0, 1); });
+  });
 }
 
 /// Rows per block of the decode GEMV. Blocks share each activation load
@@ -882,8 +1008,8 @@ int64_t gemvRowBlock(const Layout &l, int64_t K) {
 }
 
 /// Output rows [rowBegin, rowEnd) of y[M x N] = x[M x K] * W^T: blocks of
-/// `rowBlock` rows for the decode GEMV, of kMaxRows rows for the prefill
-/// GEMM (then single rows for the tails). wbuf: kMaxRows x K floats.
+/// `rowBlock` rows for the decode GEMV, of kGemmRows rows for the prefill
+/// GEMM (then single rows for the tails). wbuf: kGemmRows x K floats.
 void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
               bool singleRow, int64_t N, int64_t K, int64_t G,
               int64_t rowsPerTask, Value rowBegin, Value rowEnd, Value wbuf,
@@ -904,7 +1030,7 @@ void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
       r.forLoop(blockEnd, rowEnd, 1, [&](Value n) { body(n, 1); });
   };
   if (!singleRow) {
-    blocked(kMaxRows, [&](Value n0, int64_t R) {
+    blocked(kGemmRows, [&](Value n0, int64_t R) {
       emitGemmRows(r, dec, x, y, m, R, K, G, n0, wbuf);
     });
     return;
@@ -1017,11 +1143,13 @@ std::unique_ptr<Decoder> makeDecoder(IRB &r, WeightSource &src,
     }
     ScaleSource s = scaleSource(r, src, w, missing, /*mayBeEmpty=*/true);
     bool slots = l.outliers == OutlierKind::Slots;
+    Value runBuf = memref::AllocaOp::create(
+        b, r.loc, MemRefType::get({2, L}, f32), b.getI64IntegerAttr(64));
     dec = std::make_unique<MixedDecoder>(
         l, K, view("pmap"), view("offsets"), precs, s,
         l.asymmetric ? view("zeros", true) : Value(),
         slots ? view("slot_index", true) : Value(),
-        slots ? view("slot_value", true) : Value(), isa);
+        slots ? view("slot_value", true) : Value(), runBuf, isa);
     break;
   }
   case Scheme::Quik:
@@ -1109,7 +1237,7 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, const ProductSpec &product,
         Value wbuf;
         if (!singleRow)
           wbuf = memref::AllocaOp::create(
-              b, r.loc, MemRefType::get({kMaxRows, K}, f32),
+              b, r.loc, MemRefType::get({kGemmRows, K}, f32),
               b.getI64IntegerAttr(64));
         std::unique_ptr<Decoder> dec =
             makeDecoder(r, args, env, w, G, failedStreams);

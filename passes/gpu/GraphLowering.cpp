@@ -746,7 +746,9 @@ LogicalResult FunctionLowering::run(int64_t &scratchBytes) {
   Block *entry = dst.addEntryBlock();
   b.setInsertionPointToStart(entry);
   // ABI arguments: rt, streams, kcache, vcache, tokens|token, [n], pos,
-  // logits, scratch (device pointers but rt and streams, see ModuleABI.h).
+  // [first_logit], logits, scratch (device pointers but rt and streams, see
+  // ModuleABI.h). The classifier runs on every row: first_logit is only
+  // checked (the rows before it are unspecified).
   streams = entry->getArgument(1);
   kcache = entry->getArgument(2);
   vcache = entry->getArgument(3);
@@ -754,10 +756,12 @@ LogicalResult FunctionLowering::run(int64_t &scratchBytes) {
   tokens = entry->getArgument(a++);
   Value nArg = decode ? Value() : entry->getArgument(a++);
   Value posArg = entry->getArgument(a++);
+  Value firstArg = decode ? Value() : entry->getArgument(a++);
   logits = entry->getArgument(a++);
   scratch = entry->getArgument(a++);
 
-  // BAD_ARGUMENT (1) unless 0 <= pos, 1 <= n and pos + n <= max_seq_len.
+  // BAD_ARGUMENT (1) unless 0 <= pos, 1 <= n, pos + n <= max_seq_len and
+  // 0 <= first_logit < n.
   auto cmpI = [&](arith::CmpIPredicate p, Value x, Value y) -> Value {
     return arith::CmpIOp::create(b, r.loc, p, x, y);
   };
@@ -768,6 +772,12 @@ LogicalResult FunctionLowering::run(int64_t &scratchBytes) {
   Value end = arith::AddIOp::create(b, r.loc, posArg, n);
   ok = arith::AndIOp::create(
       b, r.loc, ok, cmpI(arith::CmpIPredicate::sle, end, r.i64(st.dims.seq)));
+  if (!decode)
+    ok = arith::AndIOp::create(
+        b, r.loc, ok,
+        arith::AndIOp::create(
+            b, r.loc, cmpI(arith::CmpIPredicate::sge, firstArg, r.i64(0)),
+            cmpI(arith::CmpIPredicate::slt, firstArg, nArg)));
   Block *body = b.createBlock(&dst.getBody());
   Block *bad = b.createBlock(&dst.getBody());
   b.setInsertionPointToEnd(entry);

@@ -227,8 +227,10 @@ MIXQ_EXPORT int64_t mixq_scratch_bytes(int64_t max_tokens) {
 MIXQ_EXPORT int32_t mixq_prefill(const mixq_runtime *rt,
                                  const void *const *streams, float *kcache,
                                  float *vcache, const int32_t *tokens,
-                                 int64_t n, int64_t pos, float *logits,
-                                 void *scratch) {
+                                 int64_t n, int64_t pos, int64_t first_logit,
+                                 float *logits, void *scratch) {
+  if (first_logit < 0 || first_logit >= n)
+    return MIXQ_STATUS_BAD_ARGUMENT;
   return run(rt, streams, kcache, vcache, tokens, n, pos, logits, scratch);
 }
 

@@ -155,7 +155,7 @@ struct PplModel {
             function_ref<void(int64_t, ArrayRef<float>)> score) {
     if (session) {
       session->reset();
-      auto last = session->prefill(fed);
+      auto last = session->prefill(fed, Session::LogitRows::All);
       if (!last)
         return last.takeError();
       ArrayRef<float> all = session->allLogits();

@@ -141,8 +141,8 @@ int runVerify() {
   tokens.resize(size_t(n));
   int64_t vocab = s.vocabSize();
 
-  Comparison prefill, decode;
-  auto got = s.prefill(tokens);
+  Comparison prefill, prompt, decode;
+  auto got = s.prefill(tokens, Session::LogitRows::All);
   if (!got)
     return fail(got.takeError());
   ArrayRef<float> all = s.allLogits();
@@ -152,6 +152,14 @@ int runVerify() {
     prefill.add(all.slice(size_t(i * vocab), size_t(vocab)), r);
     want.assign(r.begin(), r.end());
   }
+  // The same prompt as a prompt is run: the classifier on its last token
+  // only (a product of one row, not n).
+  std::vector<float> wantLast = want;
+  s.reset();
+  auto last = s.prefill(tokens);
+  if (!last)
+    return fail(last.takeError());
+  prompt.add(*last, wantLast);
   for (int64_t step = 0; step < steps; ++step) {
     int next = int(std::max_element(want.begin(), want.end()) - want.begin());
     auto logits = s.decode(next);
@@ -165,12 +173,14 @@ int runVerify() {
   for (const PackageTensorView &t : model->package->tensors())
     requant |= t.layout.scheme == Scheme::Quik && t.layout.act.bits < 16;
   double bound = requant ? maxNmseRequant : maxNmse;
-  bool ok = prefill.nmse() <= bound && decode.nmse() <= bound;
+  bool ok = prefill.nmse() <= bound && prompt.nmse() <= bound &&
+            decode.nmse() <= bound;
   if (json) {
     outs() << formatv("{0:2}\n",
                       json::Value(json::Object{{"module", modulePath},
                                                {"package", packagePath},
                                                {"prefill", prefill.toJSON()},
+                                               {"prompt", prompt.toJSON()},
                                                {"decode", decode.toJSON()},
                                                {"max_nmse", bound},
                                                {"requantized_activations",
@@ -183,6 +193,7 @@ int runVerify() {
                         name, c.positions, c.nmse(), c.maxAbs, c.argmaxAgree);
     };
     line("prefill", prefill);
+    line("prompt", prompt);
     line("decode", decode);
     outs() << (ok ? "OK" : "FAIL") << formatv(" (NMSE bound {0:e1}{1})\n",
                                               bound,

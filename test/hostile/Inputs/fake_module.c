@@ -18,9 +18,10 @@ const char *mixq_stream_name(int64_t index) { (void)index; return 0; }
 int64_t mixq_scratch_bytes(int64_t max_tokens) { (void)max_tokens; return 0; }
 int32_t mixq_prefill(const mixq_runtime *rt, const void *const *streams,
                      float *kcache, float *vcache, const int32_t *tokens,
-                     int64_t n, int64_t pos, float *logits, void *scratch) {
+                     int64_t n, int64_t pos, int64_t first_logit,
+                     float *logits, void *scratch) {
   (void)rt, (void)streams, (void)kcache, (void)vcache, (void)tokens, (void)n;
-  (void)pos, (void)logits, (void)scratch;
+  (void)pos, (void)first_logit, (void)logits, (void)scratch;
   return MIXQ_STATUS_INTERNAL;
 }
 int32_t mixq_decode(const mixq_runtime *rt, const void *const *streams,

@@ -204,13 +204,33 @@ TEST_F(RuntimeTest, NonModulesGiveOneLineErrors) {
 }
 
 TEST_F(RuntimeTest, RefusesAnotherAbiVersion) {
-  hooks().setAbiVersion(2);
+  hooks().setAbiVersion(MIXQ_ABI_VERSION + 1);
   auto m = CompiledModule::open(MIXQ_REFERENCE_MODULE);
   hooks().setAbiVersion(MIXQ_ABI_VERSION);
   ASSERT_FALSE(bool(m));
   EXPECT_EQ(llvm::toString(m.takeError()),
-            std::string(MIXQ_REFERENCE_MODULE) +
-                ": module ABI version 2, this runtime speaks 1; recompile it");
+            std::string(MIXQ_REFERENCE_MODULE) + ": module ABI version " +
+                std::to_string(MIXQ_ABI_VERSION + 1) +
+                ", this runtime speaks " + std::to_string(MIXQ_ABI_VERSION) +
+                "; recompile it");
+}
+
+TEST_F(RuntimeTest, AllLogitsOnlyWhenAskedFor) {
+  bind();
+  auto session = Session::create(*module, 2);
+  ASSERT_TRUE(bool(session)) << llvm::toString(session.takeError());
+  Session &s = **session;
+  std::vector<int> prompt = {1, 5, 9};
+  auto last = s.prefill(prompt);
+  ASSERT_TRUE(bool(last)) << llvm::toString(last.takeError());
+  std::vector<float> lastLogits = last->vec();
+  EXPECT_TRUE(s.allLogits().empty()); // rows before the last: unspecified
+  s.reset();
+  auto all = s.prefill(prompt, Session::LogitRows::All);
+  ASSERT_TRUE(bool(all)) << llvm::toString(all.takeError());
+  size_t vocab = size_t(s.vocabSize());
+  ASSERT_EQ(s.allLogits().size(), prompt.size() * vocab);
+  EXPECT_EQ(s.allLogits().take_back(vocab).vec(), lastLogits);
 }
 
 TEST_F(RuntimeTest, RefusesBadInputBeforeTheModuleRuns) {

@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 using namespace mixq;
 
@@ -88,6 +89,36 @@ llvm::Expected<const CudaDriver &> CudaDriver::get() {
   if (!driver)
     return message(failure);
   return *driver;
+}
+
+std::string CudaDriver::missingGraphCall() const {
+  std::pair<const void *, const char *> calls[] = {
+      {reinterpret_cast<const void *>(streamBeginCapture),
+       "cuStreamBeginCapture_v2"},
+      {reinterpret_cast<const void *>(streamEndCapture), "cuStreamEndCapture"},
+      {reinterpret_cast<const void *>(graphInstantiate),
+       "cuGraphInstantiateWithFlags"},
+      {reinterpret_cast<const void *>(graphExecUpdate), "cuGraphExecUpdate_v2"},
+      {reinterpret_cast<const void *>(graphLaunch), "cuGraphLaunch"},
+      {reinterpret_cast<const void *>(graphDestroy), "cuGraphDestroy"},
+      {reinterpret_cast<const void *>(graphExecDestroy), "cuGraphExecDestroy"}};
+  for (auto [fn, symbol] : calls)
+    if (!fn)
+      return library + " has no " + symbol;
+  return std::string();
+}
+
+std::string CudaDriver::missingEventCall() const {
+  std::pair<const void *, const char *> calls[] = {
+      {reinterpret_cast<const void *>(eventCreate), "cuEventCreate"},
+      {reinterpret_cast<const void *>(eventRecord), "cuEventRecord"},
+      {reinterpret_cast<const void *>(eventSynchronize), "cuEventSynchronize"},
+      {reinterpret_cast<const void *>(eventElapsedTime), "cuEventElapsedTime"},
+      {reinterpret_cast<const void *>(eventDestroy), "cuEventDestroy_v2"}};
+  for (auto [fn, symbol] : calls)
+    if (!fn)
+      return library + " has no " + symbol;
+  return std::string();
 }
 
 std::string CudaDriver::describe(cuda::CUresult result) const {

@@ -32,15 +32,32 @@ using CUcontext = struct CUctx_st *;
 using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
+using CUevent = struct CUevent_st *;
+using CUgraph = struct CUgraph_st *;
+using CUgraphExec = struct CUgraphExec_st *;
+using CUgraphNode = struct CUgraphNode_st *;
 
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_NO_DEVICE = 100;
+/// cuGraphExecUpdate: the graph cannot update the exec (topology, kernel
+/// or node kind changed); instantiate it instead.
+constexpr CUresult CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE = 910;
 constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
 constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 constexpr int CU_JIT_ERROR_LOG_BUFFER = 5;
 constexpr int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
 constexpr int CU_JIT_OPTIMIZATION_LEVEL = 7;
 constexpr unsigned CU_STREAM_DEFAULT = 0;
+/// CUstreamCaptureMode: the driver refuses no call as "unsafe" during the
+/// capture (the runtime refuses them itself, GpuRuntimeABI.h), so lazy
+/// module loading may allocate inside the driver during the first one.
+constexpr int CU_STREAM_CAPTURE_MODE_RELAXED = 2;
+constexpr unsigned CU_EVENT_DEFAULT = 0;
+/// cuda.h's CUgraphExecUpdateResultInfo (the result is a C enum).
+struct CUgraphExecUpdateResultInfo {
+  int result;
+  CUgraphNode errorNode, errorFromNode;
+};
 /// cuda.h's CUtensorMap: 128 opaque bytes, 64-byte aligned.
 struct alignas(64) CUtensorMap {
   unsigned long long opaque[16];
@@ -89,12 +106,29 @@ static_assert(sizeof(CUtensorMap) == 128, "CUtensorMap is 128 bytes");
   X(streamDestroy, "cuStreamDestroy_v2", cuda::CUstream)
 
 // Entry points a driver may lack (the table keeps them null): the TMA
-// tensor maps of the sm_90a GEMM (CUDA 12.0 and later). Enums cross as int.
-// X(field, symbol, parameter types...)
+// tensor maps of the sm_90a GEMM (CUDA 12.0 and later); the CUDA graph
+// calls that capture the decode step (runtime/GpuGraph.h; without them
+// decode runs uncaptured); events, which time kernels (mixq bench).
+// Enums cross as int. X(field, symbol, parameter types...)
 #define MIXQ_CUDA_OPTIONAL_FUNCTIONS(X)                                        \
   X(tensorMapEncodeTiled, "cuTensorMapEncodeTiled", cuda::CUtensorMap *, int,  \
     unsigned, void *, const unsigned long long *, const unsigned long long *,  \
-    const unsigned *, const unsigned *, int, int, int, int)
+    const unsigned *, const unsigned *, int, int, int, int)                    \
+  X(streamBeginCapture, "cuStreamBeginCapture_v2", cuda::CUstream, int)        \
+  X(streamEndCapture, "cuStreamEndCapture", cuda::CUstream, cuda::CUgraph *)   \
+  X(graphInstantiate, "cuGraphInstantiateWithFlags", cuda::CUgraphExec *,      \
+    cuda::CUgraph, unsigned long long)                                         \
+  X(graphExecUpdate, "cuGraphExecUpdate_v2", cuda::CUgraphExec, cuda::CUgraph, \
+    cuda::CUgraphExecUpdateResultInfo *)                                       \
+  X(graphLaunch, "cuGraphLaunch", cuda::CUgraphExec, cuda::CUstream)           \
+  X(graphDestroy, "cuGraphDestroy", cuda::CUgraph)                             \
+  X(graphExecDestroy, "cuGraphExecDestroy", cuda::CUgraphExec)                 \
+  X(eventCreate, "cuEventCreate", cuda::CUevent *, unsigned)                   \
+  X(eventRecord, "cuEventRecord", cuda::CUevent, cuda::CUstream)               \
+  X(eventSynchronize, "cuEventSynchronize", cuda::CUevent)                     \
+  X(eventElapsedTime, "cuEventElapsedTime", float *, cuda::CUevent,            \
+    cuda::CUevent)                                                             \
+  X(eventDestroy, "cuEventDestroy_v2", cuda::CUevent)
 
 /// The driver's entry points, resolved once per process.
 struct CudaDriver {
@@ -105,6 +139,12 @@ struct CudaDriver {
 #undef MIXQ_CUDA_FIELD
   /// The library the table came from (for "<library> has no <symbol>").
   std::string library;
+
+  /// Empty when the driver has every CUDA graph call the decode capture
+  /// uses, else "<library> has no <symbol>" for the first one missing.
+  std::string missingGraphCall() const;
+  /// The same for the event calls (cuEventCreate, ..., cuEventDestroy_v2).
+  std::string missingEventCall() const;
 
   /// The driver library's name: $MIXQ_LIBCUDA when set, else libcuda.so.1.
   static std::string libraryName();

@@ -11,6 +11,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <cassert>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -31,6 +32,13 @@ struct AbiState {
   /// Device copies of the TMA tensor maps, by their 128 bytes.
   llvm::StringMap<CUdeviceptr> tensorMaps;
 };
+
+/// The stream a GpuStreamScope lends on this thread (null: none).
+struct LentStream {
+  CUstream stream = nullptr;
+  bool captured = false;
+};
+thread_local LentStream lent;
 
 AbiState &state() {
   static AbiState *s = new AbiState; // outlives modules unloaded at exit
@@ -104,6 +112,29 @@ void *loadImage(const void *data, GpuImageKind kind, int optLevel) {
   return module;
 }
 
+/// True (after recording why) when `call` must not run because the lent
+/// stream is being captured: `call` would allocate or copy synchronously,
+/// which a CUDA graph cannot hold and which the capture forbids.
+bool refusedInCapture(const llvm::Twine &call) {
+  if (!lent.captured)
+    return false;
+  record(call + ": not allowed while the decode step is captured in a CUDA "
+                "graph (it allocates or synchronizes); run decode uncaptured "
+                "with MIXQ_CUDA_GRAPH=0");
+  return true;
+}
+
+/// True (after recording why) when work for `stream` would leave the
+/// captured stream: it would run now, outside the graph.
+bool offCapturedStream(void *stream, const char *call) {
+  if (!lent.captured || stream == lent.stream)
+    return false;
+  record(llvm::Twine(call) + ": on a stream other than the decode step's "
+                             "captured one (the CUDA graph would miss it); "
+                             "run decode uncaptured with MIXQ_CUDA_GRAPH=0");
+  return true;
+}
+
 /// `value` as a launch dimension, or 0 after recording why not.
 unsigned dimension(intptr_t value, const char *what) {
   if (value <= 0 || uint64_t(value) > UINT32_MAX) {
@@ -124,6 +155,14 @@ llvm::Error mixq::takeGpuAbiError() {
   s.error.clear();
   return llvm::createStringError(llvm::inconvertibleErrorCode(), text);
 }
+
+mixq::GpuStreamScope::GpuStreamScope(void *stream, bool captured) {
+  assert(!lent.stream && "GpuStreamScopes do not nest");
+  lent.stream = static_cast<CUstream>(stream);
+  lent.captured = captured;
+}
+
+mixq::GpuStreamScope::~GpuStreamScope() { lent = LentStream(); }
 
 GpuImageKind mixq::takeLastGpuImageKind() {
   AbiState &s = state();
@@ -206,6 +245,8 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                .str());
     return;
   }
+  if (offCapturedStream(stream, "mgpuLaunchKernel"))
+    return;
   GpuContext *gpu = context();
   if (!gpu)
     return;
@@ -220,6 +261,8 @@ void *mgpuStreamCreate(void) {
   GpuContext *gpu = context();
   if (!gpu)
     return nullptr;
+  if (lent.stream)
+    return lent.stream;
   // A blocking stream: it waits for the runtime's copies on the default
   // stream (its inputs) before its kernels run.
   CUstream stream = nullptr;
@@ -229,6 +272,11 @@ void *mgpuStreamCreate(void) {
 }
 
 void mgpuStreamSynchronize(void *stream) {
+  // The captured stream is synchronized after its graph is launched.
+  if (lent.captured && stream == lent.stream)
+    return;
+  if (offCapturedStream(stream, "mgpuStreamSynchronize"))
+    return;
   if (GpuContext *gpu = context())
     record(gpu->check(
         gpu->driver().streamSynchronize(static_cast<CUstream>(stream)),
@@ -236,8 +284,8 @@ void mgpuStreamSynchronize(void *stream) {
 }
 
 void mgpuStreamDestroy(void *stream) {
-  if (!stream)
-    return;
+  if (!stream || stream == lent.stream)
+    return; // the lender's
   if (GpuContext *gpu = context())
     record(gpu->check(
         gpu->driver().streamDestroy(static_cast<CUstream>(stream)),
@@ -249,6 +297,8 @@ void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/, bool hostShared) {
     record("mgpuMemAlloc: host-shared memory is not supported");
     return nullptr;
   }
+  if (refusedInCapture("mgpuMemAlloc (cuMemAlloc)"))
+    return nullptr;
   GpuContext *gpu = context();
   if (!gpu)
     return nullptr;
@@ -263,7 +313,7 @@ void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/, bool hostShared) {
 }
 
 void mgpuMemFree(void *pointer, void * /*stream*/) {
-  if (!pointer)
+  if (!pointer || refusedInCapture("mgpuMemFree (cuMemFree)"))
     return;
   if (GpuContext *gpu = context())
     record(gpu->check(
@@ -272,6 +322,8 @@ void mgpuMemFree(void *pointer, void * /*stream*/) {
 }
 
 void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
+  if (offCapturedStream(stream, "mgpuMemcpy"))
+    return;
   if (GpuContext *gpu = context())
     record(gpu->check(gpu->driver().memcpyAsync(
                           reinterpret_cast<CUdeviceptr>(dst),
@@ -281,6 +333,8 @@ void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
 }
 
 void mgpuMemset32(void *dst, unsigned value, size_t count, void *stream) {
+  if (offCapturedStream(stream, "mgpuMemset32"))
+    return;
   if (GpuContext *gpu = context())
     record(gpu->check(gpu->driver().memsetD32Async(
                           reinterpret_cast<CUdeviceptr>(dst), value, count,
@@ -290,6 +344,8 @@ void mgpuMemset32(void *dst, unsigned value, size_t count, void *stream) {
 
 void mgpuMemset16(void *dst, unsigned short value, size_t count,
                   void *stream) {
+  if (offCapturedStream(stream, "mgpuMemset16"))
+    return;
   if (GpuContext *gpu = context())
     record(gpu->check(gpu->driver().memsetD16Async(
                           reinterpret_cast<CUdeviceptr>(dst), value, count,
@@ -370,6 +426,9 @@ void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *descriptor,
   auto it = s.tensorMaps.find(key);
   if (it != s.tensorMaps.end())
     return reinterpret_cast<void *>(it->second);
+  // A new map is allocated and copied synchronously: not in a capture.
+  if (refusedInCapture(llvm::Twine(call) + " (a new tensor map)"))
+    return nullptr;
   CUdeviceptr device = 0;
   if (llvm::Error e = gpu->check(driver.memAlloc(&device, sizeof(map)),
                                  "cuMemAlloc (tensor map)")) {

@@ -16,6 +16,14 @@
 // module's constructor may load its kernels before anyone else touched
 // CUDA; without a driver it records the driver's message and returns null.
 //
+// A GpuStreamScope lends the module's host code a stream the runtime owns
+// (the decode step's CUDA graph capture, runtime/GpuGraph.h): the module's
+// mgpuStreamCreate returns it and its mgpuStreamDestroy leaves it; while
+// the stream is captured, mgpuStreamSynchronize of it is skipped, and what
+// cannot be captured (allocation, a new TMA tensor map's upload, a launch,
+// copy or synchronization on another stream) is recorded as an error and
+// not done.
+//
 //===----------------------------------------------------------------------===//
 #ifndef MIXQ_RUNTIME_GPURUNTIMEABI_H
 #define MIXQ_RUNTIME_GPURUNTIMEABI_H
@@ -78,6 +86,18 @@ namespace mixq {
 /// The first failure of an mgpu* function since the last call, as an error
 /// (success when there was none); clears it.
 llvm::Error takeGpuAbiError();
+
+/// On the thread that makes it, and until it is destroyed: the mgpu*
+/// functions run the module's work on `stream` (see the header comment);
+/// `captured`: the stream is being captured into a CUDA graph. Scopes do
+/// not nest.
+class GpuStreamScope {
+public:
+  GpuStreamScope(void *stream, bool captured);
+  ~GpuStreamScope();
+  GpuStreamScope(const GpuStreamScope &) = delete;
+  GpuStreamScope &operator=(const GpuStreamScope &) = delete;
+};
 
 /// How the last kernel image was loaded (mgpuModuleLoad: Cubin,
 /// mgpuModuleLoadJIT: Ptx) since the last call; clears it to Unknown.

@@ -49,7 +49,21 @@ GpuSession::create(const CompiledModule &module, uint64_t cacheFloats) {
     return std::move(e);
   if (llvm::Error e = s->vcache_.zero())
     return std::move(e);
+  llvm::Expected<std::unique_ptr<GpuDecodeGraph>> graph =
+      GpuDecodeGraph::create(*gpu, s->uncaptured_);
+  if (!graph)
+    return graph.takeError();
+  s->graph_ = std::move(*graph);
   return std::move(s);
+}
+
+std::string GpuSession::decodeMode() const {
+  if (!graph_)
+    return "decode uncaptured (" + uncaptured_ + ")";
+  return llvm::formatv("decode in a CUDA graph ({0} instantiated, {1} "
+                       "updated)",
+                       graph_->instantiations(), graph_->updates())
+      .str();
 }
 
 llvm::Error GpuSession::reserveLogits(size_t floats) {

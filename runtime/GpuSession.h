@@ -10,14 +10,18 @@
 // mgpu* functions, runtime/GpuRuntimeABI.h) is returned as the error; it
 // wins over the module's status.
 //
-// The decode step is not captured in a CUDA graph: the module creates and
-// destroys its stream inside each call, so there is nothing to capture
-// from outside it yet.
+// Each decode step is captured in a CUDA graph and replayed
+// (runtime/GpuGraph.h): the module's launches go to the session's stream,
+// the first step instantiates the graph, later steps update it in place.
+// MIXQ_CUDA_GRAPH=0, or a driver without the graph calls, runs decode
+// uncaptured; prefill always runs uncaptured (its row count changes the
+// kernels' grids, and it runs once per prompt).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MIXQ_RUNTIME_GPUSESSION_H
 #define MIXQ_RUNTIME_GPUSESSION_H
 
+#include "runtime/GpuGraph.h"
 #include "runtime/GpuMemory.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -50,6 +54,9 @@ public:
 
   /// "GPU 0 (<name>, sm_XY)".
   const std::string &device() const { return device_; }
+  /// "decode in a CUDA graph (I instantiated, U updated)", or "decode
+  /// uncaptured (MIXQ_CUDA_GRAPH=0)" / "(<library> has no <symbol>)".
+  std::string decodeMode() const;
 
 private:
   explicit GpuSession(const CompiledModule &module) : module_(module) {}
@@ -58,7 +65,8 @@ private:
                                  llvm::MutableArrayRef<float> logits);
 
   const CompiledModule &module_;
-  std::string device_;
+  std::string device_, uncaptured_;
+  std::unique_ptr<GpuDecodeGraph> graph_;
   DeviceBuffer kcache_, vcache_, scratch_, tokens_, logits_;
 };
 

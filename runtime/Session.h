@@ -67,6 +67,12 @@ public:
   unsigned threads() const { return pool_.size(); }
   /// "GPU 0 (<name>, sm_XY)" for a GPU module, "" for a CPU module.
   std::string device() const { return gpu_ ? gpu_->device() : std::string(); }
+  /// How a GPU module's decode steps run: "decode in a CUDA graph (I
+  /// instantiated, U updated)", or "decode uncaptured (<why>)"; "" for a
+  /// CPU module.
+  std::string gpuDecodeMode() const {
+    return gpu_ ? gpu_->decodeMode() : std::string();
+  }
   /// When set, the wall time of every parallel_for the module calls is
   /// appended to `seconds`, in call order (the module's parallel sections:
   /// one per product and per attention, in graph order); null stops.

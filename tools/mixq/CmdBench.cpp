@@ -27,13 +27,17 @@
 // prefill that uploads the weights) and decode tokens/s per format, beside
 // the f16 and fp32 packages compiled the same way. The per-shape GEMV times
 // (2.) attribute time to the CPU module's parallel sections and are CPU
-// only (on a GPU, per-kernel times come from nsys or ncu).
+// only (on a GPU, per-kernel times come from nsys or ncu); beside them,
+// cuBLAS FP16 products on the Llama-2-7B shapes, timed with CUDA events in
+// the same run, and each format's decode step against cuBLAS's
+// (BenchCublas.h; "cublas": {"skipped": ...} without a GPU or cuBLAS).
 // A table goes to stdout (progress to stderr); --json FILE writes the same
 // results as JSON (atomically), --json - prints the JSON instead of the
 // table.
 //
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/BenchBandwidth.h"
+#include "tools/mixq/BenchCublas.h"
 #include "tools/mixq/BenchWeights.h"
 #include "tools/mixq/Command.h"
 #include "tools/mixq/CompilePackage.h"
@@ -750,7 +754,17 @@ struct BenchResults {
   std::optional<StoriesResult> stories;
   std::string storiesSkipped;
   std::vector<LlamaCppResult> llamacpp;
+  std::optional<CublasBench> cublas; ///< --target=sm_80|sm_90a only
 };
+
+/// Each 7B-shaped format's decode tokens/s (for the cuBLAS ratios).
+std::vector<std::pair<std::string, double>>
+formatDecodeTps(const BenchResults &b) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const FormatResult &f : b.formats)
+    out.emplace_back(f.format, f.decodeTps);
+  return out;
+}
 
 const FormatResult *findFormat(const BenchResults &b, StringRef name) {
   for (const FormatResult &f : b.formats)
@@ -906,6 +920,8 @@ json::Value toJSON(const BenchResults &b) {
   root["models"] = std::move(models);
   root["stories15M"] = std::move(stories);
   root["llamacpp"] = std::move(llamacpp);
+  if (b.cublas)
+    root["cublas"] = toJSON(*b.cublas, formatDecodeTps(b));
   return json::Value(std::move(root));
 }
 
@@ -1052,6 +1068,8 @@ void printTable(const BenchResults &b, raw_ostream &os) {
                         : std::nullopt));
     }
   }
+  if (b.cublas)
+    printCublas(*b.cublas, formatDecodeTps(b), os);
 }
 
 /// Writes `text` to `path` under a temporary name, then renames it.
@@ -1207,6 +1225,14 @@ int runBench() {
         return fail(r.takeError());
       results.formats.push_back(std::move(*r));
     }
+  }
+
+  if (benchTarget != "cpu") {
+    progress("cuBLAS FP16 products on the Llama-2-7B shapes");
+    results.cublas =
+        benchCublasFp16(llama2_7bConfig(std::max(1u, unsigned(layers7b))));
+    if (!results.cublas->skipped.empty())
+      warn("cuBLAS FP16 baseline: " + results.cublas->skipped);
   }
 
   // llama.cpp runs, one per GGUF per round (see benchStories).

@@ -148,7 +148,7 @@ int runRun() {
   };
   std::string where = s.device().empty()
                           ? formatv("{0} threads", s.threads()).str()
-                          : s.device();
+                          : s.device() + ", " + s.gpuDecodeMode();
   errs() << formatv("prefill: {0} tokens in {1:f3} s ({2:f1} tokens/s); "
                     "decode: {3} tokens in {4:f3} s ({5:f1} tokens/s); {6}\n",
                     tokens.size(), prefillSeconds,

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <dlfcn.h>
+#include <initializer_list>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -91,34 +92,40 @@ llvm::Expected<const CudaDriver &> CudaDriver::get() {
   return *driver;
 }
 
-std::string CudaDriver::missingGraphCall() const {
-  std::pair<const void *, const char *> calls[] = {
-      {reinterpret_cast<const void *>(streamBeginCapture),
-       "cuStreamBeginCapture_v2"},
-      {reinterpret_cast<const void *>(streamEndCapture), "cuStreamEndCapture"},
-      {reinterpret_cast<const void *>(graphInstantiate),
-       "cuGraphInstantiateWithFlags"},
-      {reinterpret_cast<const void *>(graphExecUpdate), "cuGraphExecUpdate_v2"},
-      {reinterpret_cast<const void *>(graphLaunch), "cuGraphLaunch"},
-      {reinterpret_cast<const void *>(graphDestroy), "cuGraphDestroy"},
-      {reinterpret_cast<const void *>(graphExecDestroy), "cuGraphExecDestroy"}};
+namespace {
+/// "<library> has no <symbol>" for the first null entry point, else "".
+std::string
+firstMissing(const std::string &library,
+             std::initializer_list<std::pair<const void *, const char *>>
+                 calls) {
   for (auto [fn, symbol] : calls)
     if (!fn)
       return library + " has no " + symbol;
   return std::string();
 }
+template <typename Fn> const void *entry(Fn *fn) {
+  return reinterpret_cast<const void *>(fn);
+}
+} // namespace
+
+std::string CudaDriver::missingGraphCall() const {
+  return firstMissing(
+      library, {{entry(streamBeginCapture), "cuStreamBeginCapture_v2"},
+                {entry(streamEndCapture), "cuStreamEndCapture"},
+                {entry(graphInstantiate), "cuGraphInstantiateWithFlags"},
+                {entry(graphExecUpdate), "cuGraphExecUpdate_v2"},
+                {entry(graphLaunch), "cuGraphLaunch"},
+                {entry(graphDestroy), "cuGraphDestroy"},
+                {entry(graphExecDestroy), "cuGraphExecDestroy"}});
+}
 
 std::string CudaDriver::missingEventCall() const {
-  std::pair<const void *, const char *> calls[] = {
-      {reinterpret_cast<const void *>(eventCreate), "cuEventCreate"},
-      {reinterpret_cast<const void *>(eventRecord), "cuEventRecord"},
-      {reinterpret_cast<const void *>(eventSynchronize), "cuEventSynchronize"},
-      {reinterpret_cast<const void *>(eventElapsedTime), "cuEventElapsedTime"},
-      {reinterpret_cast<const void *>(eventDestroy), "cuEventDestroy_v2"}};
-  for (auto [fn, symbol] : calls)
-    if (!fn)
-      return library + " has no " + symbol;
-  return std::string();
+  return firstMissing(library,
+                      {{entry(eventCreate), "cuEventCreate"},
+                       {entry(eventRecord), "cuEventRecord"},
+                       {entry(eventSynchronize), "cuEventSynchronize"},
+                       {entry(eventElapsedTime), "cuEventElapsedTime"},
+                       {entry(eventDestroy), "cuEventDestroy_v2"}});
 }
 
 std::string CudaDriver::describe(cuda::CUresult result) const {

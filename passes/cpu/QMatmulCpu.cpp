@@ -22,10 +22,10 @@
 // blocks widened, or with VBMI one 8-byte read and one vpmultishiftqb per
 // 16 codes) to weights, one FMA each; see "The lookup path" below.
 //
-// Mixed weights dispatch on the precision map once per tile-group and row
-// block (scf.index_switch), with per-precision stream counters carried
-// through the group loop; 2-bit row-groups add their FP16 outlier slots.
-// A quantized case unpacks the scales and zeros of the block's run of 16
+// Mixed weights list each tile's column groups by precision once (from the
+// precision map), then run one loop per precision over its list, so no
+// branch depends on the map; 2-bit row-groups add their FP16 outlier
+// slots. A quantized precision's loop unpacks the scales and zeros of the block's run of 16
 // rows as vectors and prefetches the block's codes of a later tile-group.
 // QUIK has its own kernel (QuikMatmulCpu.cpp).
 //
@@ -45,14 +45,47 @@ VectorType vec(Type elem, int64_t lanes = L) {
   return VectorType::get({lanes}, elem);
 }
 
+/// The 16 b-bit codes (2 <= b <= 4) of the 2b bytes at `byteOff` as
+/// vector<16xi32>: codes 0-7 lie in the 32-bit word at byteOff, codes 8-15
+/// in the one ending at the chunk's last byte (byteOff + 2b - 4; code 8
+/// starts at its bit 32 - 8b). Each word is broadcast to 8 lanes and
+/// shifted by a per-lane amount (vpsrlvd, AVX2), then masked: 2 loads, 2
+/// broadcasts, 2 shifts and 2 ands per 16 codes, where the byte-wise path
+/// below widens and shuffles (AVX2 has no cross-lane byte shuffle, so that
+/// took dozens of instructions for 3-bit codes). Reads stay in the chunk.
+Value unpackByShifts(IRB &r, Value bytes, Value byteOff, unsigned bits) {
+  OpBuilder &b = r.b;
+  Type i32 = b.getI32Type();
+  auto word = [&](Value at) {
+    Value raw = vector::LoadOp::create(b, r.loc, vec(b.getI8Type(), 4), bytes,
+                                       ValueRange{at});
+    return vector::BitCastOp::create(b, r.loc, vec(i32, 1), raw).getResult();
+  };
+  Value low = word(byteOff);
+  Value high = word(r.addI(byteOff, 2 * int64_t(bits) - 4));
+  SmallVector<int64_t> pick;
+  SmallVector<int32_t> shifts;
+  for (int64_t i = 0; i < 16; ++i) {
+    pick.push_back(i < 8 ? 0 : 1);
+    shifts.push_back(int32_t(i < 8 ? i * bits : 32 - 8 * bits + (i - 8) * bits));
+  }
+  Value v = vector::ShuffleOp::create(b, r.loc, low, high, pick);
+  Value sh = arith::ConstantOp::create(
+      b, r.loc, DenseElementsAttr::get(vec(i32), ArrayRef<int32_t>(shifts)));
+  v = arith::ShRUIOp::create(b, r.loc, v, sh);
+  return arith::AndIOp::create(b, r.loc, v, r.splatI32((1 << bits) - 1, L));
+}
+} // namespace
+
 /// The `lanes` b-bit codes starting at byte `byteOff` (the first code
 /// starts at bit 0 of that byte) as vector<lanes x i32>.
-} // namespace
 
 Value unpackCodes(IRB &r, Value bytes, Value byteOff, unsigned bits,
                   int64_t lanes) {
   OpBuilder &b = r.b;
   int64_t nb = lanes * bits / 8;
+  if (lanes == 16 && bits >= 2 && bits <= 4)
+    return unpackByShifts(r, bytes, byteOff, bits);
   Value raw = vector::LoadOp::create(b, r.loc, vec(b.getI8Type(), nb), bytes,
                                      ValueRange{byteOff});
   Value wide = arith::ExtUIOp::create(b, r.loc, vec(b.getI32Type(), nb), raw);
@@ -137,13 +170,63 @@ Value chunkByte(IRB &r, Value base, Value k, unsigned bits) {
 // and the scale, so per 16 weights the work is the indices, one vpermps and
 // one FMA (no conversion, subtraction or per-group scale multiply).
 
-/// lane i = table[indices[i] mod 16] (vpermps).
-Value tableLookup(IRB &r, Value table, Value indices) {
-  return LLVM::CallIntrinsicOp::create(
-             r.b, r.loc, vec(r.b.getF32Type()),
-             r.b.getStringAttr("llvm.x86.avx512.permvar.sf.512"),
-             ValueRange{table, indices})
-      .getResult(0);
+/// What the target lets the decoders use for the lookup path.
+struct LookupIsa {
+  bool permute = false;    ///< AVX-512F: vpermps tables
+  bool multishift = false; ///< AVX-512 VBMI: vpmultishiftqb indices
+  bool permute8 = false;   ///< AVX2 without AVX-512: vpermps on 8 lanes
+};
+
+/// The decode GEMV's lookup path (GroupView::table) is set up where the
+/// target has AVX-512 only (addLookup; LUT codes with VBMI).
+constexpr LookupIsa kZmmLookup{/*permute=*/true};
+
+/// lane i = table[indices[i] mod 16] (`bits`-bit indices; table lane e
+/// holds entry e mod 2^bits). AVX-512: one vpermps on 16 lanes. AVX2
+/// (isa.permute8): one 8-lane vpermps per half of the indices on the
+/// table's low half (entries 0-7), and for 4-bit indices a second on its
+/// high half (entries 8-15), blended on index bit 3 (moved to the sign bit
+/// for vblendvps); where a gather from memory took the place of both.
+Value tableLookup(IRB &r, Value table, Value indices, LookupIsa isa,
+                  unsigned bits) {
+  OpBuilder &b = r.b;
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  if (!isa.permute8)
+    return LLVM::CallIntrinsicOp::create(
+               b, r.loc, vec(f32),
+               b.getStringAttr("llvm.x86.avx512.permvar.sf.512"),
+               ValueRange{table, indices})
+        .getResult(0);
+  auto half = [&](Value v, int64_t h) {
+    SmallVector<int64_t> lanes;
+    for (int64_t i = 0; i < 8; ++i)
+      lanes.push_back(h * 8 + i);
+    return vector::ShuffleOp::create(b, r.loc, v, v, lanes).getResult();
+  };
+  auto permute = [&](Value t, Value idx) {
+    return LLVM::CallIntrinsicOp::create(b, r.loc, vec(f32, 8),
+                                         b.getStringAttr("llvm.x86.avx2.permps"),
+                                         ValueRange{t, idx})
+        .getResult(0);
+  };
+  Value low = half(table, 0), high = bits > 3 ? half(table, 1) : Value();
+  SmallVector<Value> out;
+  for (int64_t h = 0; h < 2; ++h) {
+    Value idx = half(indices, h);
+    Value w = permute(low, idx);
+    if (high) {
+      Value upper = arith::CmpIOp::create(
+          b, r.loc, arith::CmpIPredicate::ne,
+          arith::AndIOp::create(b, r.loc, idx, r.splatI32(8, 8)),
+          arith::ConstantOp::create(b, r.loc, b.getZeroAttr(vec(i32, 8))));
+      w = arith::SelectOp::create(b, r.loc, upper, permute(high, idx), w);
+    }
+    out.push_back(w);
+  }
+  SmallVector<int64_t> all;
+  for (int64_t i = 0; i < 16; ++i)
+    all.push_back(i);
+  return vector::ShuffleOp::create(b, r.loc, out[0], out[1], all);
 }
 
 /// A uniform group's table: lane i = ((i mod 2^bits) - zero) * scale, the
@@ -217,11 +300,6 @@ SmallVector<Value> planeIndices(IRB &r, Value bytes, Value byteOff,
   return planes;
 }
 
-/// What the target lets the decoders use for the lookup path.
-struct LookupIsa {
-  bool permute = false;    ///< AVX-512F: vpermps tables
-  bool multishift = false; ///< AVX-512 VBMI: vpmultishiftqb indices
-};
 
 
 /// What a decoder yields for one (row, group): w_k = (raw_k - zero) * scale
@@ -268,6 +346,10 @@ void addLookup(IRB &r, GroupView &v, LookupIsa isa, Value codes, Value base,
 /// Takes the views of one group of each row of a block (in row order) and
 /// returns the next value of the accumulator.
 using Consumer = llvm::function_ref<Value(IRB &, ArrayRef<GroupView>)>;
+/// Takes a group's index g (its columns are [g * G, (g + 1) * G)), the
+/// views of the rows' group g and the accumulator; returns its next value.
+using GroupUse =
+    llvm::function_ref<Value(IRB &, Value g, ArrayRef<GroupView>, Value acc)>;
 
 /// Most rows a decoder handles at once (the decode GEMV's row block).
 constexpr int64_t kMaxRows = 4;
@@ -277,20 +359,36 @@ public:
   virtual ~Decoder() = default;
   /// Called before the groups of a block of consecutive rows.
   virtual void beginRows(IRB &, ValueRange /*rows*/) {}
-  virtual SmallVector<Value> initCarried(IRB &) { return {}; }
-  /// Emits group g of the consecutive `rows` (at most kMaxRows, all in one
-  /// tile of a mixed weight) and returns what `use` returned (the next
-  /// value of the accumulator `acc`); updates the carried values.
-  virtual Value group(IRB &r, ValueRange rows, Value g,
-                      SmallVectorImpl<Value> &carried, Value acc,
-                      Consumer use) = 0;
+  /// acc = use(g, views of the rows' group g, acc) for each of the
+  /// `groups` groups g of the consecutive `rows` (at most kMaxRows, all in
+  /// one tile of a mixed weight), in an order of the decoder's choosing;
+  /// returns the final acc.
+  virtual Value forEachGroup(IRB &r, ValueRange rows, int64_t groups,
+                             Value init, GroupUse use) = 0;
 };
 
-class DenseDecoder : public Decoder {
+/// A decoder whose groups all decode alike: one loop over g in order.
+class GroupwiseDecoder : public Decoder {
+public:
+  /// The views of group g of `rows`, given to `use`; returns its result.
+  virtual Value group(IRB &r, ValueRange rows, Value g, Consumer use) = 0;
+
+  Value forEachGroup(IRB &r, ValueRange rows, int64_t groups, Value init,
+                     GroupUse use) override {
+    return r.forReduce(r.idx(0), r.idx(groups), 1, init,
+                       [&](Value g, Value acc) {
+                         return group(r, rows, g,
+                                      [&](IRB &r, ArrayRef<GroupView> views) {
+                                        return use(r, g, views, acc);
+                                      });
+                       });
+  }
+};
+
+class DenseDecoder : public GroupwiseDecoder {
 public:
   DenseDecoder(Value values, int64_t k, int64_t g) : values(values), K(k), G(g) {}
-  Value group(IRB &r, ValueRange rows, Value g, SmallVectorImpl<Value> &,
-              Value acc, Consumer use) override {
+  Value group(IRB &r, ValueRange rows, Value g, Consumer use) override {
     SmallVector<GroupView> views;
     for (Value n : rows) {
       GroupView v;
@@ -309,14 +407,13 @@ private:
   int64_t K, G;
 };
 
-class UniformDecoder : public Decoder {
+class UniformDecoder : public GroupwiseDecoder {
 public:
   UniformDecoder(Value codes, ScaleSource scales, Value zeros, unsigned bits,
                  int64_t k, int64_t g, LookupIsa isa)
       : codes(codes), scales(scales), zeros(zeros), bits(bits), K(k), G(g),
         isa(isa) {}
-  Value group(IRB &r, ValueRange rows, Value g, SmallVectorImpl<Value> &,
-              Value acc, Consumer use) override {
+  Value group(IRB &r, ValueRange rows, Value g, Consumer use) override {
     SmallVector<GroupView> views;
     for (Value n : rows)
       views.push_back(view(r, n, g));
@@ -356,11 +453,12 @@ private:
   LookupIsa isa;
 };
 
-class LutDecoder : public Decoder {
+class LutDecoder : public GroupwiseDecoder {
 public:
   /// `row` is a kMaxRows x 16 float stack buffer; with `isa.permute` (AVX-512)
-  /// each row's table is held in one register and looked up with vpermps,
-  /// otherwise gathered from the buffer.
+  /// or `isa.permute8` (AVX2) each row's table is held in registers and
+  /// looked up with vpermps (tableLookup), otherwise gathered from the
+  /// buffer.
   LutDecoder(Value codes, Value lut, Value row, unsigned bits, int64_t k,
              int64_t g, LookupIsa isa)
       : codes(codes), lut(lut), row(row), bits(bits), K(k), G(g),
@@ -375,13 +473,12 @@ public:
         r.store(r.loadF32(lut, r.add(r.mulI(n, entries), r.remI(e, entries))),
                 row, {at, e});
       });
-      if (isa.permute)
+      if (isa.permute || isa.permute8)
         tables.push_back(vector::LoadOp::create(
             r.b, r.loc, vec(r.b.getF32Type()), row, ValueRange{at, r.idx(0)}));
     }
   }
-  Value group(IRB &r, ValueRange rows, Value g, SmallVectorImpl<Value> &,
-              Value acc, Consumer use) override {
+  Value group(IRB &r, ValueRange rows, Value g, Consumer use) override {
     SmallVector<GroupView> views;
     for (auto [i, n] : llvm::enumerate(rows))
       views.push_back(view(r, int64_t(i), n, g));
@@ -393,13 +490,13 @@ private:
     GroupView v;
     v.scale = r.f32(1.0);
     Value base = r.add(r.mulI(n, K), r.mulI(g, G));
-    Value table = isa.permute ? tables[i] : Value();
+    Value table = isa.permute || isa.permute8 ? tables[i] : Value();
     v.chunk = [this, base, table, i](IRB &r, Value k) -> Value {
       Value idx =
           unpackCodes(r, codes, chunkByte(r, base, k, bits), bits);
       OpBuilder &b = r.b;
-      if (isa.permute)
-        return tableLookup(r, table, idx);
+      if (table)
+        return tableLookup(r, table, idx, isa, bits);
       Value mask = arith::ConstantOp::create(
           b, r.loc, DenseElementsAttr::get(vec(b.getI1Type()), true));
       return vector::GatherOp::create(b, r.loc, vec(b.getF32Type()), row,
@@ -436,73 +533,114 @@ public:
     Value codes;
     Value rowGroupBase, zeroBitBase;
   };
-  /// `runBuf`: a 2 x 16 f32 stack buffer for a run's scales and zeros.
-  MixedDecoder(const Layout &l, int64_t k, Value pmap, Value offsets,
+  /// `runBuf`: a 2 x 16 f32 stack buffer for a run's scales and zeros;
+  /// `listBuf`: a stack buffer of listBufSize(precisions, groups) i32.
+  MixedDecoder(const Layout &l, Value pmap, Value offsets,
                std::vector<Precision> precisions, ScaleSource scales,
                Value zeros, Value slotIndex, Value slotValue, Value runBuf,
-               LookupIsa isa)
-      : l(l), K(k), pmap(pmap), offsets(offsets),
+               Value listBuf, LookupIsa isa)
+      : l(l), pmap(pmap), offsets(offsets),
         precisions(std::move(precisions)), scales(scales), zeros(zeros),
         slotIndex(slotIndex), slotValue(slotValue), runBuf(runBuf),
-        isa(isa) {}
+        listBuf(listBuf), isa(isa) {}
 
-  SmallVector<Value> initCarried(IRB &r) override {
-    return SmallVector<Value>(precisions.size(), r.idx(0));
+  /// i32 words of the list buffer: per precision the list of a tile's
+  /// column groups, the counts, and the tile they are for.
+  static int64_t listBufSize(int64_t precisions, int64_t groups) {
+    return precisions * groups + precisions + 1;
+  }
+  /// Marks the list buffer as holding no tile's lists (once per task).
+  static void clearLists(IRB &r, Value listBuf, int64_t precisions,
+                         int64_t groups) {
+    r.store(r.i32(-1), listBuf, r.idx(precisions * groups + precisions));
   }
 
-  Value group(IRB &r, ValueRange rows, Value g,
-              SmallVectorImpl<Value> &carried, Value acc,
-              Consumer use) override {
-    OpBuilder &b = r.b;
-    int64_t G = l.group, T = l.tile, P = int64_t(precisions.size());
-    // All rows are in one row block: one precision, one switch.
+  /// Precision by precision, a loop over the tile's column groups of that
+  /// precision (listed once per tile, listTile): each loop body decodes
+  /// one precision, with no switch on the precision map, and the
+  /// tile-group's index in its stream is the list position plus the row
+  /// block's offset. Groups are accumulated in that order, not in column
+  /// order (a reordering of the sum, as the GPU's split-K is).
+  Value forEachGroup(IRB &r, ValueRange rows, int64_t groups, Value init,
+                     GroupUse use) override {
+    int64_t T = l.tile, P = int64_t(precisions.size());
     Value rb = r.divI(rows.front(), T);
-    Value t = r.add(r.mulI(rb, K / G), g);
-    Value p = r.toIndex(r.loadBitsScalar(pmap, r.mulI(t, 2), 2));
-    SmallVector<int64_t> cases;
-    for (int64_t q = 0; q < P; ++q)
-      cases.push_back(q);
-    auto sw = scf::IndexSwitchOp::create(b, r.loc, TypeRange{acc.getType()},
-                                         p, cases, cases.size());
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&sw.getDefaultRegion().emplaceBlock());
-      scf::YieldOp::create(b, r.loc, acc);
-    }
+    listTile(r, rb, groups);
+    // The block's rows lie in one run of 16 rows of the tile (blocks of
+    // at most kMaxRows start at multiples of their size).
+    Value rr0 = r.remI(rows.front(), T);
+    Value acc = init;
     for (int64_t q = 0; q < P; ++q) {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&sw.getCaseRegions()[q].emplaceBlock());
       const Precision &prec = precisions[q];
-      Value si = r.add(r.loadIndexU(offsets, r.addI(r.mulI(rb, P), q)),
-                       carried[q]);
-      Value rr0 = r.remI(rows.front(), T);
-      // The block's rows lie in one run of 16 rows of the tile (blocks of
-      // at most kMaxRows start at multiples of their size).
-      Value lane0;
-      if (prec.bits != 16) {
-        prefetchAhead(r, prec, si, rr0, int64_t(rows.size()));
-        if (vectorScales()) {
-          Value run = r.mulI(r.divI(rr0, L), L);
-          runScalesAndZeros(r, prec, r.add(r.mulI(si, T), run));
-          lane0 = r.sub(rr0, run);
+      Value count = r.loadIndexU(listBuf, r.idx(P * groups + q));
+      Value first = r.loadIndexU(offsets, r.addI(r.mulI(rb, P), q));
+      acc = r.forReduce(r.idx(0), count, 1, acc, [&](Value j, Value acc) {
+        Value g = r.loadIndexU(listBuf, r.addI(j, q * groups));
+        Value si = r.add(first, j);
+        Value lane0;
+        if (prec.bits != 16) {
+          prefetchAhead(r, prec, si, rr0, int64_t(rows.size()));
+          if (vectorScales()) {
+            Value run = r.mulI(r.divI(rr0, L), L);
+            runScalesAndZeros(r, prec, r.add(r.mulI(si, T), run));
+            lane0 = r.sub(rr0, run);
+          }
         }
-      }
-      SmallVector<GroupView> views;
-      for (auto [i, n] : llvm::enumerate(rows))
-        views.push_back(view(r, prec, si, r.remI(n, T),
-                             lane0 ? r.addI(lane0, int64_t(i)) : Value()));
-      scf::YieldOp::create(b, r.loc, use(r, views));
+        SmallVector<GroupView> views;
+        for (auto [i, n] : llvm::enumerate(rows))
+          views.push_back(view(r, prec, si, r.remI(n, T),
+                               lane0 ? r.addI(lane0, int64_t(i)) : Value()));
+        return use(r, g, views, acc);
+      });
     }
-    for (int64_t q = 0; q < P; ++q) {
-      Value is = arith::CmpIOp::create(b, r.loc, arith::CmpIPredicate::eq, p,
-                                       r.idx(q));
-      carried[q] = arith::SelectOp::create(b, r.loc, is, r.addI(carried[q], 1),
-                                           carried[q]);
-    }
-    return sw.getResult(0);
+    return acc;
   }
 
 private:
+  /// Unless the list buffer holds tile row block rb's lists already (the
+  /// blocks of a tile run one after another): lists rb's column groups by
+  /// precision, in column order, with their counts. A precision-map entry
+  /// past the layout's precisions (a package the loader would refuse) is
+  /// taken as the last precision, so that the lists stay in the buffer.
+  void listTile(IRB &r, Value rb, int64_t groups) {
+    OpBuilder &b = r.b;
+    int64_t P = int64_t(precisions.size());
+    Value tag = r.idx(P * groups + P);
+    Value stale =
+        arith::CmpIOp::create(b, r.loc, arith::CmpIPredicate::ne,
+                              r.loadIndexU(listBuf, tag), rb);
+    auto ifOp = scf::IfOp::create(b, r.loc, stale, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    SmallVector<Value> zeros(size_t(P), r.idx(0));
+    SmallVector<Value> counts = r.forReduceN(
+        r.idx(0), r.idx(groups), 1, zeros, [&](Value g, ValueRange c) {
+          Value t = r.add(r.mulI(rb, groups), g);
+          Value p = r.minI(r.toIndex(r.loadBitsScalar(pmap, r.mulI(t, 2), 2)),
+                           r.idx(P - 1));
+          SmallVector<Value> next(c);
+          Value at = c[0];
+          for (int64_t q = 1; q < P; ++q)
+            at = arith::SelectOp::create(b, r.loc, isPrecision(r, p, q), c[q],
+                                         at);
+          r.store(asI32(r, g), listBuf, r.add(r.mulI(p, groups), at));
+          for (int64_t q = 0; q < P; ++q)
+            next[q] = arith::SelectOp::create(b, r.loc, isPrecision(r, p, q),
+                                              r.addI(c[q], 1), c[q]);
+          return next;
+        });
+    for (int64_t q = 0; q < P; ++q)
+      r.store(asI32(r, counts[q]), listBuf, r.idx(P * groups + q));
+    r.store(asI32(r, rb), listBuf, tag);
+  }
+  static Value asI32(IRB &r, Value index) {
+    return arith::IndexCastOp::create(r.b, r.loc, r.b.getI32Type(), index);
+  }
+  static Value isPrecision(IRB &r, Value p, int64_t q) {
+    return arith::CmpIOp::create(r.b, r.loc, arith::CmpIPredicate::eq, p,
+                                 r.idx(q));
+  }
+
   /// Tile-groups a row block's codes are prefetched ahead of their use.
   /// A block reads 4 of a tile-group's 16+ rows and then moves on to the
   /// next tile-group, a pattern the hardware prefetchers follow poorly.
@@ -641,39 +779,12 @@ private:
   }
 
   const Layout &l;
-  int64_t K;
   Value pmap, offsets;
   std::vector<Precision> precisions;
   ScaleSource scales;
-  Value zeros, slotIndex, slotValue, runBuf;
+  Value zeros, slotIndex, slotValue, runBuf, listBuf;
   LookupIsa isa;
 };
-
-/// for g in groups: acc = use(g, views of the rows' group g, acc), with the
-/// decoder's carried values threaded through; returns the final acc.
-Value forEachGroup(
-    IRB &r, Decoder &dec, ValueRange rows, int64_t groups, Value init,
-    llvm::function_ref<Value(IRB &, Value g, ArrayRef<GroupView>, Value acc)>
-        use) {
-  OpBuilder &b = r.b;
-  SmallVector<Value> inits{init};
-  inits.append(dec.initCarried(r));
-  auto loop =
-      scf::ForOp::create(b, r.loc, r.idx(0), r.idx(groups), r.idx(1), inits);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(loop.getBody());
-  Value g = loop.getInductionVar();
-  Value acc = loop.getRegionIterArgs()[0];
-  SmallVector<Value> carried(loop.getRegionIterArgs().drop_front());
-  Value next = dec.group(r, rows, g, carried, acc,
-                         [&](IRB &r, ArrayRef<GroupView> views) {
-                           return use(r, g, views, acc);
-                         });
-  SmallVector<Value> yields{next};
-  yields.append(carried);
-  scf::YieldOp::create(b, r.loc, yields);
-  return loop.getResult(0);
-}
 
 /// The sum of a vector's lanes, in any order (a tree of shuffles and adds).
 Value reduceAdd(IRB &r, Value v) {
@@ -712,8 +823,8 @@ void storeGroup(IRB &r, const GroupView &v, int64_t G,
 void dequantizeRows(IRB &r, Decoder &dec, ValueRange rows, int64_t K,
                     int64_t G, Value dst, ValueRange dstRows) {
   dec.beginRows(r, rows);
-  forEachGroup(
-      r, dec, rows, K / G, r.f32(0.0),
+  dec.forEachGroup(
+      r, rows, K / G, r.f32(0.0),
       [&](IRB &r, Value g, ArrayRef<GroupView> views, Value acc) {
         Value gk = r.mulI(g, G);
         for (size_t i = 0; i < views.size(); ++i) {
@@ -804,7 +915,7 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     // A view's weights for the raw codes or indices `c` of one chunk.
     auto weights = [&](size_t i, Value c) -> Value {
       if (lookup)
-        return tableLookup(r, views[i].table, c);
+        return tableLookup(r, views[i].table, c, kZmmLookup, 4);
       return zeros[i] ? arith::SubFOp::create(r.b, r.loc, c, zeros[i])
                             .getResult()
                       : c;
@@ -912,7 +1023,7 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     }
     return acc;
   };
-  Value acc = forEachGroup(r, dec, rows, K / G, init, gemv);
+  Value acc = dec.forEachGroup(r, rows, K / G, init, gemv);
   for (int64_t i = 0; i < R; ++i) {
     Value rowAcc =
         vector::ExtractOp::create(r.b, r.loc, acc, ArrayRef<int64_t>{i * C});
@@ -1101,7 +1212,8 @@ std::unique_ptr<Decoder> makeDecoder(IRB &r, WeightSource &src,
     }
     return *v;
   };
-  LookupIsa isa{env.avx512, env.avx512 && env.vbmi};
+  LookupIsa isa{env.avx512, env.avx512 && env.vbmi,
+                env.avx2 && !env.avx512};
   std::unique_ptr<Decoder> dec;
   switch (l.scheme) {
   case Scheme::Dense:
@@ -1145,11 +1257,17 @@ std::unique_ptr<Decoder> makeDecoder(IRB &r, WeightSource &src,
     bool slots = l.outliers == OutlierKind::Slots;
     Value runBuf = memref::AllocaOp::create(
         b, r.loc, MemRefType::get({2, L}, f32), b.getI64IntegerAttr(64));
+    int64_t P = int64_t(precs.size());
+    Value listBuf = memref::AllocaOp::create(
+        b, r.loc,
+        MemRefType::get({MixedDecoder::listBufSize(P, K / G)}, b.getI32Type()),
+        b.getI64IntegerAttr(64));
+    MixedDecoder::clearLists(r, listBuf, P, K / G);
     dec = std::make_unique<MixedDecoder>(
-        l, K, view("pmap"), view("offsets"), precs, s,
+        l, view("pmap"), view("offsets"), precs, s,
         l.asymmetric ? view("zeros", true) : Value(),
         slots ? view("slot_index", true) : Value(),
-        slots ? view("slot_value", true) : Value(), runBuf, isa);
+        slots ? view("slot_value", true) : Value(), runBuf, listBuf, isa);
     break;
   }
   case Scheme::Quik:

@@ -20,7 +20,8 @@
 // LUT) looks its weights up instead: a 16-lane table per group holds the
 // dequantized value of every code, vpermps maps code indices (16-byte plane
 // blocks widened, or with VBMI one 8-byte read and one vpmultishiftqb per
-// 16 codes) to weights, one FMA each; see "The lookup path" below.
+// 16 codes) to weights, one FMA each; see "The lookup path" below. With
+// AVX2 the same for 2-bit codes and LUT codes, 8 lanes a vpermps.
 //
 // Mixed weights list each tile's column groups by precision once (from the
 // precision map), then run one loop per precision over its list, so no
@@ -53,7 +54,8 @@ VectorType vec(Type elem, int64_t lanes = L) {
 /// broadcasts, 2 shifts and 2 ands per 16 codes, where the byte-wise path
 /// below widens and shuffles (AVX2 has no cross-lane byte shuffle, so that
 /// took dozens of instructions for 3-bit codes). Reads stay in the chunk.
-Value unpackByShifts(IRB &r, Value bytes, Value byteOff, unsigned bits) {
+Value unpackByShifts(IRB &r, Value bytes, Value byteOff, unsigned bits,
+                     bool mask = true) {
   OpBuilder &b = r.b;
   Type i32 = b.getI32Type();
   auto word = [&](Value at) {
@@ -73,6 +75,8 @@ Value unpackByShifts(IRB &r, Value bytes, Value byteOff, unsigned bits) {
   Value sh = arith::ConstantOp::create(
       b, r.loc, DenseElementsAttr::get(vec(i32), ArrayRef<int32_t>(shifts)));
   v = arith::ShRUIOp::create(b, r.loc, v, sh);
+  if (!mask)
+    return v;
   return arith::AndIOp::create(b, r.loc, v, r.splatI32((1 << bits) - 1, L));
 }
 } // namespace
@@ -163,9 +167,9 @@ Value chunkByte(IRB &r, Value base, Value k, unsigned bits) {
   return r.add(r.divI(r.mulI(base, bits), 8), r.divI(r.mulI(k, bits), 8));
 }
 
-// The lookup path (AVX-512): a group's 2-, 3- or 4-bit codes index a
-// 16-lane table of its dequantized weights with vpermps, which reads only
-// the low 4 bits of each index. Tables repeat every 2^bits lanes, so the
+// The lookup path (AVX-512; AVX2, see tableLookup): a group's 2-, 3- or
+// 4-bit codes index a 16-lane table of its dequantized weights with
+// vpermps, which reads only the low 4 bits of each index (3 on AVX2). Tables repeat every 2^bits lanes, so the
 // bits of an index above its code need no mask; the table applies the zero
 // and the scale, so per 16 weights the work is the indices, one vpermps and
 // one FMA (no conversion, subtraction or per-group scale multiply).
@@ -176,10 +180,6 @@ struct LookupIsa {
   bool multishift = false; ///< AVX-512 VBMI: vpmultishiftqb indices
   bool permute8 = false;   ///< AVX2 without AVX-512: vpermps on 8 lanes
 };
-
-/// The decode GEMV's lookup path (GroupView::table) is set up where the
-/// target has AVX-512 only (addLookup; LUT codes with VBMI).
-constexpr LookupIsa kZmmLookup{/*permute=*/true};
 
 /// lane i = table[indices[i] mod 16] (`bits`-bit indices; table lane e
 /// holds entry e mod 2^bits). AVX-512: one vpermps on 16 lanes. AVX2
@@ -319,8 +319,12 @@ struct GroupView {
   /// The lookup path, where the decoder has one: `table` (vector<16xf32>)
   /// maps an index to its weight with scale and zero applied; `indices(k)`
   /// gives columns k..k+15 as indices, `planeIndices(k)` the planes of the
-  /// 16-byte block at k (the order of `planes`).
+  /// 16-byte block at k (the order of `planes`). Indices may carry higher
+  /// bits (a lookup uses the low `lookupBits`); tableLookup with
+  /// `lookupIsa`.
   Value table;
+  LookupIsa lookupIsa;
+  unsigned lookupBits = 0;
   std::function<Value(IRB &, Value k)> indices;
   std::function<SmallVector<Value>(IRB &, Value k)> planeIndices;
 };
@@ -329,9 +333,15 @@ struct GroupView {
 /// indices where it has planes, multishift indices for any chunk.
 void addLookup(IRB &r, GroupView &v, LookupIsa isa, Value codes, Value base,
                unsigned bits) {
-  if (!isa.permute || bits > 4)
+  // AVX2: 2-bit codes only (znver3, uniform GEMV, alternating runs):
+  // 2-bit gained, 5.0-5.1 -> 5.8-5.9 GB/s; 3-bit lost a little, 8.5-9.3
+  // unpacked against 8.2-8.8 looked up; a 4-bit table takes two lookups and
+  // a blend per 8 lanes and lost by half (10.5 against 5.3-5.5).
+  if (!(isa.permute || (isa.permute8 && bits == 2)) || bits > 4)
     return;
   v.table = uniformTable(r, bits, v.zero, v.scale);
+  v.lookupIsa = isa;
+  v.lookupBits = bits;
   if (v.planeBits)
     v.planeIndices = [codes, base, bits](IRB &r, Value k) {
       return planeIndices(r, codes, chunkByte(r, base, k, bits), bits);
@@ -340,6 +350,11 @@ void addLookup(IRB &r, GroupView &v, LookupIsa isa, Value codes, Value base,
     v.indices = [codes, base, bits](IRB &r, Value k) {
       return multishiftIndices(r, codes, chunkByte(r, base, k, bits),
                                bits);
+    };
+  else if (isa.permute8)
+    v.indices = [codes, base, bits](IRB &r, Value k) {
+      return unpackByShifts(r, codes, chunkByte(r, base, k, bits), bits,
+                            /*mask=*/false);
     };
 }
 
@@ -503,13 +518,18 @@ private:
                                       ValueRange{r.idx(i), r.idx(0)}, idx,
                                       mask, r.splatF32(0.0, L));
     };
-    if (isa.multishift && bits <= 4) {
+    if ((isa.multishift || isa.permute8) && bits <= 4) {
       v.table = table;
+      v.lookupIsa = isa;
+      v.lookupBits = bits;
       Value codes = this->codes;
       unsigned bits = this->bits;
-      v.indices = [codes, base, bits](IRB &r, Value k) {
-        return multishiftIndices(r, codes, chunkByte(r, base, k, bits),
-                                 bits);
+      LookupIsa isa = this->isa;
+      v.indices = [codes, base, bits, isa](IRB &r, Value k) {
+        Value at = chunkByte(r, base, k, bits);
+        return isa.multishift ? multishiftIndices(r, codes, at, bits)
+                              : unpackByShifts(r, codes, at, bits,
+                                               /*mask=*/false);
       };
     }
     return v;
@@ -915,7 +935,8 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     // A view's weights for the raw codes or indices `c` of one chunk.
     auto weights = [&](size_t i, Value c) -> Value {
       if (lookup)
-        return tableLookup(r, views[i].table, c, kZmmLookup, 4);
+        return tableLookup(r, views[i].table, c, views[i].lookupIsa,
+                           views[i].lookupBits);
       return zeros[i] ? arith::SubFOp::create(r.b, r.loc, c, zeros[i])
                             .getResult()
                       : c;

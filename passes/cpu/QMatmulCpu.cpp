@@ -894,6 +894,25 @@ Value planeOrderX(IRB &r, Value x, int64_t K, unsigned bits) {
   return xp;
 }
 
+/// The sum of each K-group's activations (x: one row of K), in a stack
+/// buffer of K / G floats.
+Value groupSumsX(IRB &r, Value x, int64_t K, int64_t G) {
+  Value sums = memref::AllocaOp::create(
+      r.b, r.loc, MemRefType::get({K / G}, r.b.getF32Type()),
+      r.b.getI64IntegerAttr(64));
+  r.forLoop(r.idx(0), r.idx(K / G), 1, [&](Value g) {
+    Value gk = r.mulI(g, G);
+    Value v = r.forReduce(r.idx(0), r.idx(G), L, r.splatF32(0.0, L),
+                          [&](Value k, Value acc) {
+                            return arith::AddFOp::create(
+                                r.b, r.loc, acc,
+                                r.vloadF32(x, {r.idx(0), r.add(gk, k)}, L));
+                          });
+    r.store(reduceAdd(r, v), sums, g);
+  });
+  return sums;
+}
+
 /// The decode GEMV (M = 1) of rows [n0, n0 + R): one vector accumulator
 /// per row (vector<R x 16>); per group and row
 ///   acc[i] += scale[i] * sum_chunks (raw[i] - zero[i]) * x   (lane-wise),
@@ -901,7 +920,7 @@ Value planeOrderX(IRB &r, Value x, int64_t K, unsigned bits) {
 /// row at the end.
 void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
                   int64_t K, int64_t G, Value n0,
-                  const std::map<unsigned, Value> &xPlanes) {
+                  const std::map<unsigned, Value> &xPlanes, Value xSums) {
   Type f32 = r.b.getF32Type();
   SmallVector<Value> rows;
   for (int64_t i = 0; i < R; ++i)
@@ -919,12 +938,6 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
   auto gemv = [&](IRB &r, Value g, ArrayRef<GroupView> views,
                   Value acc) -> Value {
     Value gk = r.mulI(g, G);
-    SmallVector<Value> zeros;
-    for (const GroupView &v : views)
-      zeros.push_back(v.zero ? vector::BroadcastOp::create(r.b, r.loc,
-                                                           vec(f32), v.zero)
-                                   .getResult()
-                             : Value());
     const GroupView &v0 = views.front();
     auto xp = xPlanes.find(v0.planeBits);
     bool planes = v0.planeBits && xp != xPlanes.end();
@@ -932,6 +945,18 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     // block come from one decoder and precision, so v0 speaks for all).
     bool lookup = v0.table && (planes ? bool(v0.planeIndices)
                                       : bool(v0.indices));
+    // Unpacked codes leave the zero out of the chunk loop:
+    // sum((c - z) x) = sum(c x) - z sum(x), with the group's activation
+    // sum computed once per task (one subtraction per 16 codes saved).
+    Value xs;
+    if (!lookup && xSums && v0.zero)
+      xs = r.load(xSums, g);
+    SmallVector<Value> zeros;
+    for (const GroupView &v : views)
+      zeros.push_back(v.zero && !xs ? vector::BroadcastOp::create(
+                                          r.b, r.loc, vec(f32), v.zero)
+                                          .getResult()
+                                    : Value());
     // A view's weights for the raw codes or indices `c` of one chunk.
     auto weights = [&](size_t i, Value c) -> Value {
       if (lookup)
@@ -1018,6 +1043,13 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
         Value sum = all[i * A];
         for (int64_t a = 1; a < A; ++a)
           sum = arith::AddFOp::create(r.b, r.loc, sum, all[i * A + a]);
+        if (xs && v.zero) {
+          Value minus = arith::NegFOp::create(r.b, r.loc, r.fmul(v.zero, xs));
+          sum = arith::AddFOp::create(
+              r.b, r.loc, sum,
+              vector::InsertOp::create(r.b, r.loc, minus, r.splatF32(0.0, L),
+                                       ArrayRef<int64_t>{0}));
+        }
         Value chain0 = vector::ExtractOp::create(r.b, r.loc, acc,
                                                  ArrayRef<int64_t>{row0});
         Value scale =
@@ -1172,8 +1204,9 @@ void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
   for (unsigned bits : planeWidths)
     if (G % planeBlock(bits) == 0)
       xPlanes[bits] = planeOrderX(r, x, K, bits);
+  Value xSums = groupSumsX(r, x, K, G);
   blocked(rowBlock, [&](Value n0, int64_t R) {
-    emitGemvRows(r, dec, x, y, R, K, G, n0, xPlanes);
+    emitGemvRows(r, dec, x, y, R, K, G, n0, xPlanes, xSums);
   });
 }
 

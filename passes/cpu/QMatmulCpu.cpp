@@ -1094,6 +1094,19 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
 /// activations from L2; Llama-2-7B-shaped prefill, 4 alternating runs:
 /// uniform 4-bit 201-238 -> 226-247 tok/s, fp32 199-242 -> 234-276.
 constexpr int64_t kGemmRows = 8, kGemmTokens = 3;
+/// The prefill GEMM's register block: rows x tokens accumulators of 16
+/// lanes. kGemmRows x kGemmTokens with 32 vector registers (AVX-512: 24
+/// zmm). With 16 (AVX2) a 16-lane accumulator takes two ymm registers and
+/// 8 x 3 of them spilled: the loop reloaded and stored accumulators around
+/// every FMA (znver3: ~400 stack accesses per prefill task); there 2 rows x
+/// 2 tokens (8 ymm accumulators, 4 for activations, 2 for weights).
+struct RegisterBlock {
+  int64_t rows, tokens;
+};
+RegisterBlock gemmRegisterBlock(bool avx512) {
+  return avx512 ? RegisterBlock{kGemmRows, kGemmTokens} : RegisterBlock{2, 2};
+}
+
 /// Columns per K-chunk of the prefill GEMM: the R dequantized rows' chunk
 /// (R x 4 KiB) stays in the L1 cache while every token block passes over
 /// it, where whole rows of a wide K (4 x 16 KiB at K = 4096) came from L2
@@ -1107,7 +1120,8 @@ constexpr int64_t kGemmChunk = 1024;
 /// activation vector loaded once per block), one reduction per (row,
 /// token) and chunk, added into y.
 void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
-                  int64_t K, int64_t G, Value n0, Value wbuf) {
+                  int64_t K, int64_t G, Value n0, Value wbuf,
+                  RegisterBlock block) {
   Type f32 = r.b.getF32Type();
   SmallVector<Value> rows, slots;
   for (int64_t i = 0; i < R; ++i) {
@@ -1120,7 +1134,9 @@ void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
     dequantizeRows(r, dec, ArrayRef<Value>(rows).slice(i, n), K, G, wbuf,
                    ArrayRef<Value>(slots).slice(i, n));
   }
-  auto tokens = [&](Value k0, Value k1, Value m0, int64_t T) {
+  // Rows [i0, i0 + R) of the dequantized block against tokens m0.. m0 + T.
+  auto tokens = [&](Value k0, Value k1, Value m0, int64_t i0, int64_t R,
+                    int64_t T) {
     SmallVector<Value> zeros(R * T, r.splatF32(0.0, L));
     SmallVector<Value> accs = r.forReduceN(
         k0, k1, L, zeros, [&](Value k, ValueRange a) {
@@ -1128,7 +1144,7 @@ void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
           SmallVector<Value> ws, xs;
           for (int64_t i = 0; i < R; ++i)
             ws.push_back(vector::LoadOp::create(r.b, r.loc, vec(f32), wbuf,
-                                                ValueRange{r.idx(i), k}));
+                                                ValueRange{r.idx(i0 + i), k}));
           for (int64_t t = 0; t < T; ++t)
             xs.push_back(r.vloadF32(x, {r.addI(m0, t), k}, L));
           for (int64_t i = 0; i < R; ++i)
@@ -1142,19 +1158,24 @@ void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
                                         k0, r.idx(0));
     for (int64_t i = 0; i < R; ++i)
       for (int64_t t = 0; t < T; ++t) {
-        SmallVector<Value> at{r.addI(m0, t), rows[i]};
+        SmallVector<Value> at{r.addI(m0, t), rows[i0 + i]};
         Value before = arith::SelectOp::create(r.b, r.loc, first, r.f32(0.0),
                                                r.load(y, at));
         r.store(r.fadd(before, reduceAdd(r, accs[i * T + t])), y, at);
       }
   };
-  Value blockEnd = r.mulI(r.divI(m, kGemmTokens), kGemmTokens);
+  int64_t T = block.tokens;
+  Value blockEnd = r.mulI(r.divI(m, T), T);
   r.forLoop(r.idx(0), r.idx(K), kGemmChunk, [&](Value k0) {
     Value k1 = K % kGemmChunk == 0 ? r.addI(k0, kGemmChunk)
                                    : r.minI(r.addI(k0, kGemmChunk), r.idx(K));
-    r.forLoop(r.idx(0), blockEnd, kGemmTokens,
-              [&](Value m0) { tokens(k0, k1, m0, kGemmTokens); });
-    r.forLoop(blockEnd, m, 1, [&](Value m0) { tokens(k0, k1, m0, 1); });
+    for (int64_t i0 = 0; i0 < R; i0 += block.rows) {
+      int64_t rs = std::min(block.rows, R - i0);
+      r.forLoop(r.idx(0), blockEnd, T,
+                [&](Value m0) { tokens(k0, k1, m0, i0, rs, T); });
+      r.forLoop(blockEnd, m, 1,
+                [&](Value m0) { tokens(k0, k1, m0, i0, rs, 1); });
+    }
   });
 }
 
@@ -1177,7 +1198,8 @@ int64_t gemvRowBlock(const Layout &l, int64_t K) {
 void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
               bool singleRow, int64_t N, int64_t K, int64_t G,
               int64_t rowsPerTask, Value rowBegin, Value rowEnd, Value wbuf,
-              ArrayRef<unsigned> planeWidths, int64_t rowBlock) {
+              ArrayRef<unsigned> planeWidths, int64_t rowBlock,
+              RegisterBlock block) {
   // A task's rows are [k * rowsPerTask, min(N, (k + 1) * rowsPerTask)): when
   // the block divides both, no block is ever cut and no tail loop is needed
   // (each tail is a second copy of the decoder's code).
@@ -1195,7 +1217,7 @@ void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
   };
   if (!singleRow) {
     blocked(kGemmRows, [&](Value n0, int64_t R) {
-      emitGemmRows(r, dec, x, y, m, R, K, G, n0, wbuf);
+      emitGemmRows(r, dec, x, y, m, R, K, G, n0, wbuf, block);
     });
     return;
   }
@@ -1423,7 +1445,8 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, const ProductSpec &product,
               (l.scheme == Scheme::Uniform || l.scheme == Scheme::Mixed))
             planeWidths.push_back(unsigned(bits));
         emitRows(r, *dec, tx, ty, tm, singleRow, N, K, G, rowsPerTask, lo,
-                 hi, wbuf, planeWidths, gemvRowBlock(l, K));
+                 hi, wbuf, planeWidths, gemvRowBlock(l, K),
+                 gemmRegisterBlock(env.avx512));
       });
   if (failedStreams)
     return op->emitOpError() << "'" << w.name << "': a stream its layout "

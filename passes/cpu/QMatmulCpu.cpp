@@ -328,6 +328,19 @@ struct GroupView {
   std::function<Value(IRB &, Value k)> indices;
   std::function<SmallVector<Value>(IRB &, Value k)> planeIndices;
 };
+/// Lookup indices of the 16 codes at group offset k (unmasked: a lookup
+/// reads only the low bits): vpmultishiftqb with VBMI, else per-lane
+/// shifts.
+std::function<Value(IRB &, Value)> chunkIndices(LookupIsa isa, Value codes,
+                                                Value base, unsigned bits) {
+  return [isa, codes, base, bits](IRB &r, Value k) {
+    Value at = chunkByte(r, base, k, bits);
+    return isa.multishift
+               ? multishiftIndices(r, codes, at, bits)
+               : unpackByShifts(r, codes, at, bits, /*mask=*/false);
+  };
+}
+
 /// Gives `v` (a group of `bits`-bit codes from element `base` of `codes`,
 /// its scale and zero set) the lookup path the target allows: plane
 /// indices where it has planes, multishift indices for any chunk.
@@ -346,16 +359,8 @@ void addLookup(IRB &r, GroupView &v, LookupIsa isa, Value codes, Value base,
     v.planeIndices = [codes, base, bits](IRB &r, Value k) {
       return planeIndices(r, codes, chunkByte(r, base, k, bits), bits);
     };
-  if (isa.multishift)
-    v.indices = [codes, base, bits](IRB &r, Value k) {
-      return multishiftIndices(r, codes, chunkByte(r, base, k, bits),
-                               bits);
-    };
-  else if (isa.permute8)
-    v.indices = [codes, base, bits](IRB &r, Value k) {
-      return unpackByShifts(r, codes, chunkByte(r, base, k, bits), bits,
-                            /*mask=*/false);
-    };
+  if (isa.multishift || isa.permute8)
+    v.indices = chunkIndices(isa, codes, base, bits);
 }
 
 /// Takes the views of one group of each row of a block (in row order) and
@@ -522,15 +527,7 @@ private:
       v.table = table;
       v.lookupIsa = isa;
       v.lookupBits = bits;
-      Value codes = this->codes;
-      unsigned bits = this->bits;
-      LookupIsa isa = this->isa;
-      v.indices = [codes, base, bits, isa](IRB &r, Value k) {
-        Value at = chunkByte(r, base, k, bits);
-        return isa.multishift ? multishiftIndices(r, codes, at, bits)
-                              : unpackByShifts(r, codes, at, bits,
-                                               /*mask=*/false);
-      };
+      v.indices = chunkIndices(isa, codes, base, bits);
     }
     return v;
   }
@@ -1195,11 +1192,13 @@ int64_t gemvRowBlock(const Layout &l, int64_t K) {
 /// Output rows [rowBegin, rowEnd) of y[M x N] = x[M x K] * W^T: blocks of
 /// `rowBlock` rows for the decode GEMV, of kGemmRows rows for the prefill
 /// GEMM (then single rows for the tails). wbuf: kGemmRows x K floats.
+/// zeroSums: the GEMV takes zeros out of its chunk loop (uniform, mixed),
+/// so it needs each group's activation sum.
 void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
               bool singleRow, int64_t N, int64_t K, int64_t G,
               int64_t rowsPerTask, Value rowBegin, Value rowEnd, Value wbuf,
               ArrayRef<unsigned> planeWidths, int64_t rowBlock,
-              RegisterBlock block) {
+              RegisterBlock block, bool zeroSums) {
   // A task's rows are [k * rowsPerTask, min(N, (k + 1) * rowsPerTask)): when
   // the block divides both, no block is ever cut and no tail loop is needed
   // (each tail is a second copy of the decoder's code).
@@ -1226,7 +1225,7 @@ void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
   for (unsigned bits : planeWidths)
     if (G % planeBlock(bits) == 0)
       xPlanes[bits] = planeOrderX(r, x, K, bits);
-  Value xSums = groupSumsX(r, x, K, G);
+  Value xSums = zeroSums ? groupSumsX(r, x, K, G) : Value();
   blocked(rowBlock, [&](Value n0, int64_t R) {
     emitGemvRows(r, dec, x, y, R, K, G, n0, xPlanes, xSums);
   });
@@ -1446,7 +1445,9 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, const ProductSpec &product,
             planeWidths.push_back(unsigned(bits));
         emitRows(r, *dec, tx, ty, tm, singleRow, N, K, G, rowsPerTask, lo,
                  hi, wbuf, planeWidths, gemvRowBlock(l, K),
-                 gemmRegisterBlock(env.avx512));
+                 gemmRegisterBlock(env.avx512),
+                 /*zeroSums=*/l.scheme == Scheme::Uniform ||
+                     l.scheme == Scheme::Mixed);
       });
   if (failedStreams)
     return op->emitOpError() << "'" << w.name << "': a stream its layout "

@@ -11,7 +11,7 @@
 //   gemv (M = 1):  acc[row] += scale * sum_k (raw_k - zero) * x_k, lane-wise
 //                  in one vector accumulator per row, one reduction per row;
 //                  blocks of 4 rows share each activation load (mixed
-//                  weights and K > 8192, see gemvRowBlock).
+//                  weights; with AVX-512 also K > 8192, see gemvRowBlock).
 //   gemm (M > 1):  blocks of 8 rows are dequantized once into a stack
 //                  buffer, then multiplied with blocks of 3 input rows in
 //                  24 vector accumulators, K-chunk by K-chunk.
@@ -21,7 +21,8 @@
 // dequantized value of every code, vpermps maps code indices (16-byte plane
 // blocks widened, or with VBMI one 8-byte read and one vpmultishiftqb per
 // 16 codes) to weights, one FMA each; see "The lookup path" below. With
-// AVX2 the same for 2-bit codes and LUT codes, 8 lanes a vpermps.
+// AVX2 the same for 2-bit codes (in-lane vpermilps: 4 entries fit a
+// 128-bit lane) and LUT codes (8 lanes a vpermps).
 //
 // Mixed weights list each tile's column groups by precision once (from the
 // precision map), then run one loop per precision over its list, so no
@@ -203,12 +204,24 @@ Value tableLookup(IRB &r, Value table, Value indices, LookupIsa isa,
       lanes.push_back(h * 8 + i);
     return vector::ShuffleOp::create(b, r.loc, v, v, lanes).getResult();
   };
-  auto permute = [&](Value t, Value idx) {
+  std::function<Value(Value, Value)> permute = [&](Value t, Value idx) {
     return LLVM::CallIntrinsicOp::create(b, r.loc, vec(f32, 8),
                                          b.getStringAttr("llvm.x86.avx2.permps"),
                                          ValueRange{t, idx})
         .getResult(0);
   };
+  // 2-bit tables fit a 128-bit lane, [e0 e1 e2 e3] twice in the low half:
+  // the in-lane vpermilps looks them up at half the cost of the
+  // lane-crossing vpermps (znver3: 0.5 against 1.3 cycles per instruction,
+  // 12 independent chains).
+  if (bits == 2)
+    permute = [&](Value t, Value idx) {
+      return LLVM::CallIntrinsicOp::create(
+                 b, r.loc, vec(f32, 8),
+                 b.getStringAttr("llvm.x86.avx.vpermilvar.ps.256"),
+                 ValueRange{t, idx})
+          .getResult(0);
+    };
   Value low = half(table, 0), high = bits > 3 ? half(table, 1) : Value();
   SmallVector<Value> out;
   for (int64_t h = 0; h < 2; ++h) {
@@ -917,7 +930,8 @@ Value groupSumsX(IRB &r, Value x, int64_t K, int64_t G) {
 /// row at the end.
 void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
                   int64_t K, int64_t G, Value n0,
-                  const std::map<unsigned, Value> &xPlanes, Value xSums) {
+                  const std::map<unsigned, Value> &xPlanes, Value xSums,
+                  bool avx512) {
   Type f32 = r.b.getF32Type();
   SmallVector<Value> rows;
   for (int64_t i = 0; i < R; ++i)
@@ -928,8 +942,12 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
   // each row has C chains, at least 2: with 4 rows of one chain each a
   // 128-code group's 8 FMAs per row still waited on each other (uniform
   // 4-bit at K = 11008: 21.7-23.6 -> 24.5-29.9 GB/s with 2 chains, mixed
-  // weights unchanged). Row i's chain c is acc[i * C + c].
-  const int64_t C = std::max<int64_t>(2, kMaxRows / R);
+  // weights unchanged). Row i's chain c is acc[i * C + c]. With AVX2 a
+  // 16-lane chain is already two ymm chains, and 2 per row did better than
+  // 4 at R = 1 (fewer partial sums to add per group; znver3, alternating
+  // runs: uniform 3-bit 10.9-11.2 -> 11.5-11.9 GB/s, 4-bit 13.0-14.1 ->
+  // 13.4-14.6, lookups unchanged).
+  const int64_t C = avx512 ? std::max<int64_t>(2, kMaxRows / R) : 2;
   auto accType = VectorType::get({R * C, L}, f32);
   Value init = arith::ConstantOp::create(r.b, r.loc, r.b.getZeroAttr(accType));
   auto gemv = [&](IRB &r, Value g, ArrayRef<GroupView> views,
@@ -1182,9 +1200,18 @@ void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
 /// Llama-2-7B shapes (AMD EPYC, AVX-512): mixed 8.5 -> 13 GB/s and 4-bit
 /// at K = 11008 17 -> 26 GB/s with 4 rows, but 3-bit and LUT codes at
 /// K = 4096 lose a third; so 4 rows for mixed weights and for activations
-/// that do not fit a 32 KiB L1 cache, else 1.
-int64_t gemvRowBlock(const Layout &l, int64_t K) {
-  if (l.scheme == Scheme::Mixed || K * 4 > 32 * 1024)
+/// that do not fit a 32 KiB L1 cache, else 1. With 16 vector registers
+/// (AVX2) 4 rows of 2 chains of 16 lanes take all 16 ymm registers, so
+/// there codes that need unpacking or lookup take 1 row at any K (znver3,
+/// 2 threads, K = 11008, alternating runs, GB/s with 4 / 2 / 1 rows:
+/// uniform 2-bit 5.3-5.7 / 6.8-7.0 / 9.1-9.2, 3-bit 9.4-10.0 / 6.9-9.9 /
+/// 9.2-11.1, LUT 3-bit 6.7-8.7 / 8.0-8.7 / 9.8-10.0); dense weights, which
+/// only load and convert, and mixed weights keep their blocks of 4 (f16
+/// 31.9-37.8 / 31.2-39.6 / 26.8-32.7).
+int64_t gemvRowBlock(const Layout &l, int64_t K, bool avx512) {
+  bool wideK = K * 4 > 32 * 1024;
+  if (l.scheme == Scheme::Mixed ||
+      (wideK && (avx512 || l.scheme == Scheme::Dense)))
     return kMaxRows;
   return 1;
 }
@@ -1197,8 +1224,8 @@ int64_t gemvRowBlock(const Layout &l, int64_t K) {
 void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
               bool singleRow, int64_t N, int64_t K, int64_t G,
               int64_t rowsPerTask, Value rowBegin, Value rowEnd, Value wbuf,
-              ArrayRef<unsigned> planeWidths, int64_t rowBlock,
-              RegisterBlock block, bool zeroSums) {
+              ArrayRef<unsigned> planeWidths, int64_t rowBlock, bool avx512,
+              bool zeroSums) {
   // A task's rows are [k * rowsPerTask, min(N, (k + 1) * rowsPerTask)): when
   // the block divides both, no block is ever cut and no tail loop is needed
   // (each tail is a second copy of the decoder's code).
@@ -1216,7 +1243,8 @@ void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
   };
   if (!singleRow) {
     blocked(kGemmRows, [&](Value n0, int64_t R) {
-      emitGemmRows(r, dec, x, y, m, R, K, G, n0, wbuf, block);
+      emitGemmRows(r, dec, x, y, m, R, K, G, n0, wbuf,
+                   gemmRegisterBlock(avx512));
     });
     return;
   }
@@ -1227,7 +1255,7 @@ void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
       xPlanes[bits] = planeOrderX(r, x, K, bits);
   Value xSums = zeroSums ? groupSumsX(r, x, K, G) : Value();
   blocked(rowBlock, [&](Value n0, int64_t R) {
-    emitGemvRows(r, dec, x, y, R, K, G, n0, xPlanes, xSums);
+    emitGemvRows(r, dec, x, y, R, K, G, n0, xPlanes, xSums, avx512);
   });
 }
 
@@ -1438,14 +1466,19 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, const ProductSpec &product,
           return;
         Value lo = r.mulI(begin, rowsPerTask);
         Value hi = r.minI(r.mulI(end, rowsPerTask), r.idx(N));
+        // Plane blocks of 2- and 4-bit codes; with AVX2 not of 4-bit ones,
+        // whose planes widen bytes across 128-bit lanes (vpmovzxbd from a
+        // register, 1.3 cycles each on znver3): the per-lane shifts of the
+        // chunk path do 16 codes with 2 broadcast loads, 2 vpsrlvd and 2
+        // vpand (uniform 4-bit GEMV 9.4-11.5 -> 13.1-13.8 GB/s).
         SmallVector<unsigned> planeWidths;
         for (int64_t bits : l.bits)
-          if ((bits == 2 || bits == 4) &&
+          if ((bits == 2 || (bits == 4 && env.avx512)) &&
               (l.scheme == Scheme::Uniform || l.scheme == Scheme::Mixed))
             planeWidths.push_back(unsigned(bits));
         emitRows(r, *dec, tx, ty, tm, singleRow, N, K, G, rowsPerTask, lo,
-                 hi, wbuf, planeWidths, gemvRowBlock(l, K),
-                 gemmRegisterBlock(env.avx512),
+                 hi, wbuf, planeWidths, gemvRowBlock(l, K, env.avx512),
+                 env.avx512,
                  /*zeroSums=*/l.scheme == Scheme::Uniform ||
                      l.scheme == Scheme::Mixed);
       });

@@ -943,11 +943,14 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
   // 128-code group's 8 FMAs per row still waited on each other (uniform
   // 4-bit at K = 11008: 21.7-23.6 -> 24.5-29.9 GB/s with 2 chains, mixed
   // weights unchanged). Row i's chain c is acc[i * C + c]. With AVX2 a
-  // 16-lane chain is already two ymm chains, and 2 per row did better than
-  // 4 at R = 1 (fewer partial sums to add per group; znver3, alternating
-  // runs: uniform 3-bit 10.9-11.2 -> 11.5-11.9 GB/s, 4-bit 13.0-14.1 ->
-  // 13.4-14.6, lookups unchanged).
-  const int64_t C = avx512 ? std::max<int64_t>(2, kMaxRows / R) : 2;
+  // 16-lane chain is already two ymm chains, and the accumulators get at
+  // most 8 of the 16 ymm registers: 2 chains per row up to 2 rows, 1 for
+  // blocks of 4 (znver3, alternating runs: uniform 3-bit at R = 1
+  // 10.9-11.2 -> 11.5-11.9 GB/s and 4-bit 13.0-14.1 -> 13.4-14.6 with 2
+  // chains instead of 4, lookups unchanged; mixed weights at R = 4
+  // 7.8-8.3 -> 8.8-9.2 with 1 chain instead of 2, which spilled).
+  const int64_t C = avx512 ? std::max<int64_t>(2, kMaxRows / R)
+                           : std::clamp<int64_t>(kMaxRows / R, 1, 2);
   auto accType = VectorType::get({R * C, L}, f32);
   Value init = arith::ConstantOp::create(r.b, r.loc, r.b.getZeroAttr(accType));
   auto gemv = [&](IRB &r, Value g, ArrayRef<GroupView> views,

@@ -30,8 +30,6 @@ const StringRef formatNames[] = {"fp32",      "f16",   "uniform-4",
 
 /// Share of the weights a SqueezeLLM layout keeps as CSR outliers.
 constexpr double kLutOutlierFraction = 0.0045;
-/// Shares of 4-bit and FP16 tile-groups of the mixed layout (the rest 2-bit).
-constexpr double kMixed4Bit = 0.28, kMixed16Bit = 0.02;
 /// Seed of the token embeddings, the same in every package.
 constexpr uint64_t kEmbeddingSeed = 0x6d69787121656d62ull;
 

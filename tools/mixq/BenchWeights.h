@@ -46,6 +46,10 @@ namespace mixq::cli {
 llvm::ArrayRef<llvm::StringRef> benchFormatNames();
 bool isBenchFormat(llvm::StringRef format);
 
+/// Shares of 4-bit and FP16 tile-groups of the "mixed" format's layout
+/// (the rest 2-bit).
+constexpr double kMixed4Bit = 0.28, kMixed16Bit = 0.02;
+
 /// Llama-2-7B's shape (dim 4096, hidden 11008, 32 heads, no GQA, vocab
 /// 32000, RMS eps 1e-5, RoPE theta 10000, tied embeddings) with `layers`
 /// layers and a context of `maxSeqLen`.

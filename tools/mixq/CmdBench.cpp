@@ -9,6 +9,10 @@
 // Speeds are measured in one process and reported against baselines
 // measured in the same run:
 //   1. memory read bandwidth (BenchBandwidth.h), the ceiling of a GEMV;
+//      and where unpacking makes a GEMV compute-bound, the ceiling its
+//      instruction count allows (BenchPeak.h: each AVX2 kernel family's
+//      per-weight sequence timed from L1 on the same threads), shown
+//      per shape as "peak" GB/s and the kernel's share of it;
 //   2. for each weight format (BenchWeights.h), a synthetic Llama-2-7B-shaped
 //      package of 2 layers is written to the work directory, compiled
 //      (CompilePackage.h) and run: a 64-token prefill, then --decode-steps
@@ -38,6 +42,7 @@
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/BenchBandwidth.h"
 #include "tools/mixq/BenchCublas.h"
+#include "tools/mixq/BenchPeak.h"
 #include "tools/mixq/BenchWeights.h"
 #include "tools/mixq/Command.h"
 #include "tools/mixq/CompilePackage.h"
@@ -748,6 +753,7 @@ struct BenchResults {
   unsigned threads = 0;
   std::optional<BandwidthResult> bandwidth;
   double clockGhz = 0; ///< measureCoreClockGhz, 0 when unknown
+  InstructionPeaks peaks; ///< measureInstructionPeaks
   bool ran7b = false;
   int64_t decodeSteps = 0;
   std::vector<FormatResult> formats;
@@ -793,6 +799,40 @@ json::Value optionalNumber(std::optional<double> v) {
   return v ? json::Value(*v) : json::Value(nullptr);
 }
 
+/// part / whole where both are known and whole > 0.
+std::optional<double> share(double part, std::optional<double> whole) {
+  if (!whole || *whole <= 0)
+    return std::nullopt;
+  return part / *whole;
+}
+
+/// The instruction-count peaks (BenchPeak.h): what each sequence runs per
+/// 16 weights and its rate, or why there are none.
+void printPeaks(const BenchResults &b, raw_ostream &os) {
+  if (!b.peaks.skipped.empty()) {
+    os << "instruction-count peaks: not measured (" << b.peaks.skipped
+       << ")\n";
+    return;
+  }
+  if (b.peaks.sequences.empty())
+    return;
+  os << formatv("instruction-count peaks of the AVX2 GEMVs ({0} threads, "
+                "codes and activations in L1, no per-group work):\n",
+                b.peaks.threads);
+  for (const PeakSequence &p : b.peaks.sequences) {
+    os << formatv("  {0,-8} {1,6:f1} Gweights/s", p.name,
+                  p.weightsPerSecond / 1e9);
+    if (b.clockGhz > 0)
+      os << formatv(" ({0:f2} per cycle per thread)",
+                    p.weightsPerSecond / 1e9 / b.clockGhz / b.peaks.threads);
+    os << "  per 16 weights: " << p.instructions << "\n";
+  }
+  os << formatv("  the GEMV table's peak = rate x bpw / 8 (mixed: {0:f0}% "
+                "lookup4, {1:f0}% unpack, {2:f0}% f16 weights)\n",
+                (1 - kMixed4Bit - kMixed16Bit) * 100, kMixed4Bit * 100,
+                kMixed16Bit * 100);
+}
+
 std::string ratioText(std::optional<double> v) {
   return v ? formatv("{0:f2}x", *v).str() : std::string("-");
 }
@@ -806,6 +846,23 @@ json::Value toJSON(const BenchResults &b) {
       b.bandwidth ? json::Value(b.bandwidth->gbs) : json::Value(nullptr);
   root["core_clock_ghz"] =
       b.clockGhz > 0 ? json::Value(b.clockGhz) : json::Value(nullptr);
+  {
+    json::Object peaks{{"threads", int64_t(b.peaks.threads)}};
+    if (!b.peaks.skipped.empty())
+      peaks["skipped"] = b.peaks.skipped;
+    json::Array sequences;
+    for (const PeakSequence &p : b.peaks.sequences) {
+      json::Object o{{"name", p.name},
+                     {"per_16_weights", p.instructions},
+                     {"gweights_per_second", p.weightsPerSecond / 1e9}};
+      if (b.clockGhz > 0)
+        o["weights_per_cycle_per_thread"] =
+            p.weightsPerSecond / 1e9 / b.clockGhz / b.peaks.threads;
+      sequences.push_back(std::move(o));
+    }
+    peaks["sequences"] = std::move(sequences);
+    root["instruction_peaks"] = std::move(peaks);
+  }
   if (b.bandwidth)
     root["bandwidth"] =
         json::Object{{"bytes", int64_t(b.bandwidth->bytes)},
@@ -830,6 +887,10 @@ json::Value toJSON(const BenchResults &b) {
           {"us", s.us},
           {"gbs", s.gbs},
           {"share_of_bandwidth", s.share},
+          {"instruction_peak_gbs",
+           optionalNumber(b.peaks.gbs(f.format, s.bpw))},
+          {"share_of_instruction_peak",
+           optionalNumber(share(s.gbs, b.peaks.gbs(f.format, s.bpw)))},
           {"speedup_vs_fp32",
            optionalNumber(s32 ? speedup(s32->us, s.us) : std::nullopt)},
           {"speedup_vs_f16",
@@ -947,6 +1008,7 @@ void printTable(const BenchResults &b, raw_ostream &os) {
     os << formatv("core clock: {0:f2} GHz (dependent adds on {1} threads at "
                   "once)\n",
                   b.clockGhz, b.threads);
+  printPeaks(b, os);
   const FormatResult *fp32 = findFormat(b, "fp32");
   const FormatResult *f16 = findFormat(b, "f16");
   if (b.ran7b && benchTarget != "cpu") {
@@ -958,19 +1020,24 @@ void printTable(const BenchResults &b, raw_ostream &os) {
                   "packages)\n",
                   b.decodeSteps, unsigned(layers7b));
     os << formatv("{0,-10} {1,-11} {2,-12} {3,7} {4,9} {5,9} {6,7} {7,6} "
-                  "{8,8} {9,8}\n",
+                  "{8,8} {9,8} {10,7} {11,7}\n",
                   "format", "N x K", "weights", "bpw", "MB", "us", "GB/s",
-                  "of bw", "vs fp32", "vs f16");
+                  "of bw", "vs fp32", "vs f16", "peak", "of peak");
     for (const FormatResult &f : b.formats)
       for (const ShapeResult &s : f.shapes) {
         const ShapeResult *s32 = findShape(fp32, s.label);
         const ShapeResult *s16 = findShape(f16, s.label);
+        std::optional<double> peak = b.peaks.gbs(f.format, s.bpw);
+        std::optional<double> ofPeak = share(s.gbs, peak);
         os << formatv("{0,-10} {1,-11} {2,-12} {3,7:f3} {4,9:f2} {5,9:f1} "
-                      "{6,7:f1} {7,5:f0}% {8,8} {9,8}\n",
+                      "{6,7:f1} {7,5:f0}% {8,8} {9,8} {10,7} {11,7}\n",
                       f.format, s.label, s.roles, s.bpw,
                       s.perWeightBytes() / 1e6, s.us, s.gbs, s.share * 100,
                       ratioText(s32 ? speedup(s32->us, s.us) : std::nullopt),
-                      ratioText(s16 ? speedup(s16->us, s.us) : std::nullopt));
+                      ratioText(s16 ? speedup(s16->us, s.us) : std::nullopt),
+                      peak ? formatv("{0:f1}", *peak).str() : "-",
+                      ofPeak ? formatv("{0:f0}%", *ofPeak * 100).str()
+                             : "-");
       }
   }
   if (b.ran7b) {
@@ -1214,6 +1281,14 @@ int runBench() {
   results.clockGhz = measureCoreClockGhz(nThreads);
   if (results.clockGhz > 0)
     progress(formatv("core clock: {0:f2} GHz", results.clockGhz));
+  if (run7b && benchTarget == "cpu") {
+    auto peaks = measureInstructionPeaks(nThreads);
+    if (!peaks)
+      return fail(peaks.takeError());
+    results.peaks = std::move(*peaks);
+  } else {
+    results.peaks.skipped = "no CPU GEMVs in this run";
+  }
 
   if (run7b) {
     results.ran7b = true;

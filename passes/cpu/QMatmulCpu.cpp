@@ -398,6 +398,16 @@ public:
   /// returns the final acc.
   virtual Value forEachGroup(IRB &r, ValueRange rows, int64_t groups,
                              Value init, GroupUse use) = 0;
+  /// Rows per tile when the decoder can walk a whole tile group by group
+  /// (forEachTileGroup); 0 when it cannot.
+  virtual int64_t tileRows() const { return 0; }
+  /// Views of one row (its index in the tile, dynamic) of the current group.
+  using RowView = llvm::function_ref<GroupView(IRB &, Value rowInTile)>;
+  /// For each group g of the tile starting at row `row0`, in an order of the
+  /// decoder's choosing: use(g, view of any row of the tile's group g).
+  virtual void
+  forEachTileGroup(IRB &, Value /*row0*/, int64_t /*groups*/,
+                   llvm::function_ref<void(IRB &, Value g, RowView)>) {}
 };
 
 /// A decoder whose groups all decode alike: one loop over g in order.
@@ -612,7 +622,7 @@ public:
           prefetchAhead(r, prec, si, rr0, int64_t(rows.size()));
           if (vectorScales()) {
             Value run = r.mulI(r.divI(rr0, L), L);
-            runScalesAndZeros(r, prec, r.add(r.mulI(si, T), run));
+            runScalesAndZeros(r, prec, r.add(r.mulI(si, T), run), r.idx(0));
             lane0 = r.sub(rr0, run);
           }
         }
@@ -624,6 +634,40 @@ public:
       });
     }
     return acc;
+  }
+
+  int64_t tileRows() const override {
+    return vectorScales() ? l.tile : 0;
+  }
+
+  /// The whole tile at once: per listed tile-group the scales and zeros of
+  /// all its rows are unpacked once (runs of 16 into runBuf, 2 x tile) and
+  /// its codes prefetched once, then `use` walks the rows.
+  void forEachTileGroup(
+      IRB &r, Value row0, int64_t groups,
+      llvm::function_ref<void(IRB &, Value, RowView)> use) override {
+    int64_t T = l.tile, P = int64_t(precisions.size());
+    Value rb = r.divI(row0, T);
+    listTile(r, rb, groups);
+    for (int64_t q = 0; q < P; ++q) {
+      const Precision &prec = precisions[q];
+      Value count = r.loadIndexU(listBuf, r.idx(P * groups + q));
+      Value first = r.loadIndexU(offsets, r.addI(r.mulI(rb, P), q));
+      r.forLoop(r.idx(0), count, 1, [&](Value j) {
+        Value g = r.loadIndexU(listBuf, r.addI(j, q * groups));
+        Value si = r.add(first, j);
+        bool quantized = prec.bits != 16;
+        if (quantized) {
+          prefetchAhead(r, prec, si, r.idx(0), T);
+          for (int64_t run = 0; run < T; run += L)
+            runScalesAndZeros(r, prec, r.addI(r.mulI(si, T), run),
+                              r.idx(run));
+        }
+        use(r, g, [&](IRB &r, Value rr) {
+          return view(r, prec, si, rr, quantized ? rr : Value());
+        });
+      });
+    }
   }
 
 private:
@@ -710,7 +754,8 @@ private:
   /// dozen instructions. `local` and every precision's row-group base are
   /// multiples of 16 (tiles are), so the runs start on byte boundaries and
   /// a second-order run lies within one scale block.
-  void runScalesAndZeros(IRB &r, const Precision &prec, Value local) {
+  void runScalesAndZeros(IRB &r, const Precision &prec, Value local,
+                         Value at) {
     OpBuilder &b = r.b;
     Type f32 = b.getF32Type();
     Value i0 = r.add(local, prec.rowGroupBase);
@@ -738,10 +783,8 @@ private:
                                                  8),
                                           bits, L))
               : r.splatF32(double(1 << (bits - 1)), L);
-    vector::StoreOp::create(b, r.loc, sv, runBuf,
-                            ValueRange{r.idx(0), r.idx(0)});
-    vector::StoreOp::create(b, r.loc, zv, runBuf,
-                            ValueRange{r.idx(1), r.idx(0)});
+    vector::StoreOp::create(b, r.loc, sv, runBuf, ValueRange{r.idx(0), at});
+    vector::StoreOp::create(b, r.loc, zv, runBuf, ValueRange{r.idx(1), at});
   }
 
   /// Row rr of the tile-group at index si of precision `prec`'s streams;
@@ -933,10 +976,16 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
                   const std::map<unsigned, Value> &xPlanes, Value xSums,
                   bool avx512) {
   Type f32 = r.b.getF32Type();
+  // A block wider than kMaxRows is a whole tile, walked tile-group by
+  // tile-group with the rows' accumulators in a stack buffer (see below).
+  const bool wholeTile = R > kMaxRows;
   SmallVector<Value> rows;
-  for (int64_t i = 0; i < R; ++i)
-    rows.push_back(r.addI(n0, i));
-  dec.beginRows(r, rows);
+  if (!wholeTile) {
+    for (int64_t i = 0; i < R; ++i)
+      rows.push_back(r.addI(n0, i));
+    dec.beginRows(r, rows);
+  }
+  const int64_t Rv = wholeTile ? 1 : R; // rows per group view set
   // Independent FMA chains: with few rows the loop would wait on one
   // accumulator's FMA latency (measured 2x for 4-bit planes at R = 1), so
   // each row has C chains, at least 2: with 4 rows of one chain each a
@@ -949,9 +998,9 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
   // 10.9-11.2 -> 11.5-11.9 GB/s and 4-bit 13.0-14.1 -> 13.4-14.6 with 2
   // chains instead of 4, lookups unchanged; mixed weights at R = 4
   // 7.8-8.3 -> 8.8-9.2 with 1 chain instead of 2, which spilled).
-  const int64_t C = avx512 ? std::max<int64_t>(2, kMaxRows / R)
-                           : std::clamp<int64_t>(kMaxRows / R, 1, 2);
-  auto accType = VectorType::get({R * C, L}, f32);
+  const int64_t C = avx512 ? std::max<int64_t>(2, kMaxRows / Rv)
+                           : std::clamp<int64_t>(kMaxRows / Rv, 1, 2);
+  auto accType = VectorType::get({Rv * C, L}, f32);
   Value init = arith::ConstantOp::create(r.b, r.loc, r.b.getZeroAttr(accType));
   auto gemv = [&](IRB &r, Value g, ArrayRef<GroupView> views,
                   Value acc) -> Value {
@@ -1094,6 +1143,53 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     }
     return acc;
   };
+  if (wholeTile) {
+    // Mixed weights, a tile of R rows at a time: each listed tile-group's
+    // scales, zeros and prefetches serve all R rows, the rows are a loop
+    // (one row's views, chains and codes in registers at a time), and each
+    // row's C chains live in accBuf between its groups. Blocks of 4 rows
+    // redid that per-tile-group work for each block and, on AVX2, spilled
+    // 4 rows' plane codes and chains around the FMAs.
+    auto bufType = MemRefType::get({R, C, L}, f32);
+    Value accBuf = memref::AllocaOp::create(r.b, r.loc, bufType,
+                                            r.b.getI64IntegerAttr(64));
+    r.forLoop(r.idx(0), r.idx(R), 1, [&](Value i) {
+      for (int64_t c = 0; c < C; ++c)
+        vector::StoreOp::create(r.b, r.loc, r.splatF32(0.0, L), accBuf,
+                                ValueRange{i, r.idx(c), r.idx(0)});
+    });
+    dec.forEachTileGroup(
+        r, n0, K / G, [&](IRB &r, Value g, Decoder::RowView viewOf) {
+          r.forLoop(r.idx(0), r.idx(R), 1, [&](Value i) {
+            Value acc = init;
+            for (int64_t c = 0; c < C; ++c)
+              acc = vector::InsertOp::create(
+                  r.b, r.loc,
+                  vector::LoadOp::create(r.b, r.loc, vec(f32), accBuf,
+                                         ValueRange{i, r.idx(c), r.idx(0)}),
+                  acc, ArrayRef<int64_t>{c});
+            GroupView v = viewOf(r, i);
+            acc = gemv(r, g, ArrayRef<GroupView>(v), acc);
+            for (int64_t c = 0; c < C; ++c)
+              vector::StoreOp::create(
+                  r.b, r.loc,
+                  vector::ExtractOp::create(r.b, r.loc, acc,
+                                            ArrayRef<int64_t>{c}),
+                  accBuf, ValueRange{i, r.idx(c), r.idx(0)});
+          });
+        });
+    r.forLoop(r.idx(0), r.idx(R), 1, [&](Value i) {
+      Value rowAcc = vector::LoadOp::create(r.b, r.loc, vec(f32), accBuf,
+                                            ValueRange{i, r.idx(0), r.idx(0)});
+      for (int64_t c = 1; c < C; ++c)
+        rowAcc = arith::AddFOp::create(
+            r.b, r.loc, rowAcc,
+            vector::LoadOp::create(r.b, r.loc, vec(f32), accBuf,
+                                   ValueRange{i, r.idx(c), r.idx(0)}));
+      r.store(reduceAdd(r, rowAcc), y, {r.idx(0), r.add(n0, i)});
+    });
+    return;
+  }
   Value acc = dec.forEachGroup(r, rows, K / G, init, gemv);
   for (int64_t i = 0; i < R; ++i) {
     Value rowAcc =
@@ -1362,7 +1458,8 @@ std::unique_ptr<Decoder> makeDecoder(IRB &r, WeightSource &src,
     ScaleSource s = scaleSource(r, src, w, missing, /*mayBeEmpty=*/true);
     bool slots = l.outliers == OutlierKind::Slots;
     Value runBuf = memref::AllocaOp::create(
-        b, r.loc, MemRefType::get({2, L}, f32), b.getI64IntegerAttr(64));
+        b, r.loc, MemRefType::get({2, std::max<int64_t>(L, l.tile)}, f32),
+        b.getI64IntegerAttr(64));
     int64_t P = int64_t(precs.size());
     Value listBuf = memref::AllocaOp::create(
         b, r.loc,
@@ -1479,8 +1576,15 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, const ProductSpec &product,
           if ((bits == 2 || (bits == 4 && env.avx512)) &&
               (l.scheme == Scheme::Uniform || l.scheme == Scheme::Mixed))
             planeWidths.push_back(unsigned(bits));
+        // With AVX2, mixed weights' decode GEMV walks whole tiles (see
+        // emitGemvRows; znver3, alternating runs: 8.7-9.1 GB/s in blocks of
+        // 4 rows, 10.1-10.7 by tiles). AVX-512's 32 registers hold blocks of
+        // 4 rows without spilling; tiles are not measured there.
+        int64_t rowBlock = gemvRowBlock(l, K, env.avx512);
+        if (!env.avx512 && dec->tileRows() > kMaxRows)
+          rowBlock = dec->tileRows();
         emitRows(r, *dec, tx, ty, tm, singleRow, N, K, G, rowsPerTask, lo,
-                 hi, wbuf, planeWidths, gemvRowBlock(l, K, env.avx512),
+                 hi, wbuf, planeWidths, rowBlock,
                  env.avx512,
                  /*zeroSums=*/l.scheme == Scheme::Uniform ||
                      l.scheme == Scheme::Mixed);

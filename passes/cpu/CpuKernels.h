@@ -155,6 +155,9 @@ mlir::LogicalResult emitDequantRows(IRB &r, FunctionEnv &env,
 /// Bytes of scratch per input row that emitQMatmul needs (QUIK's quantized
 /// activations), 64-byte multiple.
 int64_t qmatmulScratchBytesPerRow(const WeightInfo &w);
+/// Where a QUIK token's FP16-column activations start in its scratch row,
+/// in f32 words (a multiple of 16).
+int64_t quikOutlierWord(const WeightInfo &w);
 
 /// The run-time arguments of one task call beyond its captures: the
 /// streams and per-weight integers the body asks for (WeightSource). Each

@@ -1485,10 +1485,15 @@ int64_t qmatmulScratchBytesPerRow(const WeightInfo &w) {
   if (w.layout.scheme != Scheme::Quik)
     return 0;
   // Per token: the compacted (then quantized, centred) activations as
-  // f32/i32, the token's scale and zero point, and the u8 codes for VNNI.
+  // f32/i32, the token's scale and zero point, the u8 codes for VNNI, and
+  // (from quikOutlierWord on) the FP16 columns' activations as f32.
+  return quikOutlierWord(w) * 4 + (w.layout.fp16Cols * 4 + 63) / 64 * 64;
+}
+
+int64_t quikOutlierWord(const WeightInfo &w) {
   int64_t kq = w.cols - w.layout.fp16Cols;
   int64_t bytes = kq * 4 + 16 + kq;
-  return (bytes + 63) / 64 * 64;
+  return (bytes + 63) / 64 * 64 / 4;
 }
 
 LogicalResult emitQuikMatmul(IRB &r, FunctionEnv &env,

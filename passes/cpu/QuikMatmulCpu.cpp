@@ -5,14 +5,16 @@
 // the C FP16 outlier columns against the unquantized inputs.
 //
 // 1. Per input row (token), in the calling thread: the quantized columns are
-//    compacted (col_index removed) into scratch, and, when the layout's
+//    compacted (col_index removed) into scratch, the FP16 columns'
+//    activations gathered after them (quikOutlierWord), and, when the layout's
 //    `act` has fewer than 16 bits, quantized exactly as
 //    model/ActivationQuant.cpp does (per token, asymmetric min/max or
 //    symmetric abs-max, round half to even) and stored as the centred
 //    integers q - zero with the token's scale.
 // 2. Parallel over output rows: integer dot products of the sign-extended
 //    codes with those integers, scaled once by the row's and the token's
-//    scales; plus the FP16 columns' f32 dot. With 4- or 8-bit codes, whole
+//    scales; plus the FP16 columns' f32 dot against the gathered
+//    activations, 16 lanes at a time. With 4- or 8-bit codes, whole
 //    blocks of columns take the target's byte dot product on the
 //    activations as u8 codes (asymmetric: q; symmetric: q + 128) against
 //    the s8 codes, sum(w * (u - zp)) = sum(w * u) - zp * sum(w), sum(w)

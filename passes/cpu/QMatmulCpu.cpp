@@ -1208,17 +1208,22 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
 /// activations from L2; Llama-2-7B-shaped prefill, 4 alternating runs:
 /// uniform 4-bit 201-238 -> 226-247 tok/s, fp32 199-242 -> 234-276.
 constexpr int64_t kGemmRows = 8, kGemmTokens = 3;
-/// The prefill GEMM's register block: rows x tokens accumulators of 16
-/// lanes. kGemmRows x kGemmTokens with 32 vector registers (AVX-512: 24
-/// zmm). With 16 (AVX2) a 16-lane accumulator takes two ymm registers and
-/// 8 x 3 of them spilled: the loop reloaded and stored accumulators around
-/// every FMA (znver3: ~400 stack accesses per prefill task); there 2 rows x
-/// 2 tokens (8 ymm accumulators, 4 for activations, 2 for weights).
+/// The prefill GEMM's register block: rows x tokens accumulators of
+/// `lanes` lanes. kGemmRows x kGemmTokens of 16 lanes with 32 vector
+/// registers (AVX-512: 24 zmm). With 16 (AVX2) 8 x 3 accumulators of 16
+/// lanes are 48 ymm and spilled around every FMA (znver3: ~400 stack
+/// accesses per prefill task); there 4 rows x 3 tokens of 8 lanes: 12 ymm
+/// accumulators, 3 activations, 1 weight, 7 loads per 12 FMAs where 2 x 2
+/// blocks of 16 lanes loaded 8 per 8 (znver3, 7B-shaped prefill, 3
+/// alternating runs, tok/s: fp32 70-108 -> 122-131, uniform-4 91-112 ->
+/// 131-153, mixed 71-113 -> 124-149, lut-3 63-81 -> 101-103; 2 x 6 and
+/// 3 x 4 blocks of 8 lanes measured no better than 2 x 2).
 struct RegisterBlock {
-  int64_t rows, tokens;
+  int64_t rows, tokens, lanes;
 };
 RegisterBlock gemmRegisterBlock(bool avx512) {
-  return avx512 ? RegisterBlock{kGemmRows, kGemmTokens} : RegisterBlock{2, 2};
+  return avx512 ? RegisterBlock{kGemmRows, kGemmTokens, L}
+                : RegisterBlock{4, 3, 8};
 }
 
 /// Columns per K-chunk of the prefill GEMM: the R dequantized rows' chunk
@@ -1249,18 +1254,19 @@ void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
                    ArrayRef<Value>(slots).slice(i, n));
   }
   // Rows [i0, i0 + R) of the dequantized block against tokens m0.. m0 + T.
+  const int64_t V = block.lanes;
   auto tokens = [&](Value k0, Value k1, Value m0, int64_t i0, int64_t R,
                     int64_t T) {
-    SmallVector<Value> zeros(R * T, r.splatF32(0.0, L));
+    SmallVector<Value> zeros(R * T, r.splatF32(0.0, V));
     SmallVector<Value> accs = r.forReduceN(
-        k0, k1, L, zeros, [&](Value k, ValueRange a) {
+        k0, k1, V, zeros, [&](Value k, ValueRange a) {
           SmallVector<Value> next(a);
           SmallVector<Value> ws, xs;
           for (int64_t i = 0; i < R; ++i)
-            ws.push_back(vector::LoadOp::create(r.b, r.loc, vec(f32), wbuf,
+            ws.push_back(vector::LoadOp::create(r.b, r.loc, vec(f32, V), wbuf,
                                                 ValueRange{r.idx(i0 + i), k}));
           for (int64_t t = 0; t < T; ++t)
-            xs.push_back(r.vloadF32(x, {r.addI(m0, t), k}, L));
+            xs.push_back(r.vloadF32(x, {r.addI(m0, t), k}, V));
           for (int64_t i = 0; i < R; ++i)
             for (int64_t t = 0; t < T; ++t)
               next[i * T + t] =

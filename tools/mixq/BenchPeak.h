@@ -60,7 +60,7 @@ struct InstructionPeaks {
 /// Measures the sequences on `threads` threads (best of `repetitions`);
 /// fails when a sequence's sum disagrees with the scalar dot product.
 llvm::Expected<InstructionPeaks> measureInstructionPeaks(unsigned threads,
-                                                         int repetitions = 3);
+                                                         int repetitions = 5);
 
 } // namespace mixq::cli
 

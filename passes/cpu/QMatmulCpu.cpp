@@ -603,37 +603,28 @@ public:
   /// order (a reordering of the sum, as the GPU's split-K is).
   Value forEachGroup(IRB &r, ValueRange rows, int64_t groups, Value init,
                      GroupUse use) override {
-    int64_t T = l.tile, P = int64_t(precisions.size());
-    Value rb = r.divI(rows.front(), T);
-    listTile(r, rb, groups);
+    int64_t T = l.tile;
     // The block's rows lie in one run of 16 rows of the tile (blocks of
     // at most kMaxRows start at multiples of their size).
     Value rr0 = r.remI(rows.front(), T);
-    Value acc = init;
-    for (int64_t q = 0; q < P; ++q) {
-      const Precision &prec = precisions[q];
-      Value count = r.loadIndexU(listBuf, r.idx(P * groups + q));
-      Value first = r.loadIndexU(offsets, r.addI(r.mulI(rb, P), q));
-      acc = r.forReduce(r.idx(0), count, 1, acc, [&](Value j, Value acc) {
-        Value g = r.loadIndexU(listBuf, r.addI(j, q * groups));
-        Value si = r.add(first, j);
-        Value lane0;
-        if (prec.bits != 16) {
-          prefetchAhead(r, prec, si, rr0, int64_t(rows.size()));
-          if (vectorScales()) {
-            Value run = r.mulI(r.divI(rr0, L), L);
-            runScalesAndZeros(r, prec, r.add(r.mulI(si, T), run), r.idx(0));
-            lane0 = r.sub(rr0, run);
+    return forEachListed(
+        r, r.divI(rows.front(), T), groups, init,
+        [&](IRB &r, const Precision &prec, Value g, Value si, Value acc) {
+          Value lane0;
+          if (prec.bits != 16) {
+            prefetchAhead(r, prec, si, rr0, int64_t(rows.size()));
+            if (vectorScales()) {
+              Value run = r.mulI(r.divI(rr0, L), L);
+              runScalesAndZeros(r, prec, r.add(r.mulI(si, T), run), r.idx(0));
+              lane0 = r.sub(rr0, run);
+            }
           }
-        }
-        SmallVector<GroupView> views;
-        for (auto [i, n] : llvm::enumerate(rows))
-          views.push_back(view(r, prec, si, r.remI(n, T),
-                               lane0 ? r.addI(lane0, int64_t(i)) : Value()));
-        return use(r, g, views, acc);
-      });
-    }
-    return acc;
+          SmallVector<GroupView> views;
+          for (auto [i, n] : llvm::enumerate(rows))
+            views.push_back(view(r, prec, si, r.remI(n, T),
+                                 lane0 ? r.addI(lane0, int64_t(i)) : Value()));
+          return use(r, g, views, acc);
+        });
   }
 
   int64_t tileRows() const override {
@@ -646,31 +637,51 @@ public:
   void forEachTileGroup(
       IRB &r, Value row0, int64_t groups,
       llvm::function_ref<void(IRB &, Value, RowView)> use) override {
-    int64_t T = l.tile, P = int64_t(precisions.size());
-    Value rb = r.divI(row0, T);
+    int64_t T = l.tile;
+    forEachListed(
+        r, r.divI(row0, T), groups, Value(),
+        [&](IRB &r, const Precision &prec, Value g, Value si, Value) {
+          bool quantized = prec.bits != 16;
+          if (quantized) {
+            prefetchAhead(r, prec, si, r.idx(0), T);
+            for (int64_t run = 0; run < T; run += L)
+              runScalesAndZeros(r, prec, r.addI(r.mulI(si, T), run),
+                                r.idx(run));
+          }
+          use(r, g, [&](IRB &r, Value rr) {
+            return view(r, prec, si, rr, quantized ? rr : Value());
+          });
+          return Value();
+        });
+  }
+
+private:
+  /// For each column group g the lists hold for tile row block rb (listed
+  /// first if they are not), precision by precision in list order:
+  /// acc = fn(precision, g, si, acc), si being the tile-group's index in
+  /// the precision's streams. `acc` may be null (nothing carried).
+  Value forEachListed(IRB &r, Value rb, int64_t groups, Value acc,
+                      llvm::function_ref<Value(IRB &, const Precision &,
+                                               Value g, Value si, Value acc)>
+                          fn) {
+    int64_t P = int64_t(precisions.size());
     listTile(r, rb, groups);
     for (int64_t q = 0; q < P; ++q) {
       const Precision &prec = precisions[q];
       Value count = r.loadIndexU(listBuf, r.idx(P * groups + q));
       Value first = r.loadIndexU(offsets, r.addI(r.mulI(rb, P), q));
-      r.forLoop(r.idx(0), count, 1, [&](Value j) {
+      auto step = [&](Value j, Value a) {
         Value g = r.loadIndexU(listBuf, r.addI(j, q * groups));
-        Value si = r.add(first, j);
-        bool quantized = prec.bits != 16;
-        if (quantized) {
-          prefetchAhead(r, prec, si, r.idx(0), T);
-          for (int64_t run = 0; run < T; run += L)
-            runScalesAndZeros(r, prec, r.addI(r.mulI(si, T), run),
-                              r.idx(run));
-        }
-        use(r, g, [&](IRB &r, Value rr) {
-          return view(r, prec, si, rr, quantized ? rr : Value());
-        });
-      });
+        return fn(r, prec, g, r.add(first, j), a);
+      };
+      if (acc)
+        acc = r.forReduce(r.idx(0), count, 1, acc, step);
+      else
+        r.forLoop(r.idx(0), count, 1, [&](Value j) { step(j, Value()); });
     }
+    return acc;
   }
 
-private:
   /// Unless the list buffer holds tile row block rb's lists already (the
   /// blocks of a tile run one after another): lists rb's column groups by
   /// precision, in column order, with their counts. A precision-map entry

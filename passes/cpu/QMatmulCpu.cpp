@@ -11,10 +11,12 @@
 //   gemv (M = 1):  acc[row] += scale * sum_k (raw_k - zero) * x_k, lane-wise
 //                  in one vector accumulator per row, one reduction per row;
 //                  blocks of 4 rows share each activation load (mixed
-//                  weights; with AVX-512 also K > 8192, see gemvRowBlock).
+//                  weights; with AVX-512 also K > 8192), and with AVX2
+//                  mixed weights walk whole tiles (see gemvRowBlock).
 //   gemm (M > 1):  blocks of 8 rows are dequantized once into a stack
-//                  buffer, then multiplied with blocks of 3 input rows in
-//                  24 vector accumulators, K-chunk by K-chunk.
+//                  buffer, then multiplied with blocks of input rows in a
+//                  register block of accumulators (gemmRegisterBlock),
+//                  K-chunk by K-chunk.
 //
 // With AVX-512 the decode GEMV of 2-, 3- and 4-bit codes (uniform, mixed,
 // LUT) looks its weights up instead: a 16-lane table per group holds the
@@ -1154,6 +1156,13 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     }
     return acc;
   };
+  // Row `row`'s result: its C chains added, reduced, stored.
+  auto finishRow = [&](ArrayRef<Value> chains, Value row) {
+    Value rowAcc = chains.front();
+    for (Value c : chains.drop_front())
+      rowAcc = arith::AddFOp::create(r.b, r.loc, rowAcc, c);
+    r.store(reduceAdd(r, rowAcc), y, {r.idx(0), row});
+  };
   if (wholeTile) {
     // Mixed weights, a tile of R rows at a time: each listed tile-group's
     // scales, zeros and prefetches serve all R rows, the rows are a loop
@@ -1190,27 +1199,21 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
           });
         });
     r.forLoop(r.idx(0), r.idx(R), 1, [&](Value i) {
-      Value rowAcc = vector::LoadOp::create(r.b, r.loc, vec(f32), accBuf,
-                                            ValueRange{i, r.idx(0), r.idx(0)});
-      for (int64_t c = 1; c < C; ++c)
-        rowAcc = arith::AddFOp::create(
-            r.b, r.loc, rowAcc,
-            vector::LoadOp::create(r.b, r.loc, vec(f32), accBuf,
-                                   ValueRange{i, r.idx(c), r.idx(0)}));
-      r.store(reduceAdd(r, rowAcc), y, {r.idx(0), r.add(n0, i)});
+      SmallVector<Value> chains;
+      for (int64_t c = 0; c < C; ++c)
+        chains.push_back(vector::LoadOp::create(
+            r.b, r.loc, vec(f32), accBuf, ValueRange{i, r.idx(c), r.idx(0)}));
+      finishRow(chains, r.add(n0, i));
     });
     return;
   }
   Value acc = dec.forEachGroup(r, rows, K / G, init, gemv);
   for (int64_t i = 0; i < R; ++i) {
-    Value rowAcc =
-        vector::ExtractOp::create(r.b, r.loc, acc, ArrayRef<int64_t>{i * C});
-    for (int64_t c = 1; c < C; ++c)
-      rowAcc = arith::AddFOp::create(
-          r.b, r.loc, rowAcc,
-          vector::ExtractOp::create(r.b, r.loc, acc,
-                                    ArrayRef<int64_t>{i * C + c}));
-    r.store(reduceAdd(r, rowAcc), y, {r.idx(0), rows[i]});
+    SmallVector<Value> chains;
+    for (int64_t c = 0; c < C; ++c)
+      chains.push_back(vector::ExtractOp::create(
+          r.b, r.loc, acc, ArrayRef<int64_t>{i * C + c}));
+    finishRow(chains, rows[i]);
   }
 }
 
@@ -1323,8 +1326,15 @@ void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
 /// uniform 2-bit 5.3-5.7 / 6.8-7.0 / 9.1-9.2, 3-bit 9.4-10.0 / 6.9-9.9 /
 /// 9.2-11.1, LUT 3-bit 6.7-8.7 / 8.0-8.7 / 9.8-10.0); dense weights, which
 /// only load and convert, and mixed weights keep their blocks of 4 (f16
-/// 31.9-37.8 / 31.2-39.6 / 26.8-32.7).
-int64_t gemvRowBlock(const Layout &l, int64_t K, bool avx512) {
+/// 31.9-37.8 / 31.2-39.6 / 26.8-32.7). With AVX2, a decoder that walks
+/// whole tiles (`tileRows`, mixed weights) takes a tile per block (see
+/// emitGemvRows; znver3, alternating runs: 8.7-9.1 GB/s in blocks of 4
+/// rows, 10.1-10.7 by tiles); AVX-512's 32 registers hold blocks of 4 rows
+/// without spilling, and tiles are not measured there.
+int64_t gemvRowBlock(const Layout &l, int64_t K, bool avx512,
+                     int64_t tileRows) {
+  if (!avx512 && tileRows > kMaxRows)
+    return tileRows;
   bool wideK = K * 4 > 32 * 1024;
   if (l.scheme == Scheme::Mixed ||
       (wideK && (avx512 || l.scheme == Scheme::Dense)))
@@ -1598,16 +1608,9 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, const ProductSpec &product,
           if ((bits == 2 || (bits == 4 && env.avx512)) &&
               (l.scheme == Scheme::Uniform || l.scheme == Scheme::Mixed))
             planeWidths.push_back(unsigned(bits));
-        // With AVX2, mixed weights' decode GEMV walks whole tiles (see
-        // emitGemvRows; znver3, alternating runs: 8.7-9.1 GB/s in blocks of
-        // 4 rows, 10.1-10.7 by tiles). AVX-512's 32 registers hold blocks of
-        // 4 rows without spilling; tiles are not measured there.
-        int64_t rowBlock = gemvRowBlock(l, K, env.avx512);
-        if (!env.avx512 && dec->tileRows() > kMaxRows)
-          rowBlock = dec->tileRows();
         emitRows(r, *dec, tx, ty, tm, singleRow, N, K, G, rowsPerTask, lo,
-                 hi, wbuf, planeWidths, rowBlock,
-                 env.avx512,
+                 hi, wbuf, planeWidths,
+                 gemvRowBlock(l, K, env.avx512, dec->tileRows()), env.avx512,
                  /*zeroSums=*/l.scheme == Scheme::Uniform ||
                      l.scheme == Scheme::Mixed);
       });

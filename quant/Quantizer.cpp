@@ -62,6 +62,8 @@ llvm::Error QuantizerOptions::validate() const {
       return optionError("--fence and --sensitive are fractions that add up "
                          "to at most 0.5");
   }
+  if (tableBits != 8 && tableBits != 16)
+    return optionError("--table-bits must be 8 or 16");
   if (scheme == "quik") {
     if (quikBits != 4 && quikBits != 8)
       return optionError("--quik-bits must be 4 or 8");
@@ -78,7 +80,8 @@ llvm::Error QuantizerOptions::validate() const {
 llvm::json::Object QuantizerOptions::toJSON() const {
   llvm::json::Object o{{"scheme", scheme},
                        {"quantize_embeddings", quantizeEmbeddings},
-                       {"quantize_head", quantizeHead}};
+                       {"quantize_head", quantizeHead},
+                       {"table_bits", tableBits}};
   if (scheme == "rtn" || scheme == "gptq") {
     o["bits"] = bits;
     o["group"] = group;

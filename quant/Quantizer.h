@@ -70,9 +70,12 @@ struct QuantizerOptions {
   int64_t actBits = 16;    ///< run-time activation bits: 4, 8 or 16
   bool actAsym = true;     ///< asymmetric per-token activation quantization
 
-  // Embeddings and output head: FP16 unless asked.
+  // Embeddings and output head: quantized like the linears when asked,
+  // else stored with `tableBits`: 16 (FP16) or 8 (RTN int8, one scale and
+  // zero per row; the head of a decode step is its largest read).
   bool quantizeEmbeddings = false;
   bool quantizeHead = false;
+  int64_t tableBits = 16;
 
   /// Rejects unknown schemes and values outside each scheme's set.
   llvm::Error validate() const;

@@ -9,9 +9,10 @@
 // applied once per group (second-order scales are dequantized there too):
 //
 //   gemv (M = 1):  acc[row] += scale * sum_k (raw_k - zero) * x_k, lane-wise
-//                  in one vector accumulator per row, one reduction per row;
-//                  blocks of 4 rows share each activation load (mixed
-//                  weights; with AVX-512 also K > 8192), and with AVX2
+//                  in one vector accumulator per row, one reduction per row
+//                  (4 rows at once where rows come in blocks of 4);
+//                  blocks of 4 rows share each activation load (mixed and
+//                  8-bit weights; with AVX-512 also K > 8192), and with AVX2
 //                  mixed weights walk whole tiles (see gemvRowBlock).
 //   gemm (M > 1):  blocks of 8 rows are dequantized once into a stack
 //                  buffer, then multiplied with blocks of input rows in a
@@ -879,6 +880,38 @@ Value reduceAdd(IRB &r, Value v) {
       arith::FastMathFlags::reassoc);
 }
 
+/// The sums of 4 vectors of kLanes lanes as one vector<4xf32>, transposed
+/// as it is reduced: each vector folded to 8 lanes, then two rounds of
+/// pairwise adds across vectors (vhaddps) leave row j's lower and upper
+/// halves in lanes j and 4 + j, and one more add folds those. 7 adds and 8
+/// shuffles for 4 rows where 4 reductions took 28 dependent instructions
+/// and 4 scalar stores (a stories15M head row has only 288 columns).
+Value reduceAdd4(IRB &r, ArrayRef<Value> v) {
+  assert(v.size() == 4 && "four rows");
+  auto half = [&](Value x, int64_t from, int64_t n) {
+    SmallVector<int64_t> idx;
+    for (int64_t i = 0; i < n; ++i)
+      idx.push_back(from + i);
+    return vector::ShuffleOp::create(r.b, r.loc, x, x, idx).getResult();
+  };
+  auto fold = [&](Value x) {
+    int64_t n = cast<VectorType>(x.getType()).getNumElements();
+    for (; n > 8; n /= 2)
+      x = r.fadd(half(x, 0, n / 2), half(x, n / 2, n / 2));
+    return x;
+  };
+  // hadd(a, b) per 128-bit lane: [a0+a1, a2+a3, b0+b1, b2+b3, a4+a5, ...].
+  auto hadd = [&](Value a, Value b) {
+    Value even = vector::ShuffleOp::create(
+        r.b, r.loc, a, b, ArrayRef<int64_t>{0, 2, 8, 10, 4, 6, 12, 14});
+    Value odd = vector::ShuffleOp::create(
+        r.b, r.loc, a, b, ArrayRef<int64_t>{1, 3, 9, 11, 5, 7, 13, 15});
+    return r.fadd(even, odd);
+  };
+  Value t = hadd(hadd(fold(v[0]), fold(v[1])), hadd(fold(v[2]), fold(v[3])));
+  return r.fadd(half(t, 0, 4), half(t, 4, 4));
+}
+
 /// Stores w = (raw - zero) * scale of the group's G columns at dst[0..G),
 /// outlier slots included.
 void storeGroup(IRB &r, const GroupView &v, int64_t G,
@@ -1157,11 +1190,14 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     return acc;
   };
   // Row `row`'s result: its C chains added, reduced, stored.
-  auto finishRow = [&](ArrayRef<Value> chains, Value row) {
+  auto sumChains = [&](ArrayRef<Value> chains) {
     Value rowAcc = chains.front();
     for (Value c : chains.drop_front())
-      rowAcc = arith::AddFOp::create(r.b, r.loc, rowAcc, c);
-    r.store(reduceAdd(r, rowAcc), y, {r.idx(0), row});
+      rowAcc = r.fadd(rowAcc, c);
+    return rowAcc;
+  };
+  auto finishRow = [&](ArrayRef<Value> chains, Value row) {
+    r.store(reduceAdd(r, sumChains(chains)), y, {r.idx(0), row});
   };
   if (wholeTile) {
     // Mixed weights, a tile of R rows at a time: each listed tile-group's
@@ -1198,23 +1234,39 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
                   accBuf, ValueRange{i, r.idx(c), r.idx(0)});
           });
         });
-    r.forLoop(r.idx(0), r.idx(R), 1, [&](Value i) {
+    auto chainsOf = [&](Value i) {
       SmallVector<Value> chains;
       for (int64_t c = 0; c < C; ++c)
         chains.push_back(vector::LoadOp::create(
             r.b, r.loc, vec(f32), accBuf, ValueRange{i, r.idx(c), r.idx(0)}));
-      finishRow(chains, r.add(n0, i));
+      return chains;
+    };
+    r.forLoop(r.idx(0), r.idx(R / 4 * 4), 4, [&](Value i0) {
+      SmallVector<Value> rowSums;
+      for (int64_t j = 0; j < 4; ++j)
+        rowSums.push_back(sumChains(chainsOf(r.addI(i0, j))));
+      vector::StoreOp::create(r.b, r.loc, reduceAdd4(r, rowSums), y,
+                              ValueRange{r.idx(0), r.add(n0, i0)});
     });
+    for (int64_t i = R / 4 * 4; i < R; ++i)
+      finishRow(chainsOf(r.idx(i)), r.add(n0, r.idx(i)));
     return;
   }
   Value acc = dec.forEachGroup(r, rows, K / G, init, gemv);
+  SmallVector<Value> rowSums;
   for (int64_t i = 0; i < R; ++i) {
     SmallVector<Value> chains;
     for (int64_t c = 0; c < C; ++c)
       chains.push_back(vector::ExtractOp::create(
           r.b, r.loc, acc, ArrayRef<int64_t>{i * C + c}));
-    finishRow(chains, rows[i]);
+    if (R == 4)
+      rowSums.push_back(sumChains(chains));
+    else
+      finishRow(chains, rows[i]);
   }
+  if (R == 4) // rows n0 .. n0 + 3 at once
+    vector::StoreOp::create(r.b, r.loc, reduceAdd4(r, rowSums), y,
+                            ValueRange{r.idx(0), n0});
 }
 
 /// Rows and tokens per block of the prefill GEMM (R x T accumulators). 8 x
@@ -1330,13 +1382,20 @@ void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
 /// whole tiles (`tileRows`, mixed weights) takes a tile per block (see
 /// emitGemvRows; znver3, alternating runs: 8.7-9.1 GB/s in blocks of 4
 /// rows, 10.1-10.7 by tiles); AVX-512's 32 registers hold blocks of 4 rows
-/// without spilling, and tiles are not measured there.
+/// without spilling, and tiles are not measured there. 8-bit codes, which
+/// only widen and convert, take blocks of 4 at any K: the int8 head of
+/// stories15M (32000 x 288, --table-bits 8) 283-295 -> 230-248 us per
+/// decode step (znver3, alternating runs; 2 rows 263-268), with the 4 rows
+/// reduced together (reduceAdd4). At that K dense FP16 rows do not: 4 rows
+/// took 553-771 us against 275-430 for 1 (2 rows 540-662).
 int64_t gemvRowBlock(const Layout &l, int64_t K, bool avx512,
                      int64_t tileRows) {
   if (!avx512 && tileRows > kMaxRows)
     return tileRows;
   bool wideK = K * 4 > 32 * 1024;
-  if (l.scheme == Scheme::Mixed ||
+  bool bytes = l.scheme == Scheme::Uniform && l.bits.size() == 1 &&
+               l.bits.front() == 8;
+  if (bytes || l.scheme == Scheme::Mixed ||
       (wideK && (avx512 || l.scheme == Scheme::Dense)))
     return kMaxRows;
   return 1;

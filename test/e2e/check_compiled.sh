@@ -1,7 +1,8 @@
 #!/bin/sh
 # check_compiled.sh MIXQ MODEL_PATH_FILE KJV_TEXT WORK_DIR - the CPU path on
 # stories15M: quantize (mixed 2/4/16 at 2.91 bpw, calibrated on the committed
-# KJV excerpt; rtn int4 with a quantized embedding/classifier table), compile
+# KJV excerpt; rtn int4 with a quantized embedding/classifier table, and with
+# it as int8 rows, --table-bits 8), compile
 # each for this CPU, and compare the compiled module with the reference
 # engine on the same dequantized weights:
 #   - `mixq verify`: logits over a 64-token prefill (every position) and 64
@@ -43,4 +44,5 @@ PY
 
 check mixed --scheme mixed --bpw 2.91 --calib "$text" --calib-tokens 2048
 check rtn4e --scheme rtn --bits 4 --group 32 --quantize-embeddings
+check rtn4t8 --scheme rtn --bits 4 --group 32 --table-bits 8
 echo PASS

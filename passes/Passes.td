@@ -201,7 +201,10 @@ def MixQLowerCpu : Pass<"mixq-lower-cpu", "::mlir::ModuleOp"> {
       (`+avx2`); i32 multiply-adds for the rest;
     - `embed`, `rms_norm`, `rope` (a compile-time cos/sin table),
       `attention` (parallel over token x head), `sparse_add` and the
-      element-wise ops become loops.
+      element-wise ops become loops; element-wise bodies run on vectors of
+      16 (or 8) lanes where rows are whole vectors, and every `math.exp`
+      (SwiGLU, softmax) becomes MLIR's polynomial approximation instead of
+      a libm call per element.
 
     The exports `mixq_abi_version`, `mixq_package_sha256`, `mixq_target`
     ("x86-64:" + the `cpu` option), `mixq_get_model_dims`,

@@ -237,4 +237,30 @@ Value ScaleSource::dequant(IRB &r, const Raw &raw) const {
   return r.fadd(raw.min, r.fmul(f, raw.step));
 }
 
+Value reduceAdd4(IRB &r, ArrayRef<Value> v) {
+  assert(v.size() == 4 && "four vectors");
+  auto half = [&](Value x, int64_t from, int64_t n) {
+    SmallVector<int64_t> idx;
+    for (int64_t i = 0; i < n; ++i)
+      idx.push_back(from + i);
+    return vector::ShuffleOp::create(r.b, r.loc, x, x, idx).getResult();
+  };
+  auto fold = [&](Value x) {
+    int64_t n = cast<VectorType>(x.getType()).getNumElements();
+    for (; n > 8; n /= 2)
+      x = r.fadd(half(x, 0, n / 2), half(x, n / 2, n / 2));
+    return x;
+  };
+  // hadd(a, b) per 128-bit lane: [a0+a1, a2+a3, b0+b1, b2+b3, a4+a5, ...].
+  auto hadd = [&](Value a, Value b) {
+    Value even = vector::ShuffleOp::create(
+        r.b, r.loc, a, b, ArrayRef<int64_t>{0, 2, 8, 10, 4, 6, 12, 14});
+    Value odd = vector::ShuffleOp::create(
+        r.b, r.loc, a, b, ArrayRef<int64_t>{1, 3, 9, 11, 5, 7, 13, 15});
+    return r.fadd(even, odd);
+  };
+  Value t = hadd(hadd(fold(v[0]), fold(v[1])), hadd(fold(v[2]), fold(v[3])));
+  return r.fadd(half(t, 0, 4), half(t, 4, 4));
+}
+
 } // namespace mixq::cpu

@@ -72,6 +72,14 @@ struct IRB {
                             body);
 };
 
+/// The sums of 4 vectors of 8 or more lanes (a power of 2) as one
+/// vector<4xf32>, transposed as they are reduced: each vector folded to 8
+/// lanes, then two rounds of pairwise adds across vectors (vhaddps) leave
+/// vector j's lower and upper halves in lanes j and 4 + j, and one more add
+/// folds those. 7 adds and 8 shuffles where 4 reductions took 28 dependent
+/// instructions and 4 scalar stores.
+mlir::Value reduceAdd4(IRB &r, llvm::ArrayRef<mlir::Value> v);
+
 /// The memref of `type` over the raw pointer `ptr` (!llvm.ptr), contiguous
 /// and row-major, with `dynamicSizes` for its `?` dimensions. Built as an
 /// LLVM memref descriptor cast to the memref type, which the memref-to-LLVM

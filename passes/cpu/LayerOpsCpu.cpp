@@ -4,7 +4,9 @@
 // memrefs, with the arithmetic of the reference engine (model/Engine.cpp):
 // RMSNorm's mean of squares in f64, RoPE from a (cos, sin) table computed
 // in f64 at compile time, softmax over 0..pos with the exponent sum in f64.
-// Attention runs one (token, head) pair per parallel task unit.
+// Attention runs one (token, head) pair per parallel task unit: scores and
+// their exp 4 positions at a time, then p . V in one pass over the
+// positions for heads of up to 4 vectors.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/cpu/CpuKernels.h"
@@ -117,64 +119,130 @@ void emitAttention(IRB &r, FunctionEnv &env, Value q, Value kc, Value vc,
         Value scores = memref::AllocaOp::create(b, r.loc,
                                                 MemRefType::get({S}, f32),
                                                 b.getI64IntegerAttr(64));
+        Value zeroV =
+            arith::ConstantOp::create(b, r.loc, b.getZeroAttr(vt));
+        const bool block4 = lanes >= 8;
         r.forLoop(begin, end, 1, [&](Value u) {
           Value mi = r.divI(u, H), h = r.remI(u, H);
           Value kvh = r.divI(h, group);
           Value last = r.addI(r.add(tstart, mi), 1); // positions 0..pos
           Value ninf = r.f32(-INFINITY);
-          Value maxScore = r.forReduce(
-              r.idx(0), last, 1, ninf, [&](Value t, Value mx) {
-                Value acc = r.forReduce(
-                    r.idx(0), r.idx(HD), lanes,
-                    arith::ConstantOp::create(b, r.loc, b.getZeroAttr(vt)),
-                    [&](Value d, Value a) {
-                      Value qv = vector::LoadOp::create(b, r.loc, vt, tq,
-                                                        ValueRange{mi, h, d});
-                      Value kv = vector::LoadOp::create(b, r.loc, vt, tk,
-                                                        ValueRange{t, kvh, d});
-                      return vector::FMAOp::create(b, r.loc, qv, kv, a)
-                          .getResult();
-                    });
-                Value s = r.fmul(vector::ReductionOp::create(
-                                     b, r.loc, vector::CombiningKind::ADD, acc,
-                                     Value(), arith::FastMathFlags::reassoc),
-                                 r.f32(scale));
-                r.store(s, scores, t);
-                return arith::MaximumFOp::create(b, r.loc, mx, s).getResult();
+          // One position's score (q . k_t * scale), stored; the running max.
+          auto scoreOne = [&](Value t, Value mx) -> Value {
+            Value acc = r.forReduce(
+                r.idx(0), r.idx(HD), lanes, zeroV, [&](Value d, Value a) {
+                  Value qv = vector::LoadOp::create(b, r.loc, vt, tq,
+                                                    ValueRange{mi, h, d});
+                  Value kv = vector::LoadOp::create(b, r.loc, vt, tk,
+                                                    ValueRange{t, kvh, d});
+                  return vector::FMAOp::create(b, r.loc, qv, kv, a)
+                      .getResult();
+                });
+            Value s = r.fmul(vector::ReductionOp::create(
+                                 b, r.loc, vector::CombiningKind::ADD, acc,
+                                 Value(), arith::FastMathFlags::reassoc),
+                             r.f32(scale));
+            r.store(s, scores, t);
+            return arith::MaximumFOp::create(b, r.loc, mx, s).getResult();
+          };
+          // Blocks of 4 positions: 4 independent dot products sharing each
+          // q load, reduced together (reduceAdd4) into one vector of scores.
+          Value mx = ninf, last4 = r.idx(0);
+          if (block4) {
+            last4 = r.mulI(r.divI(last, 4), 4);
+            Value mx4 = r.forReduce(
+                r.idx(0), last4, 4, r.splatF32(-INFINITY, 4),
+                [&](Value t0, Value m4) {
+                  SmallVector<Value> inits(4, zeroV);
+                  SmallVector<Value> dots = r.forReduceN(
+                      r.idx(0), r.idx(HD), lanes, inits,
+                      [&](Value d, ValueRange a) {
+                        Value qv = vector::LoadOp::create(
+                            b, r.loc, vt, tq, ValueRange{mi, h, d});
+                        SmallVector<Value> next;
+                        for (int64_t j = 0; j < 4; ++j) {
+                          Value kv = vector::LoadOp::create(
+                              b, r.loc, vt, tk,
+                              ValueRange{r.addI(t0, j), kvh, d});
+                          next.push_back(
+                              vector::FMAOp::create(b, r.loc, qv, kv, a[j]));
+                        }
+                        return next;
+                      });
+                  Value s = r.fmul(reduceAdd4(r, dots), r.splatF32(scale, 4));
+                  vector::StoreOp::create(b, r.loc, s, scores, ValueRange{t0});
+                  return arith::MaximumFOp::create(b, r.loc, m4, s)
+                      .getResult();
+                });
+            mx = vector::ReductionOp::create(
+                b, r.loc, vector::CombiningKind::MAXIMUMF, mx4);
+          }
+          Value maxScore = r.forReduce(last4, last, 1, mx, scoreOne);
+          // exp(s - max) in place, 4 positions at a time, summed in f64.
+          auto v4 = VectorType::get({4}, f32);
+          Value sum4 = r.forReduce(
+              r.idx(0), last4, 4,
+              arith::ConstantOp::create(
+                  b, r.loc, b.getZeroAttr(VectorType::get({4}, f64))),
+              [&](Value t0, Value a) {
+                Value sv = vector::LoadOp::create(b, r.loc, v4, scores,
+                                                  ValueRange{t0});
+                Value e = math::ExpOp::create(
+                    b, r.loc,
+                    arith::SubFOp::create(
+                        b, r.loc, sv,
+                        vector::BroadcastOp::create(b, r.loc, v4, maxScore)));
+                vector::StoreOp::create(b, r.loc, e, scores, ValueRange{t0});
+                return arith::AddFOp::create(
+                           b, r.loc, a,
+                           arith::ExtFOp::create(
+                               b, r.loc, VectorType::get({4}, f64), e))
+                    .getResult();
               });
-          Value zero64 = arith::ConstantFloatOp::create(b, r.loc, f64,
-                                                        APFloat(0.0));
-          Value sum = r.forReduce(r.idx(0), last, 1, zero64,
-                                  [&](Value t, Value a) {
-                                    Value e = math::ExpOp::create(
-                                        b, r.loc,
-                                        arith::SubFOp::create(
-                                            b, r.loc, r.load(scores, t),
-                                            maxScore));
-                                    r.store(e, scores, t);
-                                    return arith::AddFOp::create(
-                                               b, r.loc, a,
-                                               arith::ExtFOp::create(b, r.loc,
-                                                                     f64, e))
-                                        .getResult();
-                                  });
+          Value sum = r.forReduce(
+              last4, last, 1,
+              vector::ReductionOp::create(b, r.loc,
+                                          vector::CombiningKind::ADD, sum4),
+              [&](Value t, Value a) {
+                Value e = math::ExpOp::create(
+                    b, r.loc,
+                    arith::SubFOp::create(b, r.loc, r.load(scores, t),
+                                          maxScore));
+                r.store(e, scores, t);
+                return arith::AddFOp::create(
+                           b, r.loc, a, arith::ExtFOp::create(b, r.loc, f64, e))
+                    .getResult();
+              });
           Value one64 = arith::ConstantFloatOp::create(b, r.loc, f64,
                                                        APFloat(1.0));
           Value inv = arith::TruncFOp::create(
               b, r.loc, f32, arith::DivFOp::create(b, r.loc, one64, sum));
-          r.forLoop(r.idx(0), r.idx(HD), lanes, [&](Value d) {
-            Value acc = r.forReduce(
-                r.idx(0), last, 1,
-                arith::ConstantOp::create(b, r.loc, b.getZeroAttr(vt)),
-                [&](Value t, Value a) -> Value {
+          // p_t * v_t summed over positions: with up to 4 vectors per head
+          // row, all of them in one pass over the positions (each weight
+          // p_t computed once); wider heads chunk by chunk.
+          int64_t chunks = HD / lanes;
+          int64_t perPass = chunks <= 4 ? chunks : 1;
+          for (int64_t c0 = 0; c0 < chunks; c0 += perPass) {
+            SmallVector<Value> inits(perPass, zeroV);
+            SmallVector<Value> acc = r.forReduceN(
+                r.idx(0), last, 1, inits, [&](Value t, ValueRange a) {
                   Value p = r.fmul(r.load(scores, t), inv);
                   Value pv = vector::BroadcastOp::create(b, r.loc, vt, p);
-                  Value vv = vector::LoadOp::create(b, r.loc, vt, tv,
-                                                    ValueRange{t, kvh, d});
-                  return vector::FMAOp::create(b, r.loc, pv, vv, a).getResult();
+                  SmallVector<Value> next;
+                  for (int64_t c = 0; c < perPass; ++c) {
+                    Value vv = vector::LoadOp::create(
+                        b, r.loc, vt, tv,
+                        ValueRange{t, kvh, r.idx((c0 + c) * lanes)});
+                    next.push_back(
+                        vector::FMAOp::create(b, r.loc, pv, vv, a[c]));
+                  }
+                  return next;
                 });
-            vector::StoreOp::create(b, r.loc, acc, to, ValueRange{mi, h, d});
-          });
+            for (int64_t c = 0; c < perPass; ++c)
+              vector::StoreOp::create(
+                  b, r.loc, acc[c], to,
+                  ValueRange{mi, h, r.idx((c0 + c) * lanes)});
+          }
         });
       });
 }

@@ -880,38 +880,6 @@ Value reduceAdd(IRB &r, Value v) {
       arith::FastMathFlags::reassoc);
 }
 
-/// The sums of 4 vectors of kLanes lanes as one vector<4xf32>, transposed
-/// as it is reduced: each vector folded to 8 lanes, then two rounds of
-/// pairwise adds across vectors (vhaddps) leave row j's lower and upper
-/// halves in lanes j and 4 + j, and one more add folds those. 7 adds and 8
-/// shuffles for 4 rows where 4 reductions took 28 dependent instructions
-/// and 4 scalar stores (a stories15M head row has only 288 columns).
-Value reduceAdd4(IRB &r, ArrayRef<Value> v) {
-  assert(v.size() == 4 && "four rows");
-  auto half = [&](Value x, int64_t from, int64_t n) {
-    SmallVector<int64_t> idx;
-    for (int64_t i = 0; i < n; ++i)
-      idx.push_back(from + i);
-    return vector::ShuffleOp::create(r.b, r.loc, x, x, idx).getResult();
-  };
-  auto fold = [&](Value x) {
-    int64_t n = cast<VectorType>(x.getType()).getNumElements();
-    for (; n > 8; n /= 2)
-      x = r.fadd(half(x, 0, n / 2), half(x, n / 2, n / 2));
-    return x;
-  };
-  // hadd(a, b) per 128-bit lane: [a0+a1, a2+a3, b0+b1, b2+b3, a4+a5, ...].
-  auto hadd = [&](Value a, Value b) {
-    Value even = vector::ShuffleOp::create(
-        r.b, r.loc, a, b, ArrayRef<int64_t>{0, 2, 8, 10, 4, 6, 12, 14});
-    Value odd = vector::ShuffleOp::create(
-        r.b, r.loc, a, b, ArrayRef<int64_t>{1, 3, 9, 11, 5, 7, 13, 15});
-    return r.fadd(even, odd);
-  };
-  Value t = hadd(hadd(fold(v[0]), fold(v[1])), hadd(fold(v[2]), fold(v[3])));
-  return r.fadd(half(t, 0, 4), half(t, 4, 4));
-}
-
 /// Stores w = (raw - zero) * scale of the group's G columns at dst[0..G),
 /// outlier slots included.
 void storeGroup(IRB &r, const GroupView &v, int64_t G,

@@ -9,8 +9,7 @@
 // applied once per group (second-order scales are dequantized there too):
 //
 //   gemv (M = 1):  acc[row] += scale * sum_k (raw_k - zero) * x_k, lane-wise
-//                  in one vector accumulator per row, one reduction per row
-//                  (4 rows at once where rows come in blocks of 4);
+//                  in one vector accumulator per row, one reduction per row;
 //                  blocks of 4 rows share each activation load (mixed and
 //                  8-bit weights; with AVX-512 also K > 8192), and with AVX2
 //                  mixed weights walk whole tiles (see gemvRowBlock).
@@ -1158,14 +1157,11 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     return acc;
   };
   // Row `row`'s result: its C chains added, reduced, stored.
-  auto sumChains = [&](ArrayRef<Value> chains) {
+  auto finishRow = [&](ArrayRef<Value> chains, Value row) {
     Value rowAcc = chains.front();
     for (Value c : chains.drop_front())
       rowAcc = r.fadd(rowAcc, c);
-    return rowAcc;
-  };
-  auto finishRow = [&](ArrayRef<Value> chains, Value row) {
-    r.store(reduceAdd(r, sumChains(chains)), y, {r.idx(0), row});
+    r.store(reduceAdd(r, rowAcc), y, {r.idx(0), row});
   };
   if (wholeTile) {
     // Mixed weights, a tile of R rows at a time: each listed tile-group's
@@ -1202,39 +1198,26 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
                   accBuf, ValueRange{i, r.idx(c), r.idx(0)});
           });
         });
-    auto chainsOf = [&](Value i) {
+    // Rows are finished one at a time: reducing them 4 at a time
+    // (reduceAdd4) made the whole GEMV slower (znver3, 7B-shaped mixed,
+    // alternating runs: 7.8-10.3 GB/s per row, 6.7-8.3 by 4s).
+    r.forLoop(r.idx(0), r.idx(R), 1, [&](Value i) {
       SmallVector<Value> chains;
       for (int64_t c = 0; c < C; ++c)
         chains.push_back(vector::LoadOp::create(
             r.b, r.loc, vec(f32), accBuf, ValueRange{i, r.idx(c), r.idx(0)}));
-      return chains;
-    };
-    r.forLoop(r.idx(0), r.idx(R / 4 * 4), 4, [&](Value i0) {
-      SmallVector<Value> rowSums;
-      for (int64_t j = 0; j < 4; ++j)
-        rowSums.push_back(sumChains(chainsOf(r.addI(i0, j))));
-      vector::StoreOp::create(r.b, r.loc, reduceAdd4(r, rowSums), y,
-                              ValueRange{r.idx(0), r.add(n0, i0)});
+      finishRow(chains, r.add(n0, i));
     });
-    for (int64_t i = R / 4 * 4; i < R; ++i)
-      finishRow(chainsOf(r.idx(i)), r.add(n0, r.idx(i)));
     return;
   }
   Value acc = dec.forEachGroup(r, rows, K / G, init, gemv);
-  SmallVector<Value> rowSums;
   for (int64_t i = 0; i < R; ++i) {
     SmallVector<Value> chains;
     for (int64_t c = 0; c < C; ++c)
       chains.push_back(vector::ExtractOp::create(
           r.b, r.loc, acc, ArrayRef<int64_t>{i * C + c}));
-    if (R == 4)
-      rowSums.push_back(sumChains(chains));
-    else
-      finishRow(chains, rows[i]);
+    finishRow(chains, rows[i]);
   }
-  if (R == 4) // rows n0 .. n0 + 3 at once
-    vector::StoreOp::create(r.b, r.loc, reduceAdd4(r, rowSums), y,
-                            ValueRange{r.idx(0), n0});
 }
 
 /// Rows and tokens per block of the prefill GEMM (R x T accumulators). 8 x
@@ -1352,10 +1335,11 @@ void emitGemmRows(IRB &r, Decoder &dec, Value x, Value y, Value m, int64_t R,
 /// rows, 10.1-10.7 by tiles); AVX-512's 32 registers hold blocks of 4 rows
 /// without spilling, and tiles are not measured there. 8-bit codes, which
 /// only widen and convert, take blocks of 4 at any K: the int8 head of
-/// stories15M (32000 x 288, --table-bits 8) 283-295 -> 230-248 us per
-/// decode step (znver3, alternating runs; 2 rows 263-268), with the 4 rows
-/// reduced together (reduceAdd4). At that K dense FP16 rows do not: 4 rows
-/// took 553-771 us against 275-430 for 1 (2 rows 540-662).
+/// stories15M (32000 x 288, --table-bits 8) 283-295 -> 237-239 us per
+/// decode step (znver3, alternating runs; 2 rows 263-268; reducing the 4
+/// rows together with reduceAdd4 measured no better, 230-248). At that K
+/// dense FP16 rows do not: 4 rows took 553-771 us against 275-430 for 1
+/// (2 rows 540-662).
 int64_t gemvRowBlock(const Layout &l, int64_t K, bool avx512,
                      int64_t tileRows) {
   if (!avx512 && tileRows > kMaxRows)

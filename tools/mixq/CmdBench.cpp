@@ -23,6 +23,9 @@
 //      and as a speedup over the fp32 and f16 baselines;
 //   3. stories15M: a compiled --package against the fp32 reference engine on
 //      the llama2.c checkpoint (--model), prefill 64 and decode 128 tokens;
+//      on the CPU each decode step is split by the session profile into the
+//      decoder's products, attention, the classifier and the time outside
+//      the parallel sections;
 //   4. optionally llama.cpp's llama-bench on GGUF files, side by side with
 //      mixq's stories15M numbers.
 // --target=sm_80|sm_90a compiles the stories15M package and the
@@ -524,7 +527,31 @@ struct StoriesResult {
   double refPrefillTps = 0, refDecodeTps = 0;
   double mixqPrefillTps = 0, mixqDecodeTps = 0, compileSeconds = 0;
   int64_t prefillTokens = 0, decodeTokens = 0;
+  /// A compiled CPU decode step's wall time split by the session profile
+  /// (medians over every measured step): the decoder's products, the
+  /// attention sections, the classifier, and the time outside the parallel
+  /// sections (norms, RoPE, SwiGLU, residuals, the call itself).
+  bool haveBreakdown = false;
+  double stepUs = 0, productsUs = 0, attentionUs = 0, classifierUs = 0,
+         outsideUs = 0;
 };
+
+/// The part of each decode step's wall time spent in each kind of the
+/// module's parallel sections: `sections` holds one step's section times
+/// in call order (kSectionsPerLayer per layer, then the classifier).
+void addStepBreakdown(ArrayRef<double> sections, double stepSeconds,
+                      std::vector<double> (&parts)[4]) {
+  double products = 0, attention = 0;
+  for (size_t i = 0; i + 1 < sections.size(); ++i)
+    (kLayerSections[i % kSectionsPerLayer].tensor ? products : attention) +=
+        sections[i];
+  double classifier = sections.back();
+  parts[0].push_back(products);
+  parts[1].push_back(attention);
+  parts[2].push_back(classifier);
+  parts[3].push_back(
+      std::max(0.0, stepSeconds - products - attention - classifier));
+}
 
 /// A package's scheme and the bits per weight of its decoder linears.
 std::string describePackage(const PackageReader &package) {
@@ -614,7 +641,12 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
   auto logits = s.prefill(tokens); // warm-up, as llama-bench does
   if (!logits)
     return logits.takeError();
-  std::vector<double> prefillTps, decodeTps;
+  std::vector<double> prefillTps, decodeTps, stepSeconds, parts[4];
+  // The profile (two clock reads per parallel section) stays on for the
+  // CPU's timed steps, which it splits into kinds of work.
+  const int64_t expected = kSectionsPerLayer * (*module)->dims().n_layers + 1;
+  bool profile = s.device().empty();
+  std::vector<double> sections;
   for (int round = 0; round < std::max(1, int(rounds)); ++round) {
     s.reset();
     start = Clock::now();
@@ -624,15 +656,38 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
     prefillTps.push_back(double(n) / secondsSince(start));
     start = Clock::now();
     for (int64_t i = 0; i < steps; ++i) {
+      sections.clear();
+      s.setProfile(profile ? &sections : nullptr);
+      auto stepStart = Clock::now();
       logits = s.decode(argmax(*logits));
+      double seconds = secondsSince(stepStart);
+      s.setProfile(nullptr);
       if (!logits)
         return logits.takeError();
+      stepSeconds.push_back(seconds);
+      if (profile && int64_t(sections.size()) == expected)
+        addStepBreakdown(sections, seconds, parts);
+      else if (profile)
+        profile = false; // sections changed: no breakdown (noted below)
     }
     decodeTps.push_back(double(steps) / secondsSince(start));
     afterRound();
   }
   r.mixqPrefillTps = median(prefillTps);
   r.mixqDecodeTps = median(decodeTps);
+  if (profile && !parts[0].empty()) {
+    r.haveBreakdown = true;
+    r.stepUs = median(stepSeconds) * 1e6;
+    r.productsUs = median(parts[0]) * 1e6;
+    r.attentionUs = median(parts[1]) * 1e6;
+    r.classifierUs = median(parts[2]) * 1e6;
+    r.outsideUs = median(parts[3]) * 1e6;
+  } else if (s.device().empty()) {
+    r.notes.push_back(formatv("a decode step did not run the {0} parallel "
+                              "sections bench expects; no breakdown",
+                              expected)
+                          .str());
+  }
   r.haveMixq = true;
   if (!r.haveReference) {
     r.prefillTokens = n;
@@ -942,6 +997,13 @@ json::Value toJSON(const BenchResults &b) {
       stories["mixq_prefill_tps"] = s.mixqPrefillTps;
       stories["mixq_decode_tps"] = s.mixqDecodeTps;
       stories["compile_seconds"] = s.compileSeconds;
+      if (s.haveBreakdown)
+        stories["decode_step_us"] =
+            json::Object{{"median", s.stepUs},
+                         {"products", s.productsUs},
+                         {"attention", s.attentionUs},
+                         {"classifier", s.classifierUs},
+                         {"outside_sections", s.outsideUs}};
       models.push_back(json::Object{{"model", "stories15M"},
                                     {"format", s.packageFormat},
                                     {"engine", "mixq"},
@@ -1096,6 +1158,12 @@ void printTable(const BenchResults &b, raw_ostream &os) {
                                   ? speedup(1 / s.refDecodeTps,
                                             1 / s.mixqDecodeTps)
                                   : std::nullopt));
+    if (s.haveBreakdown)
+      os << formatv("  a compiled decode step (medians): {0:f0} us = decoder "
+                    "products {1:f0} + attention {2:f0} + classifier {3:f0} "
+                    "+ outside the parallel sections {4:f0}\n",
+                    s.stepUs, s.productsUs, s.attentionUs, s.classifierUs,
+                    s.outsideUs);
     for (const std::string &n : s.notes)
       os << "  note: " << n << "\n";
   }

@@ -178,41 +178,31 @@ void emitAttention(IRB &r, FunctionEnv &env, Value q, Value kc, Value vc,
                 b, r.loc, vector::CombiningKind::MAXIMUMF, mx4);
           }
           Value maxScore = r.forReduce(last4, last, 1, mx, scoreOne);
-          // exp(s - max) in place, 4 positions at a time, summed in f64.
-          auto v4 = VectorType::get({4}, f32);
-          Value sum4 = r.forReduce(
-              r.idx(0), last4, 4,
-              arith::ConstantOp::create(
-                  b, r.loc, b.getZeroAttr(VectorType::get({4}, f64))),
-              [&](Value t0, Value a) {
-                Value sv = vector::LoadOp::create(b, r.loc, v4, scores,
-                                                  ValueRange{t0});
-                Value e = math::ExpOp::create(
-                    b, r.loc,
-                    arith::SubFOp::create(
-                        b, r.loc, sv,
-                        vector::BroadcastOp::create(b, r.loc, v4, maxScore)));
-                vector::StoreOp::create(b, r.loc, e, scores, ValueRange{t0});
-                return arith::AddFOp::create(
-                           b, r.loc, a,
-                           arith::ExtFOp::create(
-                               b, r.loc, VectorType::get({4}, f64), e))
-                    .getResult();
-              });
-          Value sum = r.forReduce(
-              last4, last, 1,
-              vector::ReductionOp::create(b, r.loc,
-                                          vector::CombiningKind::ADD, sum4),
-              [&](Value t, Value a) {
-                Value e = math::ExpOp::create(
-                    b, r.loc,
-                    arith::SubFOp::create(b, r.loc, r.load(scores, t),
-                                          maxScore));
-                r.store(e, scores, t);
-                return arith::AddFOp::create(
-                           b, r.loc, a, arith::ExtFOp::create(b, r.loc, f64, e))
-                    .getResult();
-              });
+          // exp(s - max) in place, summed in f64: W positions at a time.
+          auto expSum = [&](Value lo, Value hi, int64_t W) -> Value {
+            auto vw = VectorType::get({W}, f32);
+            auto vw64 = VectorType::get({W}, f64);
+            Value acc = r.forReduce(
+                lo, hi, W, arith::ConstantOp::create(b, r.loc,
+                                                     b.getZeroAttr(vw64)),
+                [&](Value t0, Value a) {
+                  Value sv = vector::LoadOp::create(b, r.loc, vw, scores,
+                                                    ValueRange{t0});
+                  Value e = math::ExpOp::create(
+                      b, r.loc,
+                      arith::SubFOp::create(
+                          b, r.loc, sv,
+                          vector::BroadcastOp::create(b, r.loc, vw,
+                                                      maxScore)));
+                  vector::StoreOp::create(b, r.loc, e, scores,
+                                          ValueRange{t0});
+                  return r.fadd(a, arith::ExtFOp::create(b, r.loc, vw64, e));
+                });
+            return vector::ReductionOp::create(
+                b, r.loc, vector::CombiningKind::ADD, acc);
+          };
+          Value sum = r.fadd(expSum(r.idx(0), last4, 4),
+                             expSum(last4, last, 1));
           Value one64 = arith::ConstantFloatOp::create(b, r.loc, f64,
                                                        APFloat(1.0));
           Value inv = arith::TruncFOp::create(

@@ -536,22 +536,22 @@ struct StoriesResult {
          outsideUs = 0;
 };
 
-/// The part of each decode step's wall time spent in each kind of the
-/// module's parallel sections: `sections` holds one step's section times
-/// in call order (kSectionsPerLayer per layer, then the classifier).
-void addStepBreakdown(ArrayRef<double> sections, double stepSeconds,
-                      std::vector<double> (&parts)[4]) {
-  double products = 0, attention = 0;
-  for (size_t i = 0; i + 1 < sections.size(); ++i)
-    (kLayerSections[i % kSectionsPerLayer].tensor ? products : attention) +=
-        sections[i];
-  double classifier = sections.back();
-  parts[0].push_back(products);
-  parts[1].push_back(attention);
-  parts[2].push_back(classifier);
-  parts[3].push_back(
-      std::max(0.0, stepSeconds - products - attention - classifier));
-}
+/// Decode steps' seconds by kind of work, one entry per step.
+struct StepParts {
+  std::vector<double> products, attention, classifier, outside;
+
+  /// Adds a step: `sections` holds its parallel sections' times in call
+  /// order (kSectionsPerLayer per layer, then the classifier).
+  void add(ArrayRef<double> sections, double stepSeconds) {
+    double p = 0, a = 0;
+    for (size_t i = 0; i + 1 < sections.size(); ++i)
+      (kLayerSections[i % kSectionsPerLayer].tensor ? p : a) += sections[i];
+    products.push_back(p);
+    attention.push_back(a);
+    classifier.push_back(sections.back());
+    outside.push_back(std::max(0.0, stepSeconds - p - a - sections.back()));
+  }
+};
 
 /// A package's scheme and the bits per weight of its decoder linears.
 std::string describePackage(const PackageReader &package) {
@@ -641,7 +641,8 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
   auto logits = s.prefill(tokens); // warm-up, as llama-bench does
   if (!logits)
     return logits.takeError();
-  std::vector<double> prefillTps, decodeTps, stepSeconds, parts[4];
+  std::vector<double> prefillTps, decodeTps, stepSeconds;
+  StepParts parts;
   // The profile (two clock reads per parallel section) stays on for the
   // CPU's timed steps, which it splits into kinds of work.
   const int64_t expected = kSectionsPerLayer * (*module)->dims().n_layers + 1;
@@ -666,7 +667,7 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
         return logits.takeError();
       stepSeconds.push_back(seconds);
       if (profile && int64_t(sections.size()) == expected)
-        addStepBreakdown(sections, seconds, parts);
+        parts.add(sections, seconds);
       else if (profile)
         profile = false; // sections changed: no breakdown (noted below)
     }
@@ -675,13 +676,13 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
   }
   r.mixqPrefillTps = median(prefillTps);
   r.mixqDecodeTps = median(decodeTps);
-  if (profile && !parts[0].empty()) {
+  if (profile && !parts.products.empty()) {
     r.haveBreakdown = true;
     r.stepUs = median(stepSeconds) * 1e6;
-    r.productsUs = median(parts[0]) * 1e6;
-    r.attentionUs = median(parts[1]) * 1e6;
-    r.classifierUs = median(parts[2]) * 1e6;
-    r.outsideUs = median(parts[3]) * 1e6;
+    r.productsUs = median(parts.products) * 1e6;
+    r.attentionUs = median(parts.attention) * 1e6;
+    r.classifierUs = median(parts.classifier) * 1e6;
+    r.outsideUs = median(parts.outside) * 1e6;
   } else if (s.device().empty()) {
     r.notes.push_back(formatv("a decode step did not run the {0} parallel "
                               "sections bench expects; no breakdown",

@@ -161,23 +161,6 @@ LogicalResult FunctionLowering::lowerProduct(const ProductSpec &spec,
   // A prefill's classifier runs on rows firstLogit.. only (the ABI leaves
   // the rest unspecified): the input's and the logits' rows from there on.
   auto view = x.getDefiningOp<memref::ViewOp>();
-  if (out == logits && firstLogit && view && view.getSizes().size() == 1) {
-    auto type = cast<MemRefType>(x.getType());
-    int64_t rowBytes =
-        type.getDimSize(1) * (type.getElementTypeBitWidth() / 8);
-    rows = r->sub(m, firstLogit);
-    x = memref::ViewOp::create(
-        *builder, r->loc, type, scratch,
-        r->add(view.getByteShift(), r->mul(firstLogit, r->idx(rowBytes))),
-        ValueRange{rows});
-    auto outType = cast<MemRefType>(out.getType());
-    Value at = LLVM::GEPOp::create(
-        *builder, r->loc, logitsPtr.getType(), builder->getF32Type(),
-        logitsPtr,
-        ArrayRef<LLVM::GEPArg>{r->toI64(r->mul(
-            firstLogit, r->idx(outType.getDimSize(1))))});
-    out = memrefFromPointer(*builder, r->loc, at, outType, ValueRange{rows});
-  }
   Value tmp;
   if (int64_t perRow = qmatmulScratchBytesPerRow(w)) {
     int64_t off = perRowArena.allocate(perRow, index, index);
@@ -186,6 +169,45 @@ LogicalResult FunctionLowering::lowerProduct(const ProductSpec &spec,
                                           builder->getI8Type()),
         scratch, r->mul(m, r->idx(off)),
         ValueRange{r->mul(m, r->idx(roundUp64(perRow)))});
+  }
+  if (out == logits && firstLogit && view && view.getSizes().size() == 1) {
+    auto type = cast<MemRefType>(x.getType());
+    int64_t rowBytes =
+        type.getDimSize(1) * (type.getElementTypeBitWidth() / 8);
+    rows = r->sub(m, firstLogit);
+    Value shift =
+        r->add(view.getByteShift(), r->mul(firstLogit, r->idx(rowBytes)));
+    x = memref::ViewOp::create(*builder, r->loc, type, scratch, shift,
+                               ValueRange{rows});
+    auto outType = cast<MemRefType>(out.getType());
+    Value at = LLVM::GEPOp::create(
+        *builder, r->loc, logitsPtr.getType(), builder->getF32Type(),
+        logitsPtr,
+        ArrayRef<LLVM::GEPArg>{r->toI64(r->mul(
+            firstLogit, r->idx(outType.getDimSize(1))))});
+    out = memrefFromPointer(*builder, r->loc, at, outType, ValueRange{rows});
+    // The usual request is the last token's logits alone: then the
+    // decode step's GEMV (the same task) runs, not the GEMM at M = 1
+    // (stories15M's int8 head: 0.5-0.8 ms as a GEMM, 0.24 as the GEMV).
+    Value one = arith::CmpIOp::create(*builder, r->loc,
+                                      arith::CmpIPredicate::eq, rows,
+                                      r->idx(1));
+    auto branch = scf::IfOp::create(*builder, r->loc, one,
+                                    /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(*builder);
+    builder->setInsertionPointToStart(&branch.getThenRegion().front());
+    Value x1 = memref::ViewOp::create(
+        *builder, r->loc,
+        MemRefType::get({1, type.getDimSize(1)}, type.getElementType()),
+        scratch, shift, ValueRange{});
+    Value out1 = memrefFromPointer(
+        *builder, r->loc, at,
+        MemRefType::get({1, outType.getDimSize(1)}, outType.getElementType()),
+        {});
+    if (failed(emitQMatmul(*r, env, spec, w, x1, out1, r->idx(1), tmp)))
+      return failure();
+    builder->setInsertionPointToStart(&branch.getElseRegion().front());
+    return emitQMatmul(*r, env, spec, w, x, out, rows, tmp);
   }
   return emitQMatmul(*r, env, spec, w, x, out, rows, tmp);
 }

@@ -47,28 +47,74 @@ void emitRmsNorm(IRB &r, Value x, Value gain, Value out, Value m,
   OpBuilder &b = r.b;
   Type f64 = b.getF64Type(), f32 = b.getF32Type();
   int64_t D = cast<MemRefType>(x.getType()).getDimSize(1);
+  auto c64 = [&](double v) -> Value {
+    return arith::ConstantFloatOp::create(b, r.loc, b.getF64Type(),
+                                          APFloat(v));
+  };
+  // The sum of squares in f64 on 4 chains of 4 lanes where D allows (one
+  // dependent scalar add per element took 0.36 us a row at D = 288: 0.3 ms
+  // of a 64-token stories15M prefill), then the row scaled 8 lanes at a
+  // time.
+  constexpr int64_t kLanes64 = 4, kChains = 4;
+  const bool wide = D % (kLanes64 * kChains) == 0;
+  const int64_t scaleLanes = D % 8 == 0 ? 8 : 1;
+  auto sumOfSquares = [&](Value mi) -> Value {
+    if (!wide)
+      return r.forReduce(r.idx(0), r.idx(D), 1, c64(0.0), [&](Value k,
+                                                               Value a) {
+        Value v = arith::ExtFOp::create(b, r.loc, f64, r.load(x, {mi, k}));
+        return arith::AddFOp::create(b, r.loc, a,
+                                     arith::MulFOp::create(b, r.loc, v, v))
+            .getResult();
+      });
+    auto v64 = VectorType::get({kLanes64}, f64);
+    SmallVector<Value> zeros(
+        kChains, arith::ConstantOp::create(b, r.loc, DenseElementsAttr::get(
+                                                          v64, APFloat(0.0))));
+    SmallVector<Value> chains = r.forReduceN(
+        r.idx(0), r.idx(D), kLanes64 * kChains, zeros,
+        [&](Value k, ValueRange a) {
+          SmallVector<Value> next;
+          for (int64_t c = 0; c < kChains; ++c) {
+            Value v = arith::ExtFOp::create(
+                b, r.loc, v64,
+                r.vloadF32(x, {mi, r.addI(k, c * kLanes64)}, kLanes64));
+            next.push_back(arith::AddFOp::create(
+                b, r.loc, a[c], arith::MulFOp::create(b, r.loc, v, v)));
+          }
+          return next;
+        });
+    Value all = r.fadd(r.fadd(chains[0], chains[1]),
+                       r.fadd(chains[2], chains[3]));
+    return vector::ReductionOp::create(b, r.loc, vector::CombiningKind::ADD,
+                                       all);
+  };
   r.forLoop(r.idx(0), m, 1, [&](Value mi) {
-    Value zero = arith::ConstantFloatOp::create(b, r.loc, b.getF64Type(),
-                                                APFloat(0.0));
-    Value sum = r.forReduce(r.idx(0), r.idx(D), 1, zero, [&](Value k, Value a) {
-      Value v = arith::ExtFOp::create(b, r.loc, f64, r.load(x, {mi, k}));
-      return arith::AddFOp::create(b, r.loc, a,
-                                   arith::MulFOp::create(b, r.loc, v, v))
-          .getResult();
-    });
-    auto c64 = [&](double v) -> Value {
-      return arith::ConstantFloatOp::create(b, r.loc, b.getF64Type(),
-                                            APFloat(v));
-    };
-    Value mean = arith::DivFOp::create(b, r.loc, sum, c64(double(D)));
+    Value mean =
+        arith::DivFOp::create(b, r.loc, sumOfSquares(mi), c64(double(D)));
     Value var = arith::AddFOp::create(b, r.loc, mean, c64(double(epsilon)));
     Value scale = arith::DivFOp::create(b, r.loc, c64(1.0),
                                         math::SqrtOp::create(b, r.loc, var));
-    r.forLoop(r.idx(0), r.idx(D), 1, [&](Value k) {
-      Value v = arith::ExtFOp::create(b, r.loc, f64, r.load(x, {mi, k}));
+    if (scaleLanes == 1) {
+      r.forLoop(r.idx(0), r.idx(D), 1, [&](Value k) {
+        Value v = arith::ExtFOp::create(b, r.loc, f64, r.load(x, {mi, k}));
+        Value s = arith::TruncFOp::create(
+            b, r.loc, f32, arith::MulFOp::create(b, r.loc, v, scale));
+        r.store(r.fmul(s, r.loadF32(gain, k)), out, {mi, k});
+      });
+      return;
+    }
+    auto v64 = VectorType::get({scaleLanes}, f64);
+    auto v32 = VectorType::get({scaleLanes}, f32);
+    Value scales = vector::BroadcastOp::create(b, r.loc, v64, scale);
+    r.forLoop(r.idx(0), r.idx(D), scaleLanes, [&](Value k) {
+      Value v = arith::ExtFOp::create(b, r.loc, v64,
+                                      r.vloadF32(x, {mi, k}, scaleLanes));
       Value s = arith::TruncFOp::create(
-          b, r.loc, f32, arith::MulFOp::create(b, r.loc, v, scale));
-      r.store(r.fmul(s, r.loadF32(gain, k)), out, {mi, k});
+          b, r.loc, v32, arith::MulFOp::create(b, r.loc, v, scales));
+      vector::StoreOp::create(
+          b, r.loc, r.fmul(s, r.vloadF32(gain, {k}, scaleLanes)), out,
+          ValueRange{mi, k});
     });
   });
 }

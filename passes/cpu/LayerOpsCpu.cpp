@@ -124,17 +124,64 @@ void emitRope(IRB &r, Value x, Value positions, Value out, Value m,
   OpBuilder &b = r.b;
   auto type = cast<MemRefType>(x.getType());
   int64_t H = type.getDimSize(1), HD = type.getDimSize(2), half = HD / 2;
+  // One pair: (x0, x1) -> (x0 c - x1 s, x0 s + x1 c), as scalars or as
+  // vectors of 8 pairs (the same operations, so the same bits).
+  auto rotate = [&](Value x0, Value x1, Value c, Value s) {
+    Value a = arith::SubFOp::create(b, r.loc, r.fmul(x0, c), r.fmul(x1, s));
+    return std::make_pair(a, r.fadd(r.fmul(x0, s), r.fmul(x1, c)));
+  };
+  // 8 pairs at a time where a head's half allows: the table's (cos, sin)
+  // and, with adjacent pairs, x itself are de-interleaved by shuffles.
+  constexpr int64_t P = 8;
+  const bool wide = half % P == 0;
+  auto v8 = VectorType::get({P}, b.getF32Type());
+  Value flatTable;
+  if (wide)
+    flatTable = memref::CollapseShapeOp::create(
+        b, r.loc, table, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  auto shuffle = [&](Value lo, Value hi, ArrayRef<int64_t> mask) {
+    return vector::ShuffleOp::create(b, r.loc, lo, hi, mask).getResult();
+  };
+  const SmallVector<int64_t> even{0, 2, 4, 6, 8, 10, 12, 14},
+      odd{1, 3, 5, 7, 9, 11, 13, 15}, low{0, 8, 1, 9, 2, 10, 3, 11},
+      high{4, 12, 5, 13, 6, 14, 7, 15};
+  auto load8 = [&](Value mem, ValueRange at) -> Value {
+    return vector::LoadOp::create(b, r.loc, v8, mem, at);
+  };
   r.forLoop(r.idx(0), m, 1, [&](Value mi) {
     Value pos = r.toIndex(r.load(positions, mi));
     r.forLoop(r.idx(0), r.idx(H), 1, [&](Value h) {
+      if (wide) {
+        r.forLoop(r.idx(0), r.idx(half), P, [&](Value i) {
+          Value t = r.mulI(i, 2);
+          Value t0 = load8(flatTable, {pos, t});
+          Value t1 = load8(flatTable, {pos, r.addI(t, P)});
+          Value c = shuffle(t0, t1, even), sn = shuffle(t0, t1, odd);
+          if (adjacent) {
+            Value lo = load8(x, {mi, h, t});
+            Value hi = load8(x, {mi, h, r.addI(t, P)});
+            auto [a, bb] =
+                rotate(shuffle(lo, hi, even), shuffle(lo, hi, odd), c, sn);
+            vector::StoreOp::create(b, r.loc, shuffle(a, bb, low), out,
+                                    ValueRange{mi, h, t});
+            vector::StoreOp::create(b, r.loc, shuffle(a, bb, high), out,
+                                    ValueRange{mi, h, r.addI(t, P)});
+            return;
+          }
+          Value ib = r.addI(i, half);
+          auto [a, bb] =
+              rotate(load8(x, {mi, h, i}), load8(x, {mi, h, ib}), c, sn);
+          vector::StoreOp::create(b, r.loc, a, out, ValueRange{mi, h, i});
+          vector::StoreOp::create(b, r.loc, bb, out, ValueRange{mi, h, ib});
+        });
+        return;
+      }
       r.forLoop(r.idx(0), r.idx(half), 1, [&](Value i) {
         Value ia = adjacent ? r.mulI(i, 2) : i;
         Value ib = adjacent ? r.addI(r.mulI(i, 2), 1) : r.addI(i, half);
-        Value x0 = r.load(x, {mi, h, ia}), x1 = r.load(x, {mi, h, ib});
-        Value c = r.load(table, {pos, i, r.idx(0)});
-        Value s = r.load(table, {pos, i, r.idx(1)});
-        Value a = arith::SubFOp::create(b, r.loc, r.fmul(x0, c), r.fmul(x1, s));
-        Value bb = r.fadd(r.fmul(x0, s), r.fmul(x1, c));
+        auto [a, bb] = rotate(r.load(x, {mi, h, ia}), r.load(x, {mi, h, ib}),
+                              r.load(table, {pos, i, r.idx(0)}),
+                              r.load(table, {pos, i, r.idx(1)}));
         r.store(a, out, {mi, h, ia});
         r.store(bb, out, {mi, h, ib});
       });

@@ -276,7 +276,8 @@ makeDecoder(MLIRContext *ctx, const GemvSpec &spec, KernelSignature &sig,
   case Scheme::Uniform: {
     int64_t G = l.group ? l.group : K;
     if (G % 32 != 0) {
-      why = "the GPU GEMV needs groups that are a multiple of 32 columns";
+      why = "the GPU GEMV needs groups that are a multiple of 32 columns; " +
+            groupAdvice(G, K, "--group");
       return failure();
     }
     int codes = stream("codes");

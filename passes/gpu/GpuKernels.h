@@ -46,6 +46,12 @@ constexpr int64_t kWarpsPerBlock = 4;
 /// Output rows one warp of the row-streaming GEMV computes together.
 constexpr int64_t kRowsPerWarp = 4;
 
+/// Why a weight's group of `group` columns (K = `k`) rules out the GPU
+/// GEMV, and how to quantize it so that it does not: `quantizeOption`
+/// ("--group" or "--mixed-group") with a multiple of 32 that divides K.
+std::string groupAdvice(int64_t group, int64_t k,
+                        llvm::StringRef quantizeOption);
+
 /// A weight as the kernels see it.
 struct WeightInfo {
   std::string name;

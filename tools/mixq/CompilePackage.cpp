@@ -26,14 +26,19 @@ namespace mixq::cli {
 
 namespace {
 
-/// Runs `pm` on `module`; a failure carries every diagnostic it printed.
+/// Runs `pm` on `module`; a failure carries every diagnostic it printed,
+/// on one line ("; " between them; a known location before each).
 Error runPipeline(mlir::PassManager &pm, mlir::ModuleOp module,
                   StringRef which) {
   std::string diagnostics;
   raw_string_ostream os(diagnostics);
   mlir::ScopedDiagnosticHandler handler(
       module->getContext(), [&](mlir::Diagnostic &d) {
-        os << d.getLocation() << ": " << d << "\n";
+        if (!diagnostics.empty())
+          os << "; ";
+        if (!isa<mlir::UnknownLoc>(d.getLocation()))
+          os << d.getLocation() << ": ";
+        os << d;
         return mlir::success();
       });
   if (mlir::failed(pm.run(module)))

@@ -15,14 +15,18 @@
 //      per shape as "peak" GB/s and the kernel's share of it;
 //   2. for each weight format (BenchWeights.h), a synthetic Llama-2-7B-shaped
 //      package of 2 layers is written to the work directory, compiled
-//      (CompilePackage.h) and run: a 64-token prefill, then --decode-steps
-//      decode steps with the session's profile on. A decode step runs 8
-//      parallel sections per layer (wq, wk, wv, attention, wo, w1, w3, w2)
+//      (CompilePackage.h) and run: a warm-up prefill, a timed 64-token
+//      prefill, then --decode-steps decode steps with the session's profile
+//      on. A decode step runs 8 parallel sections per layer (wq, wk, wv,
+//      attention, wo, w1, w3, w2)
 //      and the classifier; each weight shape's time is the median over steps
 //      and weights, reported with its bytes, GB/s and share of the bandwidth,
 //      and as a speedup over the fp32 and f16 baselines;
 //   3. stories15M: a compiled --package against the fp32 reference engine on
-//      the llama2.c checkpoint (--model), prefill 64 and decode 128 tokens;
+//      the llama2.c checkpoint (--model), prefill 64 and decode 128 tokens
+//      per round, each round's timed prefill after a warm-up one (as
+//      llama-bench warms up before each test, and a round follows
+//      llama.cpp's run, which leaves the caches cold);
 //      on the CPU each decode step is split by the session profile into the
 //      decoder's products, attention, the classifier and the time outside
 //      the parallel sections;
@@ -438,12 +442,12 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
 
   r.device = s.device();
   std::vector<int> tokens = prefillTokens(kPrefillTokens, s.vocabSize());
-  if (gpu) {
-    // The first call loads the kernels and uploads the weights.
-    if (auto warm = s.prefill(tokens); !warm)
-      return warm.takeError();
-    s.reset();
-  }
+  // The first call loads the kernels and uploads the weights (GPU), or
+  // first touches the scratch buffers and the stack (CPU): a warm-up, as
+  // llama-bench runs before each test.
+  if (auto warm = s.prefill(tokens); !warm)
+    return warm.takeError();
+  s.reset();
   start = Clock::now();
   auto logits = s.prefill(tokens);
   if (!logits)
@@ -649,6 +653,12 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
   bool profile = s.device().empty();
   std::vector<double> sections;
   for (int round = 0; round < std::max(1, int(rounds)); ++round) {
+    // Each round starts after llama.cpp's run, which left the caches (and
+    // this pool's sleeping workers) cold; llama-bench warms up before each
+    // of its tests, so the timed prefill follows a warm-up here too.
+    s.reset();
+    if (auto warm = s.prefill(tokens); !warm)
+      return warm.takeError();
     s.reset();
     start = Clock::now();
     logits = s.prefill(tokens);

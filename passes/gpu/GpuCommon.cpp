@@ -3,7 +3,8 @@
 // Stream argument types, kernel creation (attributes the bare-pointer ABI
 // and the PTX backend need), thread indices, warp reductions, 16-byte
 // activation and code loads, code extraction and the magic-number
-// conversion of codes to floats, and scales. See GpuKernels.h.
+// conversion of codes to floats, and scales; the advice on groups the
+// kernels refuse. See GpuKernels.h.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/gpu/GpuKernels.h"
@@ -14,6 +15,18 @@
 using namespace mlir;
 
 namespace mixq::device {
+
+std::string groupAdvice(int64_t group, int64_t k,
+                        llvm::StringRef quantizeOption) {
+  std::string text = "this weight's group is " + std::to_string(group) +
+                     " columns (K = " + std::to_string(k) + ")";
+  // The largest multiple of 32 up to 128 that divides K, if any.
+  for (int64_t g = 128; g >= 32; g -= 32)
+    if (k % g == 0)
+      return text + "; quantize with " + quantizeOption.str() + " " +
+             std::to_string(g) + " for GPU targets";
+  return text + ", and no multiple of 32 up to 128 divides K";
+}
 
 FailureOr<MemRefType> streamViewType(MLIRContext *ctx, const WeightInfo &w,
                                      llvm::StringRef stream) {

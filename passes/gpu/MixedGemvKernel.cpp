@@ -35,18 +35,6 @@
 using namespace mlir;
 
 namespace mixq::device {
-std::string groupAdvice(int64_t group, int64_t k,
-                        llvm::StringRef quantizeOption) {
-  std::string text = "this weight's group is " + std::to_string(group) +
-                     " columns (K = " + std::to_string(k) + ")";
-  // The largest multiple of 32 up to 128 that divides K, if any.
-  for (int64_t g = 128; g >= 32; g -= 32)
-    if (k % g == 0)
-      return text + "; quantize with " + quantizeOption.str() + " " +
-             std::to_string(g) + " for GPU targets";
-  return text + ", and no multiple of 32 up to 128 divides K";
-}
-
 FailureOr<KernelLaunch> buildMixedGemvKernel(OpBuilder &b, Location loc,
                                              gpu::GPUModuleOp module,
                                              llvm::StringRef name,

@@ -642,9 +642,6 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
   int64_t n = std::min<int64_t>(kPrefillTokens, s.contextLength() / 2);
   int64_t steps = std::min<int64_t>(kStoriesDecode, s.contextLength() - n);
   std::vector<int> tokens = prefillTokens(n, s.vocabSize());
-  auto logits = s.prefill(tokens); // warm-up, as llama-bench does
-  if (!logits)
-    return logits.takeError();
   std::vector<double> prefillTps, decodeTps, stepSeconds;
   StepParts parts;
   // The profile (two clock reads per parallel section) stays on for the
@@ -661,7 +658,7 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
       return warm.takeError();
     s.reset();
     start = Clock::now();
-    logits = s.prefill(tokens);
+    auto logits = s.prefill(tokens);
     if (!logits)
       return logits.takeError();
     prefillTps.push_back(double(n) / secondsSince(start));

@@ -29,7 +29,8 @@
 // Mixed weights list each tile's column groups by precision once (from the
 // precision map), then run one loop per precision over its list, so no
 // branch depends on the map; 2-bit row-groups add their FP16 outlier
-// slots. A quantized precision's loop unpacks the scales and zeros of the block's run of 16
+// slots (a walk by whole tiles, 16 rows at a time: TileSlots). A quantized
+// precision's loop unpacks the scales and zeros of the block's run of 16
 // rows as vectors and prefetches the block's codes of a later tile-group.
 // QUIK has its own kernel (QuikMatmulCpu.cpp).
 //
@@ -134,26 +135,27 @@ Value codesToF32(IRB &r, Value codes) {
 /// The 128 / bits codes of the 16 bytes at `byteOff` (bits = 2 or 4) as
 /// 8 / bits f32 vectors of 16 lanes: plane s holds the field at bit s * bits
 /// of every byte, i.e. codes s, s + P, s + 2P, ... (P = 8 / bits) of the
-/// block. Two byte-wide shift-and-mask operations per plane, no shuffles;
-/// the activations are permuted once per task to match (planeOrderX).
+/// block. The bytes are widened to 32-bit lanes once, as they are loaded
+/// (vpmovzxbd from memory), then each plane is one shift and one mask:
+/// byte-wide shifts and masks before widening made AVX2 widen from a
+/// register across 128-bit lanes, per plane (1.3 cycles each on znver3),
+/// and 4-bit codes took the chunk path instead. The activations are
+/// permuted once per task to match (planeOrderX).
 SmallVector<Value> unpackPlanes(IRB &r, Value bytes, Value byteOff,
                                 unsigned bits) {
   OpBuilder &b = r.b;
-  auto i8v = vec(b.getI8Type());
-  Value raw = vector::LoadOp::create(b, r.loc, i8v, bytes, ValueRange{byteOff});
-  auto splat8 = [&](int64_t v) -> Value {
-    return arith::ConstantOp::create(
-        b, r.loc, DenseElementsAttr::get(i8v, b.getI8IntegerAttr(int8_t(v))));
-  };
+  Value raw = vector::LoadOp::create(b, r.loc, vec(b.getI8Type()), bytes,
+                                     ValueRange{byteOff});
+  Value wide = arith::ExtUIOp::create(b, r.loc, vec(b.getI32Type()), raw);
   SmallVector<Value> planes;
   for (unsigned s = 0; s < 8 / bits; ++s) {
-    Value v = raw;
+    Value v = wide;
     if (s)
-      v = arith::ShRUIOp::create(b, r.loc, v, splat8(s * bits));
+      v = arith::ShRUIOp::create(b, r.loc, v, r.splatI32(int64_t(s * bits), L));
     if ((s + 1) * bits < 8)
-      v = arith::AndIOp::create(b, r.loc, v, splat8((1 << bits) - 1));
-    Value wide = arith::ExtUIOp::create(b, r.loc, vec(b.getI32Type()), v);
-    planes.push_back(codesToF32(r, wide));
+      v = arith::AndIOp::create(b, r.loc, v,
+                                r.splatI32((int64_t(1) << bits) - 1, L));
+    planes.push_back(codesToF32(r, v));
   }
   return planes;
 }
@@ -405,11 +407,22 @@ public:
   virtual int64_t tileRows() const { return 0; }
   /// Views of one row (its index in the tile, dynamic) of the current group.
   using RowView = llvm::function_ref<GroupView(IRB &, Value rowInTile)>;
+  /// The outlier slots of the current tile-group, 16 rows at a time: `at`
+  /// gives slot s of rows [run, run + 16) (run: a multiple of 16) as their
+  /// columns in the group (vector<16xi32>) and values (vector<16xf32>).
+  /// A walk by tiles applies them apart from the views, which then have
+  /// no `outliers`.
+  struct TileSlots {
+    int64_t slots = 0; // per row; 0: the tile-group has none
+    std::function<std::pair<Value, Value>(IRB &, int64_t run, int64_t s)> at;
+  };
+  using TileGroupUse =
+      llvm::function_ref<void(IRB &, Value g, RowView, const TileSlots &)>;
   /// For each group g of the tile starting at row `row0`, in an order of the
-  /// decoder's choosing: use(g, view of any row of the tile's group g).
-  virtual void
-  forEachTileGroup(IRB &, Value /*row0*/, int64_t /*groups*/,
-                   llvm::function_ref<void(IRB &, Value g, RowView)>) {}
+  /// decoder's choosing: use(g, view of any row of the tile's group g, the
+  /// tile-group's outlier slots).
+  virtual void forEachTileGroup(IRB &, Value /*row0*/, int64_t /*groups*/,
+                                TileGroupUse) {}
 };
 
 /// A decoder whose groups all decode alike: one loop over g in order.
@@ -635,10 +648,10 @@ public:
 
   /// The whole tile at once: per listed tile-group the scales and zeros of
   /// all its rows are unpacked once (runs of 16 into runBuf, 2 x tile) and
-  /// its codes prefetched once, then `use` walks the rows.
-  void forEachTileGroup(
-      IRB &r, Value row0, int64_t groups,
-      llvm::function_ref<void(IRB &, Value, RowView)> use) override {
+  /// its codes prefetched once, then `use` walks the rows; the outlier
+  /// slots of 2-bit tile-groups come as vectors of 16 rows (tileSlots).
+  void forEachTileGroup(IRB &r, Value row0, int64_t groups,
+                        TileGroupUse use) override {
     int64_t T = l.tile;
     forEachListed(
         r, r.divI(row0, T), groups, Value(),
@@ -650,9 +663,13 @@ public:
               runScalesAndZeros(r, prec, r.addI(r.mulI(si, T), run),
                                 r.idx(run));
           }
-          use(r, g, [&](IRB &r, Value rr) {
-            return view(r, prec, si, rr, quantized ? rr : Value());
-          });
+          use(
+              r, g,
+              [&](IRB &r, Value rr) {
+                return view(r, prec, si, rr, quantized ? rr : Value(),
+                            /*rowSlots=*/false);
+              },
+              tileSlots(prec, si));
           return Value();
         });
   }
@@ -800,10 +817,46 @@ private:
     vector::StoreOp::create(b, r.loc, zv, runBuf, ValueRange{r.idx(1), at});
   }
 
+  /// The outlier slots of tile-group si of precision `prec` (2-bit
+  /// row-groups have them). Slot s of row-group i is element i * S + s of
+  /// the slot streams, so a run of 16 rows' slots is one load of 16 * S
+  /// elements, de-interleaved by a shuffle when S > 1.
+  TileSlots tileSlots(const Precision &prec, Value si) const {
+    TileSlots ts;
+    if (prec.bits != 2 || !slotIndex)
+      return ts;
+    ts.slots = l.slots;
+    int64_t S = l.slots, T = l.tile;
+    Value idxs = slotIndex, vals = slotValue;
+    ts.at = [=](IRB &r, int64_t run, int64_t s) {
+      OpBuilder &b = r.b;
+      Value first = r.mulI(r.addI(r.mulI(si, T), run), S);
+      auto slot = [&](Value stream) -> Value {
+        Type elem = cast<MemRefType>(stream.getType()).getElementType();
+        Value v = vector::LoadOp::create(b, r.loc, vec(elem, L * S), stream,
+                                         ValueRange{first});
+        if (S == 1)
+          return v;
+        SmallVector<int64_t> lanes;
+        for (int64_t i = 0; i < L; ++i)
+          lanes.push_back(i * S + s);
+        return vector::ShuffleOp::create(b, r.loc, v, v, lanes);
+      };
+      Value cols = slot(idxs), values = slot(vals);
+      if (!cast<VectorType>(cols.getType()).getElementType().isInteger(32))
+        cols = arith::ExtUIOp::create(b, r.loc, vec(b.getI32Type()), cols);
+      if (!cast<VectorType>(values.getType()).getElementType().isF32())
+        values = arith::ExtFOp::create(b, r.loc, vec(b.getF32Type()), values);
+      return std::make_pair(cols, values);
+    };
+    return ts;
+  }
+
   /// Row rr of the tile-group at index si of precision `prec`'s streams;
-  /// its scale and zero from runBuf's lane `lane` when that is set.
+  /// its scale and zero from runBuf's lane `lane` when that is set; its
+  /// outlier slots as `outliers` unless `rowSlots` is false.
   GroupView view(IRB &r, const Precision &prec, Value si, Value rr,
-                 Value lane) {
+                 Value lane, bool rowSlots = true) {
     OpBuilder &b = r.b;
     int64_t G = l.group, T = l.tile;
     Value base = r.add(r.mulI(si, T * G), r.mulI(rr, G));
@@ -844,7 +897,7 @@ private:
         };
       }
       addLookup(r, v, isa, codes, base, bits);
-      if (bits == 2 && slotIndex) {
+      if (bits == 2 && slotIndex && rowSlots) {
         int64_t S = l.slots;
         Value first = r.mulI(local, S);
         Value idxs = slotIndex, vals = slotValue;
@@ -1157,11 +1210,12 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     return acc;
   };
   // Row `row`'s result: its C chains added, reduced, stored.
-  auto finishRow = [&](ArrayRef<Value> chains, Value row) {
+  auto finishRow = [&](ArrayRef<Value> chains, Value row, Value extra) {
     Value rowAcc = chains.front();
     for (Value c : chains.drop_front())
       rowAcc = r.fadd(rowAcc, c);
-    r.store(reduceAdd(r, rowAcc), y, {r.idx(0), row});
+    Value sum = reduceAdd(r, rowAcc);
+    r.store(extra ? r.fadd(sum, extra) : sum, y, {r.idx(0), row});
   };
   if (wholeTile) {
     // Mixed weights, a tile of R rows at a time: each listed tile-group's
@@ -1170,16 +1224,42 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     // row's C chains live in accBuf between its groups. Blocks of 4 rows
     // redid that per-tile-group work for each block and, on AVX2, spilled
     // 4 rows' plane codes and chains around the FMAs.
+    // The rows' outlier-slot products are summed apart, 16 rows a vector,
+    // in slotBuf (R floats): per row and 2-bit tile-group the slot's
+    // scalar product and its insertion into a chain were 11 of the row
+    // loop's 85 instructions per 128 codes.
     auto bufType = MemRefType::get({R, C, L}, f32);
     Value accBuf = memref::AllocaOp::create(r.b, r.loc, bufType,
                                             r.b.getI64IntegerAttr(64));
+    Value slotBuf = memref::AllocaOp::create(
+        r.b, r.loc, MemRefType::get({R}, f32), r.b.getI64IntegerAttr(64));
     r.forLoop(r.idx(0), r.idx(R), 1, [&](Value i) {
       for (int64_t c = 0; c < C; ++c)
         vector::StoreOp::create(r.b, r.loc, r.splatF32(0.0, L), accBuf,
                                 ValueRange{i, r.idx(c), r.idx(0)});
     });
+    for (int64_t run = 0; run < R; run += L)
+      vector::StoreOp::create(r.b, r.loc, r.splatF32(0.0, L), slotBuf,
+                              ValueRange{r.idx(run)});
     dec.forEachTileGroup(
-        r, n0, K / G, [&](IRB &r, Value g, Decoder::RowView viewOf) {
+        r, n0, K / G,
+        [&](IRB &r, Value g, Decoder::RowView viewOf,
+            const Decoder::TileSlots &slots) {
+          Value gk = r.mulI(g, G);
+          Value all = arith::ConstantOp::create(
+              r.b, r.loc, DenseElementsAttr::get(vec(r.b.getI1Type()), true));
+          for (int64_t run = 0; run < R && slots.slots; run += L) {
+            Value sum = r.vloadF32(slotBuf, {r.idx(run)}, L);
+            for (int64_t s = 0; s < slots.slots; ++s) {
+              auto [cols, values] = slots.at(r, run, s);
+              Value xs = vector::GatherOp::create(
+                  r.b, r.loc, vec(f32), x, ValueRange{r.idx(0), gk}, cols,
+                  all, r.splatF32(0.0, L));
+              sum = vector::FMAOp::create(r.b, r.loc, values, xs, sum);
+            }
+            vector::StoreOp::create(r.b, r.loc, sum, slotBuf,
+                                    ValueRange{r.idx(run)});
+          }
           r.forLoop(r.idx(0), r.idx(R), 1, [&](Value i) {
             Value acc = init;
             for (int64_t c = 0; c < C; ++c)
@@ -1206,7 +1286,7 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
       for (int64_t c = 0; c < C; ++c)
         chains.push_back(vector::LoadOp::create(
             r.b, r.loc, vec(f32), accBuf, ValueRange{i, r.idx(c), r.idx(0)}));
-      finishRow(chains, r.add(n0, i));
+      finishRow(chains, r.add(n0, i), r.load(slotBuf, i));
     });
     return;
   }
@@ -1216,7 +1296,7 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     for (int64_t c = 0; c < C; ++c)
       chains.push_back(vector::ExtractOp::create(
           r.b, r.loc, acc, ArrayRef<int64_t>{i * C + c}));
-    finishRow(chains, rows[i]);
+    finishRow(chains, rows[i], Value());
   }
 }
 
@@ -1616,7 +1696,7 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, const ProductSpec &product,
         // vpand (uniform 4-bit GEMV 9.4-11.5 -> 13.1-13.8 GB/s).
         SmallVector<unsigned> planeWidths;
         for (int64_t bits : l.bits)
-          if ((bits == 2 || (bits == 4 && env.avx512)) &&
+          if ((bits == 2 || bits == 4) &&
               (l.scheme == Scheme::Uniform || l.scheme == Scheme::Mixed))
             planeWidths.push_back(unsigned(bits));
         emitRows(r, *dec, tx, ty, tm, singleRow, N, K, G, rowsPerTask, lo,

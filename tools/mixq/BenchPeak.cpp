@@ -100,6 +100,12 @@ struct PeakData {
     unsigned bit = unsigned(k * 3), v = codes3[bit / 8] | (codes3[bit / 8 + 1] << 8);
     return (v >> (bit % 8)) & 7;
   }
+  /// 4-bit plane blocks: element 16 s + b of a 32-weight block is the
+  /// field at bit 4 s of byte b.
+  unsigned code4Planes(int64_t k) const {
+    int64_t block = k / 32, s = (k % 32) / 16, b = k % 16;
+    return (codes4[size_t(block * 16 + b)] >> (4 * s)) & 15;
+  }
   /// 2-bit plane blocks: element i + 16 s + b of a 64-weight block is the
   /// field at bit 2 s of byte b (the kernels' plane order).
   unsigned code2(int64_t k) const {
@@ -125,7 +131,8 @@ int32_t word(const uint8_t *p) {
   return w;
 }
 
-/// 4-bit (and 3-bit) codes: per 8 weights vpbroadcastd, vpsrlvd, vpand,
+/// 3-bit codes (and 4-bit ones where groups are not whole plane blocks):
+/// per 8 weights vpbroadcastd, vpsrlvd, vpand,
 /// vcvtdq2ps, vfmadd231ps.
 MIXQ_AVX2 float unpackDot(const PeakData &d) {
   const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
@@ -141,6 +148,29 @@ MIXQ_AVX2 float unpackDot(const PeakData &d) {
       acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(w),
                                _mm256_loadu_ps(x + i + 8 * c), acc[c]);
     }
+  return hsum(acc[0], acc[1], acc[2], acc[3]);
+}
+
+/// 4-bit codes in 16-byte plane blocks: per 32 weights 2 vpmovzxbd, 2
+/// vpand (low nibbles), 2 vpsrld (high nibbles), 4 vcvtdq2ps, 4 FMAs.
+MIXQ_AVX2 float planes4Dot(const PeakData &d) {
+  const __m256i mask = _mm256_set1_epi32(15);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps(), _mm256_setzero_ps()};
+  const uint8_t *codes = d.codes4.data();
+  const float *x = d.x.data();
+  for (int64_t i = 0; i < kWeights; i += 32) {
+    const uint8_t *block = codes + i / 2;
+    __m256i lo = _mm256_cvtepu8_epi32(
+        _mm_loadl_epi64(reinterpret_cast<const __m128i *>(block)));
+    __m256i hi = _mm256_cvtepu8_epi32(
+        _mm_loadl_epi64(reinterpret_cast<const __m128i *>(block + 8)));
+    __m256i planes[4] = {_mm256_and_si256(lo, mask), _mm256_and_si256(hi, mask),
+                         _mm256_srli_epi32(lo, 4), _mm256_srli_epi32(hi, 4)};
+    for (int c = 0; c < 4; ++c)
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(planes[c]),
+                               _mm256_loadu_ps(x + i + 8 * c), acc[c]);
+  }
   return hsum(acc[0], acc[1], acc[2], acc[3]);
 }
 
@@ -248,14 +278,16 @@ InstructionPeaks::weightsPerSecond(StringRef format) const {
       return std::nullopt;
     return s->weightsPerSecond;
   };
-  if (format == "uniform-4" || format == "uniform-3")
+  if (format == "uniform-4")
+    return rate("planes4");
+  if (format == "uniform-3")
     return rate("unpack");
   if (format == "uniform-2")
     return rate("lookup4");
   if (format == "lut-3")
     return rate("lookup8");
   if (format == "mixed") {
-    auto two = rate("lookup4"), four = rate("unpack"), half = rate("f16");
+    auto two = rate("lookup4"), four = rate("planes4"), half = rate("f16");
     if (!two || !four || !half)
       return std::nullopt;
     double seconds = (1 - kMixed4Bit - kMixed16Bit) / *two +
@@ -299,6 +331,9 @@ Expected<InstructionPeaks> measureInstructionPeaks(unsigned threads,
       {"unpack",
        "2 x (vpbroadcastd, vpsrlvd, vpand, vcvtdq2ps, vfmadd231ps)", unpackDot,
        [](const PeakData &d, int64_t k) { return double(d.code4(k)); }},
+      {"planes4", "1 vpmovzxbd, 1 vpand or vpsrld, 2 vcvtdq2ps, 2 vfmadd231ps",
+       planes4Dot,
+       [](const PeakData &d, int64_t k) { return double(d.code4Planes(k)); }},
       {"lookup4",
        "1/2 vpmovzxbd, 3/2 vpsrld, 2 vpermilps, 2 vfmadd231ps", lookup4Dot,
        [](const PeakData &d, int64_t k) { return double(d.table4[d.code2(k)]); }},

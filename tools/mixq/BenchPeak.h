@@ -4,8 +4,10 @@
 // rate at which the core can run the instructions each weight needs, not
 // the memory bandwidth. `mixq bench` measures that ceiling directly: the
 // per-weight instruction sequence of each kernel family of the AVX2 GEMVs
-// (codes unpacked by per-lane shifts and converted; 2-bit codes looked up
-// with vpermilps; LUT codes with vpermps; FP16 converted), each followed by
+// (3-bit codes unpacked by per-lane shifts and converted; 4-bit codes
+// widened a 16-byte plane block at a time, masked or shifted and
+// converted; 2-bit codes looked up with vpermilps; LUT codes with vpermps;
+// FP16 converted), each followed by
 // its FMA with an activation vector, is run over codes and activations that
 // stay in the L1 cache, with no per-group work (scales, zeros, tails) and
 // no memory traffic, on `threads` threads at once. Weights per second
@@ -13,11 +15,12 @@
 // instruction count allows. Each sequence's sum is checked against a
 // scalar dot product first.
 //
-// No cheaper exact sequence exists on AVX2 for these formats: a code must
-// be moved into its lane (a shift or a shuffle), isolated (a mask or a
-// second shift) and made a float (a conversion, or an OR of an exponent
-// that costs the same), and every weight needs its FMA; a lookup replaces
-// mask and conversion by one permute.
+// We know no cheaper exact sequence on AVX2 for these formats: a code must
+// be moved into its lane (a shift or a shuffle; a widening load serves all
+// the planes of a block), isolated (a mask or a second shift) and made a
+// float (a conversion, or an OR of an exponent that costs the same), and
+// every weight needs its FMA; a lookup replaces mask and conversion by one
+// permute.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MIXQ_TOOLS_MIXQ_BENCHPEAK_H
@@ -34,7 +37,7 @@ namespace mixq::cli {
 
 /// One kernel family's instruction sequence and its measured rate.
 struct PeakSequence {
-  std::string name;         ///< "unpack", "lookup4", "lookup8", "f16"
+  std::string name; ///< "unpack", "planes4", "lookup4", "lookup8", "f16"
   std::string instructions; ///< what it runs per 16 weights
   double weightsPerSecond = 0; ///< all threads together, best repetition
 };
@@ -48,9 +51,10 @@ struct InstructionPeaks {
 
   const PeakSequence *find(llvm::StringRef name) const;
   /// Weights per second the instruction count allows for a `mixq bench`
-  /// format: uniform-4 and uniform-3 unpack, uniform-2 looks up 4-entry
-  /// tables, lut-3 8-entry ones, mixed is its shares of 2-bit (lookup),
-  /// 4-bit (unpack) and FP16 weights; none for fp32, f16 (memory-bound)
+  /// format: uniform-4 widens plane blocks, uniform-3 unpacks, uniform-2
+  /// looks up 4-entry tables, lut-3 8-entry ones, mixed is its shares of
+  /// 2-bit (lookup), 4-bit (plane blocks) and FP16 weights (the formats'
+  /// groups of 128 are whole plane blocks); none for fp32, f16 (memory-bound)
   /// and quik-4 (integer dot products).
   std::optional<double> weightsPerSecond(llvm::StringRef format) const;
   /// The same as GB/s of packed weights at `bpw` bits per weight.

@@ -891,7 +891,7 @@ void printPeaks(const BenchResults &b, raw_ostream &os) {
     os << "  per 16 weights: " << p.instructions << "\n";
   }
   os << formatv("  the GEMV table's peak = rate x bpw / 8 (mixed: {0:f0}% "
-                "lookup4, {1:f0}% unpack, {2:f0}% f16 weights)\n",
+                "lookup4, {1:f0}% planes4, {2:f0}% f16 weights)\n",
                 (1 - kMixed4Bit - kMixed16Bit) * 100, kMixed4Bit * 100,
                 kMixed16Bit * 100);
 }

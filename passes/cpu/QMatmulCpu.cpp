@@ -358,16 +358,36 @@ std::function<Value(IRB &, Value)> chunkIndices(LookupIsa isa, Value codes,
   };
 }
 
+/// The sum of a vector's lanes, in any order (a tree of shuffles and adds).
+Value reduceAdd(IRB &r, Value v) {
+  return vector::ReductionOp::create(
+      r.b, r.loc, vector::CombiningKind::ADD, v, Value(),
+      arith::FastMathFlags::reassoc);
+}
+
+/// Whether addLookup gives `bits`-bit codes a table.
+bool hasLookupTable(LookupIsa isa, unsigned bits) {
+  // AVX2: 2-bit codes only (znver3, uniform GEMV, alternating runs):
+  // 2-bit gained, 5.0-5.1 -> 5.8-5.9 GB/s; 3-bit lost a little, 8.5-9.3
+  // unpacked against 8.2-8.8 looked up; a 4-bit table takes two lookups and
+  // a blend per 8 lanes and lost by half (10.5 against 5.3-5.5).
+  return (isa.permute || (isa.permute8 && bits == 2)) && bits <= 4;
+}
+
+/// Whether the decode GEMV looks up views of `bits`-bit codes (with plane
+/// blocks or not), so that the table applies their zero: the views
+/// addLookup gives a table and indices for the walk the GEMV takes.
+bool decodesByLookup(LookupIsa isa, unsigned bits, bool planes) {
+  return hasLookupTable(isa, bits) &&
+         (planes || isa.multishift || isa.permute8);
+}
+
 /// Gives `v` (a group of `bits`-bit codes from element `base` of `codes`,
 /// its scale and zero set) the lookup path the target allows: plane
 /// indices where it has planes, multishift indices for any chunk.
 void addLookup(IRB &r, GroupView &v, LookupIsa isa, Value codes, Value base,
                unsigned bits) {
-  // AVX2: 2-bit codes only (znver3, uniform GEMV, alternating runs):
-  // 2-bit gained, 5.0-5.1 -> 5.8-5.9 GB/s; 3-bit lost a little, 8.5-9.3
-  // unpacked against 8.2-8.8 looked up; a 4-bit table takes two lookups and
-  // a blend per 8 lanes and lost by half (10.5 against 5.3-5.5).
-  if (!(isa.permute || (isa.permute8 && bits == 2)) || bits > 4)
+  if (!hasLookupTable(isa, bits))
     return;
   v.table = uniformTable(r, bits, v.zero, v.scale);
   v.lookupIsa = isa;
@@ -396,6 +416,14 @@ public:
   virtual ~Decoder() = default;
   /// Called before the groups of a block of consecutive rows.
   virtual void beginRows(IRB &, ValueRange /*rows*/) {}
+  /// Where the decoder can: row n's zero term over its `groups` groups,
+  /// -sum_g scale_g * zero_g * xSums[g] (one f32), 16 groups a vector; the
+  /// decode GEMV then applies no zero per group. Null where it cannot (its
+  /// views' zeros are applied group by group, or by their tables).
+  virtual Value rowZeroTerm(IRB &, Value /*n*/, Value /*xSums*/,
+                            int64_t /*groups*/) {
+    return Value();
+  }
   /// acc = use(g, views of the rows' group g, acc) for each of the
   /// `groups` groups g of the consecutive `rows` (at most kMaxRows, all in
   /// one tile of a mixed weight), in an order of the decoder's choosing;
@@ -478,16 +506,61 @@ public:
     return use(r, views);
   }
 
+  /// FP16 scales and zeros that start on byte boundaries (groups x bits a
+  /// multiple of 8) as vectors of 16 groups, the last groups % 16 one by
+  /// one. Per group the unpack path otherwise extracted the zero with a
+  /// dozen scalar instructions and folded it into the group's sum, 25 of
+  /// 81 instructions per 128 4-bit codes (znver3, perf annotate).
+  Value rowZeroTerm(IRB &r, Value n, Value xSums, int64_t groups) override {
+    bool planes = (bits == 2 || bits == 4) && G % planeBlock(bits) == 0;
+    if (decodesByLookup(isa, bits, planes) || scales.scaleBits != 0 ||
+        (zeros && (groups * bits) % 8 != 0))
+      return Value();
+    OpBuilder &b = r.b;
+    Value first = r.mulI(n, groups);
+    int64_t whole = groups / L * L;
+    Value sum = r.f32(0.0);
+    if (whole) {
+      Value acc = r.forReduce(
+        r.idx(0), r.idx(whole), L, r.splatF32(0.0, L), [&](Value g, Value a) {
+          Value gi = r.add(first, g);
+          Value z = zeros ? codesToF32(r, unpackCodes(
+                                              r, zeros,
+                                              r.divI(r.mulI(gi, bits), 8),
+                                              bits, L))
+                          : r.splatF32(double(1 << (bits - 1)), L);
+          Value sz = arith::MulFOp::create(
+              b, r.loc, r.vloadF32(scales.scales, gi, L), z);
+          return vector::FMAOp::create(b, r.loc, sz, r.vloadF32(xSums, g, L),
+                                       a);
+        });
+      sum = reduceAdd(r, acc);
+    }
+    sum = r.forReduce(
+        r.idx(whole), r.idx(groups), 1, sum,
+        [&](Value g, Value a) {
+          Value gi = r.add(first, g);
+          return r.fadd(a, r.fmul(r.fmul(scales.at(r, gi), zeroAt(r, gi)),
+                                  r.load(xSums, g)));
+        });
+    return arith::NegFOp::create(b, r.loc, sum);
+  }
+
 private:
+  /// The zero of group gi (f32).
+  Value zeroAt(IRB &r, Value gi) {
+    return zeros ? arith::UIToFPOp::create(
+                       r.b, r.loc, r.b.getF32Type(),
+                       r.loadBitsScalar(zeros, r.mulI(gi, bits), bits))
+                       .getResult()
+                 : r.f32(double(1 << (bits - 1)));
+  }
+
   GroupView view(IRB &r, Value n, Value g) {
     GroupView v;
     Value gi = r.add(r.mulI(n, K / G), g);
     v.scale = scales.at(r, gi);
-    v.zero = zeros ? arith::UIToFPOp::create(
-                         r.b, r.loc, r.b.getF32Type(),
-                         r.loadBitsScalar(zeros, r.mulI(gi, bits), bits))
-                         .getResult()
-                   : r.f32(double(1 << (bits - 1)));
+    v.zero = zeroAt(r, gi);
     Value base = r.add(r.mulI(n, K), r.mulI(g, G));
     v.chunk = [this, base](IRB &r, Value k) {
       return codesToF32(
@@ -925,13 +998,6 @@ private:
   LookupIsa isa;
 };
 
-/// The sum of a vector's lanes, in any order (a tree of shuffles and adds).
-Value reduceAdd(IRB &r, Value v) {
-  return vector::ReductionOp::create(
-      r.b, r.loc, vector::CombiningKind::ADD, v, Value(),
-      arith::FastMathFlags::reassoc);
-}
-
 /// Stores w = (raw - zero) * scale of the group's G columns at dst[0..G),
 /// outlier slots included.
 void storeGroup(IRB &r, const GroupView &v, int64_t G,
@@ -1052,6 +1118,19 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     dec.beginRows(r, rows);
   }
   const int64_t Rv = wholeTile ? 1 : R; // rows per group view set
+  // Each row's zero term, apart from its groups, where the decoder has it
+  // (rowZeroTerm): then no group applies its zero.
+  SmallVector<Value> rowZeros;
+  if (!wholeTile && xSums)
+    for (Value n : rows) {
+      Value t = dec.rowZeroTerm(r, n, xSums, K / G);
+      if (!t) {
+        rowZeros.clear();
+        break;
+      }
+      rowZeros.push_back(t);
+    }
+  const bool zerosApart = !rowZeros.empty();
   // Independent FMA chains: with few rows the loop would wait on one
   // accumulator's FMA latency (measured 2x for 4-bit planes at R = 1), so
   // each row has C chains, at least 2: with 4 rows of one chain each a
@@ -1082,14 +1161,15 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     // sum((c - z) x) = sum(c x) - z sum(x), with the group's activation
     // sum computed once per task (one subtraction per 16 codes saved).
     Value xs;
-    if (!lookup && xSums && v0.zero)
+    if (!lookup && xSums && v0.zero && !zerosApart)
       xs = r.load(xSums, g);
     SmallVector<Value> zeros;
     for (const GroupView &v : views)
-      zeros.push_back(v.zero && !xs ? vector::BroadcastOp::create(
-                                          r.b, r.loc, vec(f32), v.zero)
-                                          .getResult()
-                                    : Value());
+      zeros.push_back(v.zero && !xs && !zerosApart
+                          ? vector::BroadcastOp::create(r.b, r.loc, vec(f32),
+                                                        v.zero)
+                                .getResult()
+                          : Value());
     // A view's weights for the raw codes or indices `c` of one chunk.
     auto weights = [&](size_t i, Value c) -> Value {
       if (lookup)
@@ -1296,7 +1376,7 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     for (int64_t c = 0; c < C; ++c)
       chains.push_back(vector::ExtractOp::create(
           r.b, r.loc, acc, ArrayRef<int64_t>{i * C + c}));
-    finishRow(chains, rows[i], Value());
+    finishRow(chains, rows[i], zerosApart ? rowZeros[size_t(i)] : Value());
   }
 }
 

@@ -12,7 +12,12 @@
 //      and where unpacking makes a GEMV compute-bound, the ceiling its
 //      instruction count allows (BenchPeak.h: each AVX2 kernel family's
 //      per-weight sequence timed from L1 on the same threads), shown
-//      per shape as "peak" GB/s and the kernel's share of it;
+//      per shape as "peak" GB/s and the kernel's share of it. The peaks
+//      are measured at the start and again just before and just after
+//      each format's decode steps; a format's peak is the higher of those
+//      two (a shared VM's speed moves by a third within minutes, so a
+//      peak from the start of the run compared a kernel with another
+//      moment's machine);
 //   2. for each weight format (BenchWeights.h), a synthetic Llama-2-7B-shaped
 //      package of 2 layers is written to the work directory, compiled
 //      (CompilePackage.h) and run: a warm-up prefill, a timed 64-token
@@ -349,12 +354,25 @@ struct FormatResult {
   double attentionUs = 0, classifierUs = 0;
   std::vector<ShapeResult> shapes;
   std::string device; ///< the GPU it ran on (empty: the CPU)
+  /// Weights per second the instruction count allowed just before and
+  /// just after the decode steps (the higher); unset where the format
+  /// has no instruction peak or none was measured.
+  std::optional<double> peakRate;
 };
+
+/// The format's instruction peak measured around its steps (see
+/// FormatResult::peakRate); an error where a sequence summed wrongly.
+Expected<std::optional<double>> peakAround(StringRef format, unsigned threads) {
+  auto peaks = measureInstructionPeaks(threads, /*repetitions=*/3);
+  if (!peaks)
+    return peaks.takeError();
+  return peaks->weightsPerSecond(format);
+}
 
 Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
                                    ArrayRef<uint8_t> tokenizer, WorkDir &work,
                                    unsigned nThreads, int64_t steps,
-                                   double bandwidthGbs) {
+                                   double bandwidthGbs, bool measurePeaks) {
   FormatResult r;
   r.format = format.str();
   std::string packageFile = work.file((format + ".mixq").str());
@@ -468,6 +486,21 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
   }
   if (gpu)
     r.shapes.clear(); // no parallel sections to attribute time to
+  std::optional<double> peakBefore;
+  if (!gpu && measurePeaks) {
+    auto peak = peakAround(format, nThreads);
+    if (!peak)
+      return peak.takeError();
+    peakBefore = *peak;
+    // The peak sequences leave the session's workers asleep and the caches
+    // holding their data: one untimed step wakes and refills them.
+    if (peakBefore) {
+      logits = s.decode(token);
+      if (!logits)
+        return logits.takeError();
+      token = argmax(*logits);
+    }
+  }
   for (int64_t step = 0; !gpu && step < steps; ++step) {
     sections.clear();
     s.setProfile(&sections);
@@ -502,6 +535,12 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
       }
     classifier.push_back(sections.back());
     token = argmax(*logits);
+  }
+  if (peakBefore) {
+    auto peakAfter = peakAround(format, nThreads);
+    if (!peakAfter)
+      return peakAfter.takeError();
+    r.peakRate = std::max(*peakBefore, peakAfter->value_or(0.0));
   }
   double step = median(stepSeconds);
   r.stepUs = step * 1e6;
@@ -863,6 +902,15 @@ json::Value optionalNumber(std::optional<double> v) {
 }
 
 /// part / whole where both are known and whole > 0.
+/// The GB/s of packed weights at `bpw` that format f's instruction count
+/// allowed: its peak measured around its steps, else the run's first one.
+std::optional<double> peakGbs(const BenchResults &b, const FormatResult &f,
+                              double bpw) {
+  if (f.peakRate && bpw > 0)
+    return *f.peakRate * bpw / 8 / 1e9;
+  return b.peaks.gbs(f.format, bpw);
+}
+
 std::optional<double> share(double part, std::optional<double> whole) {
   if (!whole || *whole <= 0)
     return std::nullopt;
@@ -950,10 +998,12 @@ json::Value toJSON(const BenchResults &b) {
           {"us", s.us},
           {"gbs", s.gbs},
           {"share_of_bandwidth", s.share},
-          {"instruction_peak_gbs",
-           optionalNumber(b.peaks.gbs(f.format, s.bpw))},
+          {"instruction_peak_gbs", optionalNumber(peakGbs(b, f, s.bpw))},
           {"share_of_instruction_peak",
-           optionalNumber(share(s.gbs, b.peaks.gbs(f.format, s.bpw)))},
+           optionalNumber(share(s.gbs, peakGbs(b, f, s.bpw)))},
+          {"instruction_peak_measured",
+           f.peakRate ? "around the format's decode steps"
+                      : "at the start of the run"},
           {"speedup_vs_fp32",
            optionalNumber(s32 ? speedup(s32->us, s.us) : std::nullopt)},
           {"speedup_vs_f16",
@@ -1087,7 +1137,8 @@ void printTable(const BenchResults &b, raw_ostream &os) {
   } else if (b.ran7b) {
     os << formatv("\nGEMV kernels on Llama-2-7B shapes (decode, M = 1; median "
                   "over {0} steps x weights of {1}-layer synthetic "
-                  "packages)\n",
+                  "packages; peak: the instruction-count peak measured just "
+                  "before and after the format's steps, the higher)\n",
                   b.decodeSteps, unsigned(layers7b));
     os << formatv("{0,-10} {1,-11} {2,-12} {3,7} {4,9} {5,9} {6,7} {7,6} "
                   "{8,8} {9,8} {10,7} {11,7}\n",
@@ -1097,7 +1148,7 @@ void printTable(const BenchResults &b, raw_ostream &os) {
       for (const ShapeResult &s : f.shapes) {
         const ShapeResult *s32 = findShape(fp32, s.label);
         const ShapeResult *s16 = findShape(f16, s.label);
-        std::optional<double> peak = b.peaks.gbs(f.format, s.bpw);
+        std::optional<double> peak = peakGbs(b, f, s.bpw);
         std::optional<double> ofPeak = share(s.gbs, peak);
         os << formatv("{0,-10} {1,-11} {2,-12} {3,7:f3} {4,9:f2} {5,9:f1} "
                       "{6,7:f1} {7,5:f0}% {8,8} {9,8} {10,7} {11,7}\n",
@@ -1371,7 +1422,9 @@ int runBench() {
     LlamaConfig config = llama2_7bConfig(std::max(1u, unsigned(layers7b)));
     for (const std::string &f : formats) {
       auto r = benchFormat(f, config, tokenizer, **work, nThreads, decodeSteps,
-                           bandwidth->gbs);
+                           bandwidth->gbs,
+                           /*measurePeaks=*/results.peaks.skipped.empty() &&
+                               results.peaks.weightsPerSecond(f).has_value());
       if (!r)
         return fail(r.takeError());
       results.formats.push_back(std::move(*r));

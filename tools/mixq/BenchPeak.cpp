@@ -32,8 +32,9 @@ namespace {
 
 /// Weights per pass: 2 KiB of 4-bit codes and 16 KiB of activations.
 constexpr int64_t kWeights = 4096;
-/// Passes per timed run per thread (20-80 ms at 5-20 weights per ns).
-constexpr int64_t kPasses = 100000;
+/// Passes per timed run per thread by default (20-80 ms at 5-20 weights
+/// per ns).
+constexpr int64_t kDefaultPasses = 100000;
 
 volatile float peakSink = 0;
 
@@ -306,7 +307,10 @@ std::optional<double> InstructionPeaks::gbs(StringRef format,
 }
 
 Expected<InstructionPeaks> measureInstructionPeaks(unsigned threads,
-                                                   int repetitions) {
+                                                   int repetitions,
+                                                   int64_t passes) {
+  if (passes <= 0)
+    passes = kDefaultPasses;
   InstructionPeaks peaks;
   threads = std::max(threads, 1u);
   peaks.threads = threads;
@@ -369,7 +373,7 @@ Expected<InstructionPeaks> measureInstructionPeaks(unsigned threads,
       pool.parallelFor(parts, [&](int64_t first, int64_t last) {
         for (int64_t part = first; part < last; ++part) {
           float sum = 0;
-          for (int64_t pass = 0; pass < kPasses; ++pass)
+          for (int64_t pass = 0; pass < passes; ++pass)
             sum += seq.dot(data[size_t(part)]);
           peakSink = peakSink + sum;
         }
@@ -378,7 +382,7 @@ Expected<InstructionPeaks> measureInstructionPeaks(unsigned threads,
                            std::chrono::steady_clock::now() - start)
                            .count();
       double &best = peaks.sequences[i].weightsPerSecond;
-      best = std::max(best, double(parts) * kPasses * kWeights / seconds);
+      best = std::max(best, double(parts) * passes * kWeights / seconds);
     }
   return peaks;
 #endif

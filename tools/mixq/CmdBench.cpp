@@ -13,11 +13,12 @@
 //      instruction count allows (BenchPeak.h: each AVX2 kernel family's
 //      per-weight sequence timed from L1 on the same threads), shown
 //      per shape as "peak" GB/s and the kernel's share of it. The peaks
-//      are measured at the start and again just before and just after
-//      each format's decode steps; a format's peak is the higher of those
-//      two (a shared VM's speed moves by a third within minutes, so a
-//      peak from the start of the run compared a kernel with another
-//      moment's machine);
+//      are measured at the start, and again after each of a format's
+//      decode steps (a short run of each sequence); a format's peak is the
+//      median of those, beside its kernels' medians over the same steps (a
+//      shared VM's speed moves by a third within minutes, so a peak from
+//      the start of the run compared a kernel with another moment's
+//      machine);
 //   2. for each weight format (BenchWeights.h), a synthetic Llama-2-7B-shaped
 //      package of 2 layers is written to the work directory, compiled
 //      (CompilePackage.h) and run: a warm-up prefill, a timed 64-token
@@ -354,20 +355,14 @@ struct FormatResult {
   double attentionUs = 0, classifierUs = 0;
   std::vector<ShapeResult> shapes;
   std::string device; ///< the GPU it ran on (empty: the CPU)
-  /// Weights per second the instruction count allowed just before and
-  /// just after the decode steps (the higher); unset where the format
-  /// has no instruction peak or none was measured.
+  /// Weights per second the instruction count allowed, the median over
+  /// short runs after each decode step; unset where the format has no
+  /// instruction peak or none was measured.
   std::optional<double> peakRate;
 };
 
-/// The format's instruction peak measured around its steps (see
-/// FormatResult::peakRate); an error where a sequence summed wrongly.
-Expected<std::optional<double>> peakAround(StringRef format, unsigned threads) {
-  auto peaks = measureInstructionPeaks(threads, /*repetitions=*/3);
-  if (!peaks)
-    return peaks.takeError();
-  return peaks->weightsPerSecond(format);
-}
+/// Passes of a peak run between decode steps: 2-8 ms per sequence.
+constexpr int64_t kStepPeakPasses = 20000;
 
 Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
                                    ArrayRef<uint8_t> tokenizer, WorkDir &work,
@@ -486,22 +481,19 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
   }
   if (gpu)
     r.shapes.clear(); // no parallel sections to attribute time to
-  std::optional<double> peakBefore;
-  if (!gpu && measurePeaks) {
-    auto peak = peakAround(format, nThreads);
-    if (!peak)
-      return peak.takeError();
-    peakBefore = *peak;
-    // The peak sequences leave the session's workers asleep and the caches
-    // holding their data: one untimed step wakes and refills them.
-    if (peakBefore) {
-      logits = s.decode(token);
-      if (!logits)
-        return logits.takeError();
-      token = argmax(*logits);
-    }
-  }
+  std::vector<double> peakRates;
   for (int64_t step = 0; !gpu && step < steps; ++step) {
+    // The format's peak in this step's moment (see peakRate); every timed
+    // step follows such a run, so each finds the session's workers and
+    // caches the same way.
+    if (measurePeaks) {
+      auto peaks = measureInstructionPeaks(nThreads, /*repetitions=*/1,
+                                           kStepPeakPasses);
+      if (!peaks)
+        return peaks.takeError();
+      if (auto rate = peaks->weightsPerSecond(format))
+        peakRates.push_back(*rate);
+    }
     sections.clear();
     s.setProfile(&sections);
     start = Clock::now();
@@ -536,12 +528,8 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
     classifier.push_back(sections.back());
     token = argmax(*logits);
   }
-  if (peakBefore) {
-    auto peakAfter = peakAround(format, nThreads);
-    if (!peakAfter)
-      return peakAfter.takeError();
-    r.peakRate = std::max(*peakBefore, peakAfter->value_or(0.0));
-  }
+  if (!peakRates.empty())
+    r.peakRate = median(peakRates);
   double step = median(stepSeconds);
   r.stepUs = step * 1e6;
   r.decodeTps = step > 0 ? 1.0 / step : 0;
@@ -903,7 +891,7 @@ json::Value optionalNumber(std::optional<double> v) {
 
 /// part / whole where both are known and whole > 0.
 /// The GB/s of packed weights at `bpw` that format f's instruction count
-/// allowed: its peak measured around its steps, else the run's first one.
+/// allowed: its peak measured between its steps, else the run's first one.
 std::optional<double> peakGbs(const BenchResults &b, const FormatResult &f,
                               double bpw) {
   if (f.peakRate && bpw > 0)
@@ -1002,7 +990,7 @@ json::Value toJSON(const BenchResults &b) {
           {"share_of_instruction_peak",
            optionalNumber(share(s.gbs, peakGbs(b, f, s.bpw)))},
           {"instruction_peak_measured",
-           f.peakRate ? "around the format's decode steps"
+           f.peakRate ? "after each of the format's decode steps (median)"
                       : "at the start of the run"},
           {"speedup_vs_fp32",
            optionalNumber(s32 ? speedup(s32->us, s.us) : std::nullopt)},
@@ -1137,8 +1125,8 @@ void printTable(const BenchResults &b, raw_ostream &os) {
   } else if (b.ran7b) {
     os << formatv("\nGEMV kernels on Llama-2-7B shapes (decode, M = 1; median "
                   "over {0} steps x weights of {1}-layer synthetic "
-                  "packages; peak: the instruction-count peak measured just "
-                  "before and after the format's steps, the higher)\n",
+                  "packages; peak: the instruction-count peak, the median "
+                  "of runs after each step)\n",
                   b.decodeSteps, unsigned(layers7b));
     os << formatv("{0,-10} {1,-11} {2,-12} {3,7} {4,9} {5,9} {6,7} {7,6} "
                   "{8,8} {9,8} {10,7} {11,7}\n",

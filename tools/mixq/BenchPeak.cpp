@@ -32,9 +32,8 @@ namespace {
 
 /// Weights per pass: 2 KiB of 4-bit codes and 16 KiB of activations.
 constexpr int64_t kWeights = 4096;
-/// Passes per timed run per thread by default (20-80 ms at 5-20 weights
-/// per ns).
-constexpr int64_t kDefaultPasses = 100000;
+/// Passes per timed run per thread (20-80 ms at 5-20 weights per ns).
+constexpr int64_t kPasses = 100000;
 
 volatile float peakSink = 0;
 
@@ -118,6 +117,13 @@ struct PeakData {
 #if defined(__x86_64__)
 #define MIXQ_AVX2 __attribute__((target("avx2,fma,f16c"), noinline))
 
+/// The 8 bytes at p widened to 32-bit lanes (vpmovzxbd from memory).
+__attribute__((target("avx2"), always_inline)) inline __m256i
+widenBytes(const uint8_t *p) {
+  return _mm256_cvtepu8_epi32(
+      _mm_loadl_epi64(reinterpret_cast<const __m128i *>(p)));
+}
+
 MIXQ_AVX2 float hsum(__m256 a, __m256 b, __m256 c, __m256 d) {
   __m256 s = _mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d));
   __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
@@ -162,10 +168,7 @@ MIXQ_AVX2 float planes4Dot(const PeakData &d) {
   const float *x = d.x.data();
   for (int64_t i = 0; i < kWeights; i += 32) {
     const uint8_t *block = codes + i / 2;
-    __m256i lo = _mm256_cvtepu8_epi32(
-        _mm_loadl_epi64(reinterpret_cast<const __m128i *>(block)));
-    __m256i hi = _mm256_cvtepu8_epi32(
-        _mm_loadl_epi64(reinterpret_cast<const __m128i *>(block + 8)));
+    __m256i lo = widenBytes(block), hi = widenBytes(block + 8);
     __m256i planes[4] = {_mm256_and_si256(lo, mask), _mm256_and_si256(hi, mask),
                          _mm256_srli_epi32(lo, 4), _mm256_srli_epi32(hi, 4)};
     for (int c = 0; c < 4; ++c)
@@ -187,10 +190,7 @@ MIXQ_AVX2 float lookup4Dot(const PeakData &d) {
   const float *x = d.x.data();
   for (int64_t i = 0; i < kWeights; i += 64) {
     const uint8_t *block = codes + i / 4;
-    __m256i lo = _mm256_cvtepu8_epi32(
-        _mm_loadl_epi64(reinterpret_cast<const __m128i *>(block)));
-    __m256i hi = _mm256_cvtepu8_epi32(
-        _mm_loadl_epi64(reinterpret_cast<const __m128i *>(block + 8)));
+    __m256i lo = widenBytes(block), hi = widenBytes(block + 8);
     for (int s = 0; s < 4; ++s) {
       __m256i a = _mm256_srli_epi32(lo, 2 * s), b = _mm256_srli_epi32(hi, 2 * s);
       acc[s] = _mm256_fmadd_ps(_mm256_permutevar_ps(table, a),
@@ -307,10 +307,7 @@ std::optional<double> InstructionPeaks::gbs(StringRef format,
 }
 
 Expected<InstructionPeaks> measureInstructionPeaks(unsigned threads,
-                                                   int repetitions,
-                                                   int64_t passes) {
-  if (passes <= 0)
-    passes = kDefaultPasses;
+                                                   int repetitions) {
   InstructionPeaks peaks;
   threads = std::max(threads, 1u);
   peaks.threads = threads;
@@ -373,7 +370,7 @@ Expected<InstructionPeaks> measureInstructionPeaks(unsigned threads,
       pool.parallelFor(parts, [&](int64_t first, int64_t last) {
         for (int64_t part = first; part < last; ++part) {
           float sum = 0;
-          for (int64_t pass = 0; pass < passes; ++pass)
+          for (int64_t pass = 0; pass < kPasses; ++pass)
             sum += seq.dot(data[size_t(part)]);
           peakSink = peakSink + sum;
         }
@@ -382,7 +379,7 @@ Expected<InstructionPeaks> measureInstructionPeaks(unsigned threads,
                            std::chrono::steady_clock::now() - start)
                            .count();
       double &best = peaks.sequences[i].weightsPerSecond;
-      best = std::max(best, double(parts) * passes * kWeights / seconds);
+      best = std::max(best, double(parts) * kPasses * kWeights / seconds);
     }
   return peaks;
 #endif

@@ -61,13 +61,10 @@ struct InstructionPeaks {
   std::optional<double> gbs(llvm::StringRef format, double bpw) const;
 };
 
-/// Measures the sequences on `threads` threads (best of `repetitions`
-/// timed runs of `passes` passes over 4096 weights per thread; 0: 100000,
-/// 20-80 ms a run); fails when a sequence's sum disagrees with the scalar
-/// dot product.
-llvm::Expected<InstructionPeaks>
-measureInstructionPeaks(unsigned threads, int repetitions = 5,
-                        int64_t passes = 0);
+/// Measures the sequences on `threads` threads (best of `repetitions`);
+/// fails when a sequence's sum disagrees with the scalar dot product.
+llvm::Expected<InstructionPeaks> measureInstructionPeaks(unsigned threads,
+                                                         int repetitions = 5);
 
 } // namespace mixq::cli
 

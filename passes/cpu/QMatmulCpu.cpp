@@ -29,7 +29,7 @@
 // Mixed weights list each tile's column groups by precision once (from the
 // precision map), then run one loop per precision over its list, so no
 // branch depends on the map; 2-bit row-groups add their FP16 outlier
-// slots (a walk by whole tiles, 16 rows at a time: TileSlots). A quantized
+// slots (a walk by whole tiles, 16 rows at a time: TileRows). A quantized
 // precision's loop unpacks the scales and zeros of the block's run of 16
 // rows as vectors and prefetches the block's codes of a later tile-group.
 // QUIK has its own kernel (QuikMatmulCpu.cpp).
@@ -324,6 +324,9 @@ SmallVector<Value> planeIndices(IRB &r, Value bytes, Value byteOff,
 /// group (FP16 outlier slots), folded through `outliers`.
 struct GroupView {
   Value scale, zero;
+  /// The zero is applied apart from the group (per row, by the caller of
+  /// the decoder's walk), so the GEMV leaves it out.
+  bool zeroApart = false;
   std::function<Value(IRB &, Value k)> chunk;
   /// 2- and 4-bit codes also come a block of 16 bytes at a time, as
   /// 8 / bits "planes" (see unpackPlanes); 0 when the decoder has none.
@@ -435,22 +438,28 @@ public:
   virtual int64_t tileRows() const { return 0; }
   /// Views of one row (its index in the tile, dynamic) of the current group.
   using RowView = llvm::function_ref<GroupView(IRB &, Value rowInTile)>;
-  /// The outlier slots of the current tile-group, 16 rows at a time: `at`
-  /// gives slot s of rows [run, run + 16) (run: a multiple of 16) as their
-  /// columns in the group (vector<16xi32>) and values (vector<16xf32>).
-  /// A walk by tiles applies them apart from the views, which then have
-  /// no `outliers`.
-  struct TileSlots {
+  /// What a walk by tiles applies per row of the current tile-group apart
+  /// from the views, 16 rows at a time (run: a multiple of 16):
+  /// - `slotAt(run, s)`: slot s of rows [run, run + 16) as their columns in
+  ///   the group (vector<16xi32>) and values (vector<16xf32>); the views
+  ///   then have no `outliers`;
+  /// - `scaledZeros(run)`: scale x zero of those rows (vector<16xf32>),
+  ///   where the views leave their zero out (GroupView::zeroApart).
+  struct TileRows {
     int64_t slots = 0; // per row; 0: the tile-group has none
-    std::function<std::pair<Value, Value>(IRB &, int64_t run, int64_t s)> at;
+    std::function<std::pair<Value, Value>(IRB &, int64_t run, int64_t s)>
+        slotAt;
+    std::function<Value(IRB &, int64_t run)> scaledZeros;
   };
   using TileGroupUse =
-      llvm::function_ref<void(IRB &, Value g, RowView, const TileSlots &)>;
+      llvm::function_ref<void(IRB &, Value g, RowView, const TileRows &)>;
   /// For each group g of the tile starting at row `row0`, in an order of the
   /// decoder's choosing: use(g, view of any row of the tile's group g, the
-  /// tile-group's outlier slots).
+  /// tile-group's per-row terms). With `zerosApart` (the caller has the
+  /// groups' activation sums) views that would subtract their zero leave
+  /// it to `scaledZeros`.
   virtual void forEachTileGroup(IRB &, Value /*row0*/, int64_t /*groups*/,
-                                TileGroupUse) {}
+                                bool /*zerosApart*/, TileGroupUse) {}
 };
 
 /// A decoder whose groups all decode alike: one loop over g in order.
@@ -722,8 +731,9 @@ public:
   /// The whole tile at once: per listed tile-group the scales and zeros of
   /// all its rows are unpacked once (runs of 16 into runBuf, 2 x tile) and
   /// its codes prefetched once, then `use` walks the rows; the outlier
-  /// slots of 2-bit tile-groups come as vectors of 16 rows (tileSlots).
-  void forEachTileGroup(IRB &r, Value row0, int64_t groups,
+  /// slots of 2-bit tile-groups and the zeros of unpacked ones come as
+  /// vectors of 16 rows (tileRows).
+  void forEachTileGroup(IRB &r, Value row0, int64_t groups, bool zerosApart,
                         TileGroupUse use) override {
     int64_t T = l.tile;
     forEachListed(
@@ -736,13 +746,16 @@ public:
               runScalesAndZeros(r, prec, r.addI(r.mulI(si, T), run),
                                 r.idx(run));
           }
+          TileRows rows = tileRows(prec, si, zerosApart);
           use(
               r, g,
               [&](IRB &r, Value rr) {
-                return view(r, prec, si, rr, quantized ? rr : Value(),
-                            /*rowSlots=*/false);
+                GroupView v = view(r, prec, si, rr, quantized ? rr : Value(),
+                                   /*rowSlots=*/false);
+                v.zeroApart = bool(rows.scaledZeros);
+                return v;
               },
-              tileSlots(prec, si));
+              rows);
           return Value();
         });
   }
@@ -890,18 +903,33 @@ private:
     vector::StoreOp::create(b, r.loc, zv, runBuf, ValueRange{r.idx(1), at});
   }
 
-  /// The outlier slots of tile-group si of precision `prec` (2-bit
-  /// row-groups have them). Slot s of row-group i is element i * S + s of
-  /// the slot streams, so a run of 16 rows' slots is one load of 16 * S
-  /// elements, de-interleaved by a shuffle when S > 1.
-  TileSlots tileSlots(const Precision &prec, Value si) const {
-    TileSlots ts;
+  /// The per-row terms of tile-group si of precision `prec` (forEachTile-
+  /// Group has its scales and zeros in runBuf). Scaled zeros where
+  /// `zerosApart` and the views unpack (a lookup's table applies the
+  /// zero). Outlier slots of 2-bit row-groups: slot s of row-group i is
+  /// element i * S + s of the slot streams, so a run of 16 rows' slots is
+  /// one load of 16 * S elements, de-interleaved by a shuffle when S > 1.
+  TileRows tileRows(const Precision &prec, Value si, bool zerosApart) const {
+    TileRows ts;
+    bool planes = (prec.bits == 2 || prec.bits == 4) &&
+                  l.group % planeBlock(prec.bits) == 0;
+    if (zerosApart && prec.bits != 16 &&
+        !decodesByLookup(isa, prec.bits, planes)) {
+      Value buf = runBuf;
+      ts.scaledZeros = [buf](IRB &r, int64_t run) -> Value {
+        Value s = vector::LoadOp::create(r.b, r.loc, vec(r.b.getF32Type()),
+                                         buf, ValueRange{r.idx(0), r.idx(run)});
+        Value z = vector::LoadOp::create(r.b, r.loc, vec(r.b.getF32Type()),
+                                         buf, ValueRange{r.idx(1), r.idx(run)});
+        return arith::MulFOp::create(r.b, r.loc, s, z);
+      };
+    }
     if (prec.bits != 2 || !slotIndex)
       return ts;
     ts.slots = l.slots;
     int64_t S = l.slots, T = l.tile;
     Value idxs = slotIndex, vals = slotValue;
-    ts.at = [=](IRB &r, int64_t run, int64_t s) {
+    ts.slotAt = [=](IRB &r, int64_t run, int64_t s) {
       OpBuilder &b = r.b;
       Value first = r.mulI(r.addI(r.mulI(si, T), run), S);
       auto slot = [&](Value stream) -> Value {
@@ -1168,11 +1196,12 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     // sum((c - z) x) = sum(c x) - z sum(x), with the group's activation
     // sum computed once per task (one subtraction per 16 codes saved).
     Value xs;
-    if (!lookup && xSums && v0.zero && !zerosApart)
+    const bool apart = zerosApart || v0.zeroApart;
+    if (!lookup && xSums && v0.zero && !apart)
       xs = r.load(xSums, g);
     SmallVector<Value> zeros;
     for (const GroupView &v : views)
-      zeros.push_back(v.zero && !xs && !zerosApart
+      zeros.push_back(v.zero && !xs && !apart
                           ? vector::BroadcastOp::create(r.b, r.loc, vec(f32),
                                                         v.zero)
                                 .getResult()
@@ -1311,14 +1340,15 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     // row's C chains live in accBuf between its groups. Blocks of 4 rows
     // redid that per-tile-group work for each block and, on AVX2, spilled
     // 4 rows' plane codes and chains around the FMAs.
-    // The rows' outlier-slot products are summed apart, 16 rows a vector,
-    // in slotBuf (R floats): per row and 2-bit tile-group the slot's
-    // scalar product and its insertion into a chain were 11 of the row
-    // loop's 85 instructions per 128 codes.
+    // The rows' outlier-slot products and, for unpacked codes, their
+    // zero terms (-scale x zero x the group's activation sum) are summed
+    // apart, 16 rows a vector, in rowTerms (R floats): per row and 2-bit
+    // tile-group the slot's scalar product and its insertion into a chain
+    // were 11 of the row loop's 85 instructions per 128 codes.
     auto bufType = MemRefType::get({R, C, L}, f32);
     Value accBuf = memref::AllocaOp::create(r.b, r.loc, bufType,
                                             r.b.getI64IntegerAttr(64));
-    Value slotBuf = memref::AllocaOp::create(
+    Value rowTerms = memref::AllocaOp::create(
         r.b, r.loc, MemRefType::get({R}, f32), r.b.getI64IntegerAttr(64));
     r.forLoop(r.idx(0), r.idx(R), 1, [&](Value i) {
       for (int64_t c = 0; c < C; ++c)
@@ -1326,25 +1356,35 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
                                 ValueRange{i, r.idx(c), r.idx(0)});
     });
     for (int64_t run = 0; run < R; run += L)
-      vector::StoreOp::create(r.b, r.loc, r.splatF32(0.0, L), slotBuf,
+      vector::StoreOp::create(r.b, r.loc, r.splatF32(0.0, L), rowTerms,
                               ValueRange{r.idx(run)});
     dec.forEachTileGroup(
-        r, n0, K / G,
+        r, n0, K / G, /*zerosApart=*/bool(xSums),
         [&](IRB &r, Value g, Decoder::RowView viewOf,
-            const Decoder::TileSlots &slots) {
+            const Decoder::TileRows &terms) {
           Value gk = r.mulI(g, G);
           Value all = arith::ConstantOp::create(
               r.b, r.loc, DenseElementsAttr::get(vec(r.b.getI1Type()), true));
-          for (int64_t run = 0; run < R && slots.slots; run += L) {
-            Value sum = r.vloadF32(slotBuf, {r.idx(run)}, L);
-            for (int64_t s = 0; s < slots.slots; ++s) {
-              auto [cols, values] = slots.at(r, run, s);
+          Value minusXs;
+          if (terms.scaledZeros)
+            minusXs = vector::BroadcastOp::create(
+                r.b, r.loc, vec(f32),
+                arith::NegFOp::create(r.b, r.loc, r.load(xSums, g)));
+          for (int64_t run = 0;
+               run < R && (terms.slots || terms.scaledZeros); run += L) {
+            Value sum = r.vloadF32(rowTerms, {r.idx(run)}, L);
+            if (terms.scaledZeros)
+              sum = vector::FMAOp::create(r.b, r.loc,
+                                          terms.scaledZeros(r, run), minusXs,
+                                          sum);
+            for (int64_t s = 0; s < terms.slots; ++s) {
+              auto [cols, values] = terms.slotAt(r, run, s);
               Value xs = vector::GatherOp::create(
                   r.b, r.loc, vec(f32), x, ValueRange{r.idx(0), gk}, cols,
                   all, r.splatF32(0.0, L));
               sum = vector::FMAOp::create(r.b, r.loc, values, xs, sum);
             }
-            vector::StoreOp::create(r.b, r.loc, sum, slotBuf,
+            vector::StoreOp::create(r.b, r.loc, sum, rowTerms,
                                     ValueRange{r.idx(run)});
           }
           r.forLoop(r.idx(0), r.idx(R), 1, [&](Value i) {
@@ -1373,7 +1413,7 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
       for (int64_t c = 0; c < C; ++c)
         chains.push_back(vector::LoadOp::create(
             r.b, r.loc, vec(f32), accBuf, ValueRange{i, r.idx(c), r.idx(0)}));
-      finishRow(chains, r.add(n0, i), r.load(slotBuf, i));
+      finishRow(chains, r.add(n0, i), r.load(rowTerms, i));
     });
     return;
   }

@@ -163,6 +163,11 @@ SmallVector<Value> unpackPlanes(IRB &r, Value bytes, Value byteOff,
 /// Codes per 16-byte plane block.
 int64_t planeBlock(unsigned bits) { return 128 / bits; }
 
+/// Whether groups of G `bits`-bit codes come as whole plane blocks.
+bool hasPlanes(unsigned bits, int64_t G) {
+  return (bits == 2 || bits == 4) && G % planeBlock(bits) == 0;
+}
+
 /// The byte offset of the chunk at element `base + k` of a `bits`-bit code
 /// stream. `base` (a group's first element) and `k` (the offset in the
 /// group) are multiples of 16 elements, so each is a whole number of
@@ -377,12 +382,12 @@ bool hasLookupTable(LookupIsa isa, unsigned bits) {
   return (isa.permute || (isa.permute8 && bits == 2)) && bits <= 4;
 }
 
-/// Whether the decode GEMV looks up views of `bits`-bit codes (with plane
-/// blocks or not), so that the table applies their zero: the views
-/// addLookup gives a table and indices for the walk the GEMV takes.
-bool decodesByLookup(LookupIsa isa, unsigned bits, bool planes) {
+/// Whether the decode GEMV looks up views of `bits`-bit codes in groups of
+/// G, so that the table applies their zero: the views addLookup gives a
+/// table and indices for the walk the GEMV takes (plane blocks or chunks).
+bool decodesByLookup(LookupIsa isa, unsigned bits, int64_t G) {
   return hasLookupTable(isa, bits) &&
-         (planes || isa.multishift || isa.permute8);
+         (hasPlanes(bits, G) || isa.multishift || isa.permute8);
 }
 
 /// Gives `v` (a group of `bits`-bit codes from element `base` of `codes`,
@@ -521,8 +526,7 @@ public:
   /// dozen scalar instructions and folded it into the group's sum, 25 of
   /// 81 instructions per 128 4-bit codes (znver3, perf annotate).
   Value rowZeroTerm(IRB &r, Value n, Value xSums, int64_t groups) override {
-    bool planes = (bits == 2 || bits == 4) && G % planeBlock(bits) == 0;
-    if (decodesByLookup(isa, bits, planes) || scales.scaleBits != 0 ||
+    if (decodesByLookup(isa, bits, G) || scales.scaleBits != 0 ||
         (zeros && (groups * bits) % 8 != 0))
       return Value();
     OpBuilder &b = r.b;
@@ -575,7 +579,7 @@ private:
       return codesToF32(
           r, unpackCodes(r, codes, chunkByte(r, base, k, bits), bits));
     };
-    if ((bits == 2 || bits == 4) && G % planeBlock(bits) == 0) {
+    if (hasPlanes(bits, G)) {
       v.planeBits = bits;
       v.planes = [this, base](IRB &r, Value k) {
         return unpackPlanes(r, codes, chunkByte(r, base, k, bits), bits);
@@ -911,10 +915,8 @@ private:
   /// one load of 16 * S elements, de-interleaved by a shuffle when S > 1.
   TileRows tileRows(const Precision &prec, Value si, bool zerosApart) const {
     TileRows ts;
-    bool planes = (prec.bits == 2 || prec.bits == 4) &&
-                  l.group % planeBlock(prec.bits) == 0;
     if (zerosApart && prec.bits != 16 &&
-        !decodesByLookup(isa, prec.bits, planes)) {
+        !decodesByLookup(isa, prec.bits, l.group)) {
       Value buf = runBuf;
       ts.scaledZeros = [buf](IRB &r, int64_t run) -> Value {
         Value s = vector::LoadOp::create(r.b, r.loc, vec(r.b.getF32Type()),
@@ -990,7 +992,7 @@ private:
         return codesToF32(
             r, unpackCodes(r, codes, chunkByte(r, base, k, bits), bits));
       };
-      if ((bits == 2 || bits == 4) && G % planeBlock(bits) == 0) {
+      if (hasPlanes(bits, G)) {
         v.planeBits = bits;
         v.planes = [codes, base, bits](IRB &r, Value k) {
           return unpackPlanes(r, codes, chunkByte(r, base, k, bits),
@@ -1595,7 +1597,7 @@ void emitRows(IRB &r, Decoder &dec, Value x, Value y, Value m,
   // Activations in plane order, once per task, for the decoders' fast path.
   std::map<unsigned, Value> xPlanes;
   for (unsigned bits : planeWidths)
-    if (G % planeBlock(bits) == 0)
+    if (hasPlanes(bits, G))
       xPlanes[bits] = planeOrderX(r, x, K, bits);
   Value xSums = zeroSums ? groupSumsX(r, x, K, G) : Value();
   blocked(rowBlock, [&](Value n0, int64_t R) {

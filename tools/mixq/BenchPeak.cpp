@@ -300,10 +300,14 @@ InstructionPeaks::weightsPerSecond(StringRef format) const {
 
 std::optional<double> InstructionPeaks::gbs(StringRef format,
                                             double bpw) const {
-  std::optional<double> rate = weightsPerSecond(format);
-  if (!rate || bpw <= 0)
+  return packedWeightGbs(weightsPerSecond(format), bpw);
+}
+
+std::optional<double> packedWeightGbs(std::optional<double> weightsPerSecond,
+                                      double bpw) {
+  if (!weightsPerSecond || bpw <= 0)
     return std::nullopt;
-  return *rate * bpw / 8 / 1e9;
+  return *weightsPerSecond * bpw / 8 / 1e9;
 }
 
 Expected<InstructionPeaks> measureInstructionPeaks(unsigned threads,

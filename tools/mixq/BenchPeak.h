@@ -61,6 +61,11 @@ struct InstructionPeaks {
   std::optional<double> gbs(llvm::StringRef format, double bpw) const;
 };
 
+/// GB/s of packed weights at `bpw` bits per weight for a rate in weights
+/// per second; none where the rate is unknown or bpw is not positive.
+std::optional<double> packedWeightGbs(std::optional<double> weightsPerSecond,
+                                      double bpw);
+
 /// Measures the sequences on `threads` threads (best of `repetitions`);
 /// fails when a sequence's sum disagrees with the scalar dot product.
 llvm::Expected<InstructionPeaks> measureInstructionPeaks(unsigned threads,

@@ -14,7 +14,7 @@
 //      per-weight sequence timed from L1 on the same threads), shown
 //      per shape as "peak" GB/s and the kernel's share of it. The peaks
 //      are measured at the start, and again after each of a format's
-//      decode steps (a short run of each sequence); a format's peak is the
+//      decode steps (one run of each sequence); a format's peak is the
 //      median of those, beside its kernels' medians over the same steps (a
 //      shared VM's speed moves by a third within minutes, so a peak from
 //      the start of the run compared a kernel with another moment's
@@ -356,12 +356,10 @@ struct FormatResult {
   std::vector<ShapeResult> shapes;
   std::string device; ///< the GPU it ran on (empty: the CPU)
   /// Weights per second the instruction count allowed, the median over
-  /// short runs after each decode step; unset where the format has no
-  /// instruction peak or none was measured.
+  /// one run of each sequence after each decode step; unset where the
+  /// format has no instruction peak or none was measured.
   std::optional<double> peakRate;
 };
-
-
 
 Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
                                    ArrayRef<uint8_t> tokenizer, WorkDir &work,
@@ -484,9 +482,8 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
   for (int64_t step = 0; !gpu && step < steps; ++step) {
     // The format's peak in this step's moment (see peakRate); every timed
     // step follows such a run, so each finds the session's workers and
-    // caches the same way.
-    // One run of each sequence (20-80 ms): runs of a fifth of that read
-    // as little as half the rate.
+    // caches the same way. One run of each sequence (20-80 ms): runs of a
+    // fifth of that read as little as half the rate.
     if (measurePeaks) {
       auto peaks = measureInstructionPeaks(nThreads, /*repetitions=*/1);
       if (!peaks)
@@ -889,16 +886,15 @@ json::Value optionalNumber(std::optional<double> v) {
   return v ? json::Value(*v) : json::Value(nullptr);
 }
 
-/// part / whole where both are known and whole > 0.
 /// The GB/s of packed weights at `bpw` that format f's instruction count
 /// allowed: its peak measured between its steps, else the run's first one.
 std::optional<double> peakGbs(const BenchResults &b, const FormatResult &f,
                               double bpw) {
-  if (f.peakRate && bpw > 0)
-    return *f.peakRate * bpw / 8 / 1e9;
-  return b.peaks.gbs(f.format, bpw);
+  return packedWeightGbs(
+      f.peakRate ? f.peakRate : b.peaks.weightsPerSecond(f.format), bpw);
 }
 
+/// part / whole where both are known and whole > 0.
 std::optional<double> share(double part, std::optional<double> whole) {
   if (!whole || *whole <= 0)
     return std::nullopt;
@@ -990,8 +986,11 @@ json::Value toJSON(const BenchResults &b) {
           {"share_of_instruction_peak",
            optionalNumber(share(s.gbs, peakGbs(b, f, s.bpw)))},
           {"instruction_peak_measured",
-           f.peakRate ? "after each of the format's decode steps (median)"
-                      : "at the start of the run"},
+           f.peakRate ? json::Value("after each of the format's decode "
+                                    "steps (median)")
+           : b.peaks.weightsPerSecond(f.format)
+               ? json::Value("at the start of the run")
+               : json::Value(nullptr)},
           {"speedup_vs_fp32",
            optionalNumber(s32 ? speedup(s32->us, s.us) : std::nullopt)},
           {"speedup_vs_f16",

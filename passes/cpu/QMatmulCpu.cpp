@@ -252,7 +252,8 @@ Value tableLookup(IRB &r, Value table, Value indices, LookupIsa isa,
 }
 
 /// A uniform group's table: lane i = ((i mod 2^bits) - zero) * scale, the
-/// value the reference dequantizer gives code i mod 2^bits.
+/// value the reference dequantizer gives code i mod 2^bits; (i mod 2^bits)
+/// * scale where `zero` is null (the caller applies it apart).
 Value uniformTable(IRB &r, unsigned bits, Value zero, Value scale) {
   OpBuilder &b = r.b;
   SmallVector<float> lanes;
@@ -261,8 +262,9 @@ Value uniformTable(IRB &r, unsigned bits, Value zero, Value scale) {
   auto type = vec(b.getF32Type());
   Value t = arith::ConstantOp::create(
       b, r.loc, DenseElementsAttr::get(type, ArrayRef<float>(lanes)));
-  t = arith::SubFOp::create(b, r.loc, t,
-                            vector::BroadcastOp::create(b, r.loc, type, zero));
+  if (zero)
+    t = arith::SubFOp::create(b, r.loc, t,
+                              vector::BroadcastOp::create(b, r.loc, type, zero));
   return arith::MulFOp::create(
       b, r.loc, t, vector::BroadcastOp::create(b, r.loc, type, scale));
 }
@@ -392,12 +394,13 @@ bool decodesByLookup(LookupIsa isa, unsigned bits, int64_t G) {
 
 /// Gives `v` (a group of `bits`-bit codes from element `base` of `codes`,
 /// its scale and zero set) the lookup path the target allows: plane
-/// indices where it has planes, multishift indices for any chunk.
+/// indices where it has planes, multishift indices for any chunk. The
+/// table leaves the zero out where the view does (GroupView::zeroApart).
 void addLookup(IRB &r, GroupView &v, LookupIsa isa, Value codes, Value base,
                unsigned bits) {
   if (!hasLookupTable(isa, bits))
     return;
-  v.table = uniformTable(r, bits, v.zero, v.scale);
+  v.table = uniformTable(r, bits, v.zeroApart ? Value() : v.zero, v.scale);
   v.lookupIsa = isa;
   v.lookupBits = bits;
   if (v.planeBits)
@@ -446,25 +449,30 @@ public:
   /// What a walk by tiles applies per row of the current tile-group apart
   /// from the views, 16 rows at a time (run: a multiple of 16):
   /// - `slotAt(run, s)`: slot s of rows [run, run + 16) as their columns in
-  ///   the group (vector<16xi32>) and values (vector<16xf32>); the views
+  ///   the group (16 index scalars, read one by one: the activations they
+  ///   pick are scalar loads anyway) and values (vector<16xf32>); the views
   ///   then have no `outliers`;
   /// - `scaledZeros(run)`: scale x zero of those rows (vector<16xf32>),
   ///   where the views leave their zero out (GroupView::zeroApart).
   struct TileRows {
     int64_t slots = 0; // per row; 0: the tile-group has none
-    std::function<std::pair<Value, Value>(IRB &, int64_t run, int64_t s)>
+    std::function<std::pair<SmallVector<Value>, Value>(IRB &, int64_t run,
+                                                       int64_t s)>
         slotAt;
     std::function<Value(IRB &, int64_t run)> scaledZeros;
   };
-  using TileGroupUse =
-      llvm::function_ref<void(IRB &, Value g, RowView, const TileRows &)>;
-  /// For each group g of the tile starting at row `row0`, in an order of the
-  /// decoder's choosing: use(g, view of any row of the tile's group g, the
-  /// tile-group's per-row terms). With `zerosApart` (the caller has the
-  /// groups' activation sums) views that would subtract their zero leave
-  /// it to `scaledZeros`.
+  using TileTermsUse =
+      llvm::function_ref<void(IRB &, Value g, const TileRows &)>;
+  using TileRowsUse = llvm::function_ref<void(IRB &, Value g, RowView)>;
+  /// For each group g of the tile starting at row `row0` that has per-row
+  /// terms: terms(g, the tile-group's per-row terms); then for each group g
+  /// of the tile: rows(g, view of any row of the tile's group g); each in
+  /// an order of the decoder's choosing. With `zerosApart` (the caller has
+  /// the groups' activation sums) quantized views leave their zero to
+  /// `scaledZeros`.
   virtual void forEachTileGroup(IRB &, Value /*row0*/, int64_t /*groups*/,
-                                bool /*zerosApart*/, TileGroupUse) {}
+                                bool /*zerosApart*/, TileTermsUse,
+                                TileRowsUse) {}
 };
 
 /// A decoder whose groups all decode alike: one loop over g in order.
@@ -674,7 +682,8 @@ public:
     Value codes;
     Value rowGroupBase, zeroBitBase;
   };
-  /// `runBuf`: a 2 x 16 f32 stack buffer for a run's scales and zeros;
+  /// `runBuf`: a groups x 2 x max(16, tile) f32 stack buffer for the
+  /// scales and zeros of runs of 16 rows (runScalesAndZeros);
   /// `listBuf`: a stack buffer of listBufSize(precisions, groups) i32.
   MixedDecoder(const Layout &l, Value pmap, Value offsets,
                std::vector<Precision> precisions, ScaleSource scales,
@@ -716,13 +725,14 @@ public:
             prefetchAhead(r, prec, si, rr0, int64_t(rows.size()));
             if (vectorScales()) {
               Value run = r.mulI(r.divI(rr0, L), L);
-              runScalesAndZeros(r, prec, r.add(r.mulI(si, T), run), r.idx(0));
+              runScalesAndZeros(r, prec, r.add(r.mulI(si, T), run), r.idx(0),
+                                r.idx(0));
               lane0 = r.sub(rr0, run);
             }
           }
           SmallVector<GroupView> views;
           for (auto [i, n] : llvm::enumerate(rows))
-            views.push_back(view(r, prec, si, r.remI(n, T),
+            views.push_back(view(r, prec, si, r.remI(n, T), r.idx(0),
                                  lane0 ? r.addI(lane0, int64_t(i)) : Value()));
           return use(r, g, views, acc);
         });
@@ -732,34 +742,46 @@ public:
     return vectorScales() ? l.tile : 0;
   }
 
-  /// The whole tile at once: per listed tile-group the scales and zeros of
-  /// all its rows are unpacked once (runs of 16 into runBuf, 2 x tile) and
-  /// its codes prefetched once, then `use` walks the rows; the outlier
-  /// slots of 2-bit tile-groups and the zeros of unpacked ones come as
-  /// vectors of 16 rows (tileRows).
+  /// The whole tile in two passes over its listed tile-groups. The first
+  /// unpacks each tile-group's scales and zeros for all its rows at once
+  /// (runs of 16 into runBuf[g]) and hands `terms` the per-row terms (the
+  /// outlier slots of 2-bit tile-groups, the scaled zeros) as vectors of
+  /// 16 rows (tileRows); the second prefetches each tile-group's codes once
+  /// and hands `rows` its row views. The first pass's iterations are short
+  /// and independent, so the core overlaps their load chains (list entry,
+  /// streams, the slots' gathered activations); interleaved with the row
+  /// loops they waited, each behind 16 rows of FMAs. Handing the rows pass
+  /// two tile-groups at a time (each row's accumulators loaded and stored
+  /// once for both: 55.5 instructions per 128 2-bit codes against 58) made
+  /// the 7B-shaped mixed products 10% slower, with or without a separate
+  /// chain for the second tile-group (znver3, 2 alternating runs).
   void forEachTileGroup(IRB &r, Value row0, int64_t groups, bool zerosApart,
-                        TileGroupUse use) override {
+                        TileTermsUse terms, TileRowsUse rows) override {
     int64_t T = l.tile;
+    Value rb = r.divI(row0, T);
     forEachListed(
-        r, r.divI(row0, T), groups, Value(),
+        r, rb, groups, Value(),
+        [&](IRB &r, const Precision &prec, Value g, Value si, Value) {
+          for (int64_t run = 0; run < T; run += L)
+            runScalesAndZeros(r, prec, r.addI(r.mulI(si, T), run), g,
+                              r.idx(run));
+          TileRows tr = tileRows(prec, g, si, zerosApart);
+          if (tr.slots || tr.scaledZeros)
+            terms(r, g, tr);
+          return Value();
+        },
+        /*quantizedOnly=*/true);
+    forEachListed(
+        r, rb, groups, Value(),
         [&](IRB &r, const Precision &prec, Value g, Value si, Value) {
           bool quantized = prec.bits != 16;
-          if (quantized) {
+          if (quantized)
             prefetchAhead(r, prec, si, r.idx(0), T);
-            for (int64_t run = 0; run < T; run += L)
-              runScalesAndZeros(r, prec, r.addI(r.mulI(si, T), run),
-                                r.idx(run));
-          }
-          TileRows rows = tileRows(prec, si, zerosApart);
-          use(
-              r, g,
-              [&](IRB &r, Value rr) {
-                GroupView v = view(r, prec, si, rr, quantized ? rr : Value(),
-                                   /*rowSlots=*/false);
-                v.zeroApart = bool(rows.scaledZeros);
-                return v;
-              },
-              rows);
+          bool apart = zerosApart && quantized;
+          rows(r, g, [&](IRB &r, Value rr) {
+            return view(r, prec, si, rr, g, quantized ? rr : Value(),
+                        /*rowSlots=*/false, /*zeroApart=*/apart);
+          });
           return Value();
         });
   }
@@ -768,15 +790,19 @@ private:
   /// For each column group g the lists hold for tile row block rb (listed
   /// first if they are not), precision by precision in list order:
   /// acc = fn(precision, g, si, acc), si being the tile-group's index in
-  /// the precision's streams. `acc` may be null (nothing carried).
+  /// the precision's streams. `acc` may be null (nothing carried). With
+  /// `quantizedOnly` the FP16 precision's groups are skipped.
   Value forEachListed(IRB &r, Value rb, int64_t groups, Value acc,
                       llvm::function_ref<Value(IRB &, const Precision &,
                                                Value g, Value si, Value acc)>
-                          fn) {
+                          fn,
+                      bool quantizedOnly = false) {
     int64_t P = int64_t(precisions.size());
     listTile(r, rb, groups);
     for (int64_t q = 0; q < P; ++q) {
       const Precision &prec = precisions[q];
+      if (quantizedOnly && prec.bits == 16)
+        continue;
       Value count = r.loadIndexU(listBuf, r.idx(P * groups + q));
       Value first = r.loadIndexU(offsets, r.addI(r.mulI(rb, P), q));
       auto step = [&](Value j, Value a) {
@@ -867,15 +893,15 @@ private:
     return scales.scaleBits == 0 || scales.scaleBlock % L == 0;
   }
 
-  /// Stores the scales (row 0 of runBuf) and zeros (row 1) of the 16
-  /// row-groups from `local` on (row-group indices within quantized
+  /// Stores the scales (runBuf[slot][0]) and zeros (runBuf[slot][1]) of the
+  /// 16 row-groups from `local` on (row-group indices within quantized
   /// precision `prec`), with the scalar path's arithmetic but 16 codes
   /// unpacked at once, where the scalar path extracts each field with a
   /// dozen instructions. `local` and every precision's row-group base are
   /// multiples of 16 (tiles are), so the runs start on byte boundaries and
   /// a second-order run lies within one scale block.
   void runScalesAndZeros(IRB &r, const Precision &prec, Value local,
-                         Value at) {
+                         Value slot, Value at) {
     OpBuilder &b = r.b;
     Type f32 = b.getF32Type();
     Value i0 = r.add(local, prec.rowGroupBase);
@@ -903,26 +929,30 @@ private:
                                                  8),
                                           bits, L))
               : r.splatF32(double(1 << (bits - 1)), L);
-    vector::StoreOp::create(b, r.loc, sv, runBuf, ValueRange{r.idx(0), at});
-    vector::StoreOp::create(b, r.loc, zv, runBuf, ValueRange{r.idx(1), at});
+    vector::StoreOp::create(b, r.loc, sv, runBuf,
+                            ValueRange{slot, r.idx(0), at});
+    vector::StoreOp::create(b, r.loc, zv, runBuf,
+                            ValueRange{slot, r.idx(1), at});
   }
 
-  /// The per-row terms of tile-group si of precision `prec` (forEachTile-
-  /// Group has its scales and zeros in runBuf). Scaled zeros where
-  /// `zerosApart` and the views unpack (a lookup's table applies the
-  /// zero). Outlier slots of 2-bit row-groups: slot s of row-group i is
+  /// The per-row terms of tile-group si of precision `prec`, column group
+  /// g (forEachTileGroup has its scales and zeros in runBuf[g]). Scaled zeros where
+  /// `zerosApart`: the views' tables or unpacked codes then leave the zero
+  /// out. Outlier slots of 2-bit row-groups: slot s of row-group i is
   /// element i * S + s of the slot streams, so a run of 16 rows' slots is
   /// one load of 16 * S elements, de-interleaved by a shuffle when S > 1.
-  TileRows tileRows(const Precision &prec, Value si, bool zerosApart) const {
+  TileRows tileRows(const Precision &prec, Value g, Value si,
+                    bool zerosApart) const {
     TileRows ts;
-    if (zerosApart && prec.bits != 16 &&
-        !decodesByLookup(isa, prec.bits, l.group)) {
+    if (zerosApart && prec.bits != 16) {
       Value buf = runBuf;
-      ts.scaledZeros = [buf](IRB &r, int64_t run) -> Value {
+      ts.scaledZeros = [buf, g](IRB &r, int64_t run) -> Value {
         Value s = vector::LoadOp::create(r.b, r.loc, vec(r.b.getF32Type()),
-                                         buf, ValueRange{r.idx(0), r.idx(run)});
+                                         buf,
+                                         ValueRange{g, r.idx(0), r.idx(run)});
         Value z = vector::LoadOp::create(r.b, r.loc, vec(r.b.getF32Type()),
-                                         buf, ValueRange{r.idx(1), r.idx(run)});
+                                         buf,
+                                         ValueRange{g, r.idx(1), r.idx(run)});
         return arith::MulFOp::create(r.b, r.loc, s, z);
       };
     }
@@ -934,20 +964,18 @@ private:
     ts.slotAt = [=](IRB &r, int64_t run, int64_t s) {
       OpBuilder &b = r.b;
       Value first = r.mulI(r.addI(r.mulI(si, T), run), S);
-      auto slot = [&](Value stream) -> Value {
-        Type elem = cast<MemRefType>(stream.getType()).getElementType();
-        Value v = vector::LoadOp::create(b, r.loc, vec(elem, L * S), stream,
-                                         ValueRange{first});
-        if (S == 1)
-          return v;
+      SmallVector<Value> cols;
+      for (int64_t i = 0; i < L; ++i)
+        cols.push_back(r.loadIndexU(idxs, r.addI(first, i * S + s)));
+      Type elem = cast<MemRefType>(vals.getType()).getElementType();
+      Value values = vector::LoadOp::create(b, r.loc, vec(elem, L * S), vals,
+                                            ValueRange{first});
+      if (S > 1) {
         SmallVector<int64_t> lanes;
         for (int64_t i = 0; i < L; ++i)
           lanes.push_back(i * S + s);
-        return vector::ShuffleOp::create(b, r.loc, v, v, lanes);
-      };
-      Value cols = slot(idxs), values = slot(vals);
-      if (!cast<VectorType>(cols.getType()).getElementType().isInteger(32))
-        cols = arith::ExtUIOp::create(b, r.loc, vec(b.getI32Type()), cols);
+        values = vector::ShuffleOp::create(b, r.loc, values, values, lanes);
+      }
       if (!cast<VectorType>(values.getType()).getElementType().isF32())
         values = arith::ExtFOp::create(b, r.loc, vec(b.getF32Type()), values);
       return std::make_pair(cols, values);
@@ -956,14 +984,17 @@ private:
   }
 
   /// Row rr of the tile-group at index si of precision `prec`'s streams;
-  /// its scale and zero from runBuf's lane `lane` when that is set; its
-  /// outlier slots as `outliers` unless `rowSlots` is false.
+  /// its scale and zero from runBuf[slot]'s lane `lane` when that is set; its
+  /// outlier slots as `outliers` unless `rowSlots` is false; its zero left
+  /// to the caller with `zeroApart`.
   GroupView view(IRB &r, const Precision &prec, Value si, Value rr,
-                 Value lane, bool rowSlots = true) {
+                 Value slot, Value lane, bool rowSlots = true,
+                 bool zeroApart = false) {
     OpBuilder &b = r.b;
     int64_t G = l.group, T = l.tile;
     Value base = r.add(r.mulI(si, T * G), r.mulI(rr, G));
     GroupView v;
+    v.zeroApart = zeroApart;
     if (prec.bits == 16) {
       v.scale = r.f32(1.0);
       Value codes = prec.codes;
@@ -974,8 +1005,8 @@ private:
       unsigned bits = prec.bits;
       Value local = r.add(r.mulI(si, T), rr); // row-group in this precision
       if (lane) {
-        v.scale = r.load(runBuf, {r.idx(0), lane});
-        v.zero = r.load(runBuf, {r.idx(1), lane});
+        v.scale = r.load(runBuf, {slot, r.idx(0), lane});
+        v.zero = r.load(runBuf, {slot, r.idx(1), lane});
       } else {
         v.scale = scales.at(r, r.add(local, prec.rowGroupBase));
         v.zero = zeros ? arith::UIToFPOp::create(
@@ -1342,11 +1373,15 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     // row's C chains live in accBuf between its groups. Blocks of 4 rows
     // redid that per-tile-group work for each block and, on AVX2, spilled
     // 4 rows' plane codes and chains around the FMAs.
-    // The rows' outlier-slot products and, for unpacked codes, their
-    // zero terms (-scale x zero x the group's activation sum) are summed
-    // apart, 16 rows a vector, in rowTerms (R floats): per row and 2-bit
-    // tile-group the slot's scalar product and its insertion into a chain
-    // were 11 of the row loop's 85 instructions per 128 codes.
+    // The rows' outlier-slot products and their zero terms (-scale x zero
+    // x the group's activation sum) are summed apart, 16 rows a vector, in
+    // rowTerms (R floats), in a first pass over the tile-groups: per row
+    // and 2-bit tile-group the slot's scalar product and its insertion into
+    // a chain were 11 of the row loop's 85 instructions per 128 codes, and
+    // the zero 2 more of its 58 (a table (code - zero) x scale, now code x
+    // scale). A slot's activations are 16 scalar loads: gathered as a
+    // vector, LLVM built their 64-bit addresses in vectors and extracted
+    // each (55 instructions per 16 where loading each column takes 34).
     auto bufType = MemRefType::get({R, C, L}, f32);
     Value accBuf = memref::AllocaOp::create(r.b, r.loc, bufType,
                                             r.b.getI64IntegerAttr(64));
@@ -1362,18 +1397,14 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
                               ValueRange{r.idx(run)});
     dec.forEachTileGroup(
         r, n0, K / G, /*zerosApart=*/bool(xSums),
-        [&](IRB &r, Value g, Decoder::RowView viewOf,
-            const Decoder::TileRows &terms) {
+        [&](IRB &r, Value g, const Decoder::TileRows &terms) {
           Value gk = r.mulI(g, G);
-          Value all = arith::ConstantOp::create(
-              r.b, r.loc, DenseElementsAttr::get(vec(r.b.getI1Type()), true));
           Value minusXs;
           if (terms.scaledZeros)
             minusXs = vector::BroadcastOp::create(
                 r.b, r.loc, vec(f32),
                 arith::NegFOp::create(r.b, r.loc, r.load(xSums, g)));
-          for (int64_t run = 0;
-               run < R && (terms.slots || terms.scaledZeros); run += L) {
+          for (int64_t run = 0; run < R; run += L) {
             Value sum = r.vloadF32(rowTerms, {r.idx(run)}, L);
             if (terms.scaledZeros)
               sum = vector::FMAOp::create(r.b, r.loc,
@@ -1381,14 +1412,18 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
                                           sum);
             for (int64_t s = 0; s < terms.slots; ++s) {
               auto [cols, values] = terms.slotAt(r, run, s);
-              Value xs = vector::GatherOp::create(
-                  r.b, r.loc, vec(f32), x, ValueRange{r.idx(0), gk}, cols,
-                  all, r.splatF32(0.0, L));
+              SmallVector<Value> picked;
+              for (Value col : cols)
+                picked.push_back(r.load(x, {r.idx(0), r.add(gk, col)}));
+              Value xs = vector::FromElementsOp::create(r.b, r.loc, vec(f32),
+                                                        picked);
               sum = vector::FMAOp::create(r.b, r.loc, values, xs, sum);
             }
             vector::StoreOp::create(r.b, r.loc, sum, rowTerms,
                                     ValueRange{r.idx(run)});
           }
+        },
+        [&](IRB &r, Value g, Decoder::RowView viewOf) {
           r.forLoop(r.idx(0), r.idx(R), 1, [&](Value i) {
             Value acc = init;
             for (int64_t c = 0; c < C; ++c)
@@ -1705,7 +1740,8 @@ std::unique_ptr<Decoder> makeDecoder(IRB &r, WeightSource &src,
     ScaleSource s = scaleSource(r, src, w, missing, /*mayBeEmpty=*/true);
     bool slots = l.outliers == OutlierKind::Slots;
     Value runBuf = memref::AllocaOp::create(
-        b, r.loc, MemRefType::get({2, std::max<int64_t>(L, l.tile)}, f32),
+        b, r.loc,
+        MemRefType::get({K / G, 2, std::max<int64_t>(L, l.tile)}, f32),
         b.getI64IntegerAttr(64));
     int64_t P = int64_t(precs.size());
     Value listBuf = memref::AllocaOp::create(

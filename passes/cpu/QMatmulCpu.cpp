@@ -343,13 +343,14 @@ struct GroupView {
                       llvm::function_ref<Value(IRB &, Value acc, Value col,
                                                Value value)>)>
       outliers;
-  /// The lookup path, where the decoder has one: `table` (vector<16xf32>)
-  /// maps an index to its weight with scale and zero applied; `indices(k)`
+  /// The lookup path, where the decoder has one: `table(zeroApart)`
+  /// (vector<16xf32>) maps an index to its weight with the scale applied,
+  /// and the zero unless `zeroApart` (the GEMV applies it per row); `indices(k)`
   /// gives columns k..k+15 as indices, `planeIndices(k)` the planes of the
   /// 16-byte block at k (the order of `planes`). Indices may carry higher
   /// bits (a lookup uses the low `lookupBits`); tableLookup with
   /// `lookupIsa`.
-  Value table;
+  std::function<Value(IRB &, bool zeroApart)> table;
   LookupIsa lookupIsa;
   unsigned lookupBits = 0;
   std::function<Value(IRB &, Value k)> indices;
@@ -384,23 +385,16 @@ bool hasLookupTable(LookupIsa isa, unsigned bits) {
   return (isa.permute || (isa.permute8 && bits == 2)) && bits <= 4;
 }
 
-/// Whether the decode GEMV looks up views of `bits`-bit codes in groups of
-/// G, so that the table applies their zero: the views addLookup gives a
-/// table and indices for the walk the GEMV takes (plane blocks or chunks).
-bool decodesByLookup(LookupIsa isa, unsigned bits, int64_t G) {
-  return hasLookupTable(isa, bits) &&
-         (hasPlanes(bits, G) || isa.multishift || isa.permute8);
-}
-
 /// Gives `v` (a group of `bits`-bit codes from element `base` of `codes`,
 /// its scale and zero set) the lookup path the target allows: plane
-/// indices where it has planes, multishift indices for any chunk. The
-/// table leaves the zero out where the view does (GroupView::zeroApart).
+/// indices where it has planes, multishift indices for any chunk.
 void addLookup(IRB &r, GroupView &v, LookupIsa isa, Value codes, Value base,
                unsigned bits) {
   if (!hasLookupTable(isa, bits))
     return;
-  v.table = uniformTable(r, bits, v.zeroApart ? Value() : v.zero, v.scale);
+  v.table = [bits, zero = v.zero, scale = v.scale](IRB &r, bool zeroApart) {
+    return uniformTable(r, bits, zeroApart ? Value() : zero, scale);
+  };
   v.lookupIsa = isa;
   v.lookupBits = bits;
   if (v.planeBits)
@@ -429,8 +423,9 @@ public:
   virtual void beginRows(IRB &, ValueRange /*rows*/) {}
   /// Where the decoder can: row n's zero term over its `groups` groups,
   /// -sum_g scale_g * zero_g * xSums[g] (one f32), 16 groups a vector; the
-  /// decode GEMV then applies no zero per group. Null where it cannot (its
-  /// views' zeros are applied group by group, or by their tables).
+  /// decode GEMV then applies no zero per group (its unpacked codes and
+  /// lookup tables leave it out). Null where it cannot (its views' zeros
+  /// are applied group by group, or by their tables).
   virtual Value rowZeroTerm(IRB &, Value /*n*/, Value /*xSums*/,
                             int64_t /*groups*/) {
     return Value();
@@ -532,9 +527,10 @@ public:
   /// multiple of 8) as vectors of 16 groups, the last groups % 16 one by
   /// one. Per group the unpack path otherwise extracted the zero with a
   /// dozen scalar instructions and folded it into the group's sum, 25 of
-  /// 81 instructions per 128 4-bit codes (znver3, perf annotate).
+  /// 81 instructions per 128 4-bit codes (znver3, perf annotate); a lookup
+  /// table applied it with a broadcast and a subtraction per row and group.
   Value rowZeroTerm(IRB &r, Value n, Value xSums, int64_t groups) override {
-    if (decodesByLookup(isa, bits, G) || scales.scaleBits != 0 ||
+    if (scales.scaleBits != 0 ||
         (zeros && (groups * bits) % 8 != 0))
       return Value();
     OpBuilder &b = r.b;
@@ -656,7 +652,7 @@ private:
                                       mask, r.splatF32(0.0, L));
     };
     if ((isa.multishift || isa.permute8) && bits <= 4) {
-      v.table = table;
+      v.table = [table](IRB &, bool) { return table; };
       v.lookupIsa = isa;
       v.lookupBits = bits;
       v.indices = chunkIndices(isa, codes, base, bits);
@@ -1239,10 +1235,14 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
                                                         v.zero)
                                 .getResult()
                           : Value());
+    SmallVector<Value> tables;
+    if (lookup)
+      for (const GroupView &v : views)
+        tables.push_back(v.table(r, apart));
     // A view's weights for the raw codes or indices `c` of one chunk.
     auto weights = [&](size_t i, Value c) -> Value {
       if (lookup)
-        return tableLookup(r, views[i].table, c, views[i].lookupIsa,
+        return tableLookup(r, tables[i], c, views[i].lookupIsa,
                            views[i].lookupBits);
       return zeros[i] ? arith::SubFOp::create(r.b, r.loc, c, zeros[i])
                             .getResult()

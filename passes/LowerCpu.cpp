@@ -739,7 +739,18 @@ void LowerCpuPass::runOnOperation() {
   }
   prefill.erase();
   decodeFn.erase();
+  // "x86-64:<cpu>", then the vector extensions the kernels select on that
+  // the features turn on, which the CPU name need not imply (--cpu-features
+  // =+avx512f): the runtime refuses a module whose extensions this CPU
+  // lacks rather than die of SIGILL (runtime/TargetCheck.h).
   std::string target = "x86-64:" + cpu;
+  SmallVector<std::string> vectorFeatures;
+  for (StringRef f : {"avx2", "fma", "f16c", "avx512f", "avx512bw",
+                      "avx512vl", "avx512vbmi", "avx512vnni", "avxvnni"})
+    if (hasFeature(("+" + f).str()))
+      vectorFeatures.push_back(("+" + f).str());
+  if (!vectorFeatures.empty())
+    target += ":" + llvm::join(vectorFeatures, ",");
   // mixq_scratch_bytes(max_tokens) = max(prefill(max_tokens), decode).
   int64_t prefillPerRow = bytes[0][0], prefillFixed = bytes[0][1],
           decodeBytes = bytes[1][0] + bytes[1][1];

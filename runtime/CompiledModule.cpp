@@ -100,6 +100,12 @@ CompiledModule::open(llvm::StringRef path) {
                                          version, MIXQ_ABI_VERSION));
   m->packageSha256_ = fromModule(f.packageSha256());
   m->target_ = fromModule(f.target());
+  // A CPU module's code may use extensions this CPU lacks (compiled for
+  // another CPU, or with --cpu-features=+avx512f): refused before any call
+  // beyond these constants, since even getModelDims may then die of SIGILL.
+  if (!m->isGpu())
+    if (llvm::Error e = checkModuleTarget(m->target_))
+      return fileError(path, llvm::toString(std::move(e)));
   if (m->isGpu()) {
     if (auto *version = reinterpret_cast<int32_t (*)(void)>(
             dlsym(m->handle_, "mixq_gpu_abi_version")))

@@ -49,7 +49,9 @@ typedef struct mixq_model_dims {
 int32_t mixq_abi_version(void);
 /* content_sha256 of the package the module was compiled for (64 hex). */
 const char *mixq_package_sha256(void);
-/* "x86-64:<cpu>" for CPU modules; "sm_80" or "sm_90a" for GPU modules. */
+/* "x86-64:<cpu>" or "x86-64:<cpu>:+f1,+f2" (the vector extensions the
+   module was compiled with) for CPU modules; "sm_80" or "sm_90a" for GPU
+   modules. */
 const char *mixq_target(void);
 void mixq_get_model_dims(mixq_model_dims *dims);
 

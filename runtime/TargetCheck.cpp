@@ -59,15 +59,27 @@ llvm::Error mixq::checkModuleTarget(llvm::StringRef target) {
   if (!cpu.consume_front("x86-64:"))
     return refuse("unknown target '" + target +
                   "' (expected x86-64:<cpu>, sm_80 or sm_90a)");
+  // x86-64:<cpu>:+f1,+f2: extensions turned on beside the CPU's.
+  auto [cpuName, extra] = cpu.split(':');
 #if !defined(__x86_64__)
+  (void)cpuName;
+  (void)extra;
   return refuse("compiled for " + target + ", but this machine is not x86-64");
 #else
-  std::vector<std::string> missing = missingX86Features(cpu);
+  std::vector<std::string> missing = missingX86Features(cpuName);
+  llvm::SmallVector<llvm::StringRef> features;
+  extra.split(features, ',', -1, /*KeepEmpty=*/false);
+  llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+  for (llvm::StringRef f : features)
+    if (f.consume_front("+") && llvm::is_contained(kCodeFeatures, f) &&
+        !host.lookup(f) && !llvm::is_contained(missing, f.str()))
+      missing.push_back(f.str());
   if (missing.empty())
     return llvm::Error::success();
   return refuse(llvm::formatv("compiled for {0}, which needs {1} that this "
                               "CPU ({2}) lacks; recompile it here (mixq "
-                              "compile --cpu=native)",
+                              "compile --cpu=native, with no --cpu-features "
+                              "that add it)",
                               target, llvm::join(missing, ", "),
                               llvm::sys::getHostCPUName())
                     .str());

@@ -6,7 +6,9 @@
 // a GPU this machine lacks ("sm_80", "sm_90a": no NVIDIA driver, no device,
 // or one whose compute capability does not fit; GpuTarget.h), an x86
 // module for a CPU whose vector extensions this CPU lacks (e.g.
-// "x86-64:znver4" on an AVX2-only machine), x86 code on another
+// "x86-64:znver4" on an AVX2-only machine) or with extensions turned on
+// beside its CPU's that this CPU lacks ("x86-64:znver3:+avx2,+avx512f",
+// from mixq compile --cpu-features=+avx512f), x86 code on another
 // architecture, and unknown targets.
 //
 //===----------------------------------------------------------------------===//

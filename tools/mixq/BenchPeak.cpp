@@ -311,20 +311,23 @@ std::optional<double> packedWeightGbs(std::optional<double> weightsPerSecond,
 }
 
 Expected<InstructionPeaks> measureInstructionPeaks(unsigned threads,
-                                                   int repetitions) {
+                                                   int repetitions,
+                                                   bool kernelsUseAvx512) {
   InstructionPeaks peaks;
   threads = std::max(threads, 1u);
   peaks.threads = threads;
 #if !defined(__x86_64__)
   (void)repetitions;
+  (void)kernelsUseAvx512;
   peaks.skipped = "not an x86-64 host";
   return peaks;
 #else
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) {
-    peaks.skipped = "this CPU has AVX-512, whose GEMVs run other sequences "
-                    "(16-lane vpermps lookups, vpmultishiftqb); the measured "
-                    "sequences are the AVX2 kernels'";
+  if (kernelsUseAvx512) {
+    peaks.skipped = "the modules are compiled for AVX-512, whose GEMVs run "
+                    "other sequences (16-lane vpermps lookups, "
+                    "vpmultishiftqb); the measured sequences are the AVX2 "
+                    "kernels' (--cpu-features=-avx512f compiles those)";
     return peaks;
   }
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||

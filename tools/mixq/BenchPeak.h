@@ -43,8 +43,9 @@ struct PeakSequence {
 };
 
 struct InstructionPeaks {
-  /// Why there are no peaks (not x86-64, no AVX2/FMA/F16C, or AVX-512,
-  /// whose kernels run other sequences); empty when measured.
+  /// Why there are no peaks (not x86-64, no AVX2/FMA/F16C, or kernels
+  /// compiled for AVX-512, which run other sequences); empty when
+  /// measured.
   std::string skipped;
   unsigned threads = 0;
   std::vector<PeakSequence> sequences;
@@ -68,8 +69,11 @@ std::optional<double> packedWeightGbs(std::optional<double> weightsPerSecond,
 
 /// Measures the sequences on `threads` threads (best of `repetitions`);
 /// fails when a sequence's sum disagrees with the scalar dot product.
-llvm::Expected<InstructionPeaks> measureInstructionPeaks(unsigned threads,
-                                                         int repetitions = 5);
+/// Skipped where `kernelsUseAvx512` (the timed modules are compiled for
+/// AVX-512, whose GEMVs run other sequences).
+llvm::Expected<InstructionPeaks>
+measureInstructionPeaks(unsigned threads, int repetitions = 5,
+                        bool kernelsUseAvx512 = false);
 
 } // namespace mixq::cli
 

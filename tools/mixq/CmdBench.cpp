@@ -176,11 +176,37 @@ cl::opt<std::string> benchTarget(
     cl::value_desc("target"), cl::init("cpu"), cl::sub(benchCommand),
     cl::cat(category()));
 
+cl::opt<std::string> benchCpuFeatures(
+    "cpu-features",
+    cl::desc("Extra x86 features of the compiled CPU modules, as mixq "
+             "compile's (e.g. -avx512f: on an AVX-512 host, the AVX2 kernels, "
+             "the ones the instruction-count peaks measure)"),
+    cl::value_desc("features"), cl::init(""), cl::sub(benchCommand),
+    cl::cat(category()));
+
 cl::opt<unsigned> layers7b(
     "layers-7b",
     cl::desc("Layers of the synthetic Llama-2-7B-shaped models (default 2; "
              "32 is the real model's depth, ~2.5 GB per package at 2.91 bpw)"),
     cl::init(2), cl::sub(benchCommand), cl::cat(category()));
+/// The CPU the modules are compiled for: this host's, with --cpu-features.
+HostTarget cpuTarget() { return HostTarget{"native", benchCpuFeatures}; }
+
+/// Whether modules compiled for `target` use AVX-512 (the last of its
+/// features that names avx512f says).
+Expected<bool> targetUsesAvx512(const HostTarget &target) {
+  auto resolved = resolveHostTarget(target);
+  if (!resolved)
+    return resolved.takeError();
+  SmallVector<StringRef> features;
+  StringRef(resolved->features).split(features, ',', -1, false);
+  bool avx512 = false;
+  for (StringRef f : features)
+    if (f.drop_front() == "avx512f")
+      avx512 = f.front() == '+';
+  return avx512;
+}
+
 /// Tokens of every prefill, decode steps of the stories15M runs.
 constexpr int64_t kPrefillTokens = 64;
 constexpr int64_t kStoriesDecode = 128;
@@ -435,8 +461,7 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
   auto start = Clock::now();
   const bool gpu = benchTarget != "cpu";
   if (Error e = gpu ? compileGpuPackage(**package, moduleFile, benchTarget)
-                    : compilePackage(**package, moduleFile,
-                                     HostTarget{"native", ""}))
+                    : compilePackage(**package, moduleFile, cpuTarget()))
     return createFileError(packageFile, std::move(e));
   r.compileSeconds = secondsSince(start);
   auto module = CompiledModule::open(moduleFile);
@@ -646,8 +671,7 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
   scope_exit cleanup([&] { work.release(moduleFile); });
   auto start = Clock::now();
   if (Error e = benchTarget == "cpu"
-                    ? compilePackage(**package, moduleFile,
-                                     HostTarget{"native", ""})
+                    ? compilePackage(**package, moduleFile, cpuTarget())
                     : compileGpuPackage(**package, moduleFile, benchTarget))
     return createFileError(packagePath, std::move(e));
   r.compileSeconds = secondsSince(start);
@@ -1396,7 +1420,10 @@ int runBench() {
   if (results.clockGhz > 0)
     progress(formatv("core clock: {0:f2} GHz", results.clockGhz));
   if (run7b && benchTarget == "cpu") {
-    auto peaks = measureInstructionPeaks(nThreads);
+    auto avx512 = targetUsesAvx512(cpuTarget());
+    if (!avx512)
+      return fail(avx512.takeError());
+    auto peaks = measureInstructionPeaks(nThreads, /*repetitions=*/5, *avx512);
     if (!peaks)
       return fail(peaks.takeError());
     results.peaks = std::move(*peaks);

@@ -3,12 +3,13 @@
 // checkModuleTarget (runtime/TargetCheck.h): GPU targets name NVIDIA and say
 // what is missing (driver, device, compute capability), x86 modules for
 // this CPU (and unknown CPU names, such as the reference module's) pass, an
-// x86 module whose CPU has vector extensions this one lacks is refused with
-// the list, other architectures are refused.
+// x86 module whose CPU, or whose extensions turned on beside the CPU's, this
+// one lacks is refused with the list, other architectures are refused.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/TargetCheck.h"
 
+#include "llvm/ADT/StringMap.h"
 #include "llvm/TargetParser/Host.h"
 
 #include "gtest/gtest.h"
@@ -75,6 +76,29 @@ TEST(TargetCheck, CpusWithMissingExtensionsAreRefused) {
     return;
   }
   GTEST_SKIP() << "this CPU has every extension of the CPUs tried";
+#endif
+}
+
+TEST(TargetCheck, ExtensionsBesideTheCpusAreChecked) {
+#if !defined(__x86_64__)
+  GTEST_SKIP() << "not an x86-64 machine";
+#else
+  std::string cpu = llvm::sys::getHostCPUName().str();
+  llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+  // What this CPU has passes; an extension it lacks is refused by name.
+  if (host.lookup("avx2"))
+    EXPECT_EQ(refusal("x86-64:" + cpu + ":+avx2,+fma"), "");
+  for (const char *f : {"avx512f", "avx512vbmi", "amx-tile"}) {
+    if (host.lookup(f))
+      continue;
+    std::string target = "x86-64:" + cpu + ":+avx2,+" + f;
+    std::string message = refusal(target);
+    EXPECT_NE(message.find("compiled for " + target + ", which needs " + f),
+              std::string::npos)
+        << message;
+    return;
+  }
+  GTEST_SKIP() << "this CPU has every extension tried";
 #endif
 }
 

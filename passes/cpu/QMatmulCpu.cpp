@@ -748,7 +748,7 @@ public:
   /// streams, the slots' gathered activations); interleaved with the row
   /// loops they waited, each behind 16 rows of FMAs. Handing the rows pass
   /// two tile-groups at a time (each row's accumulators loaded and stored
-  /// once for both: 55.5 instructions per 128 2-bit codes against 58) made
+  /// once for both: 54.5 instructions per 128 2-bit codes against 58) made
   /// the 7B-shaped mixed products 10% slower, with or without a separate
   /// chain for the second tile-group (znver3, 2 alternating runs).
   void forEachTileGroup(IRB &r, Value row0, int64_t groups, bool zerosApart,
@@ -1378,7 +1378,7 @@ void emitGemvRows(IRB &r, Decoder &dec, Value x, Value y, int64_t R,
     // rowTerms (R floats), in a first pass over the tile-groups: per row
     // and 2-bit tile-group the slot's scalar product and its insertion into
     // a chain were 11 of the row loop's 85 instructions per 128 codes, and
-    // the zero 2 more of its 58 (a table (code - zero) x scale, now code x
+    // the zero 2 more of its 60 (a table (code - zero) x scale, now code x
     // scale). A slot's activations are 16 scalar loads: gathered as a
     // vector, LLVM built their 64-bit addresses in vectors and extracted
     // each (55 instructions per 16 where loading each column takes 34).

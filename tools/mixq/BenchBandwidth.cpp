@@ -39,57 +39,86 @@ __attribute__((noinline)) float sumFloats(const float *p, int64_t n) {
 
 namespace mixq::cli {
 
-Expected<BandwidthResult> measureReadBandwidth(unsigned threads, uint64_t bytes,
-                                               int repetitions) {
-  threads = std::max(threads, 1u);
-  repetitions = std::max(repetitions, 1);
+struct ReadBandwidthProbe::Impl {
+  Impl(unsigned threads, int64_t count, std::unique_ptr<float[]> buffer)
+      : pool(threads), count(count), buffer(std::move(buffer)),
+        partial(pool.size()) {}
+  ThreadPool pool;
+  int64_t count;
+  std::unique_ptr<float[]> buffer;
+  std::vector<float> partial;
+  /// Part `part`'s contiguous share [begin, end) of the floats.
+  void range(int64_t part, int64_t &begin, int64_t &end) const {
+    int64_t share = (count + pool.size() - 1) / pool.size();
+    begin = std::min<int64_t>(part * share, count);
+    end = std::min<int64_t>(begin + share, count);
+  }
+};
+
+ReadBandwidthProbe::ReadBandwidthProbe(std::unique_ptr<Impl> impl)
+    : impl(std::move(impl)) {}
+ReadBandwidthProbe::~ReadBandwidthProbe() = default;
+
+Expected<std::unique_ptr<ReadBandwidthProbe>>
+ReadBandwidthProbe::create(unsigned threads, uint64_t bytes) {
   int64_t count = int64_t(bytes / sizeof(float));
   std::unique_ptr<float[]> buffer(new (std::nothrow) float[size_t(count)]);
   if (!buffer)
     return createStringError(inconvertibleErrorCode(),
                              formatv("bandwidth: cannot allocate {0} bytes",
                                      bytes));
-  ThreadPool pool(threads);
-  unsigned parts = pool.size();
-  int64_t share = (count + parts - 1) / parts;
-  float *data = buffer.get();
-  auto range = [&](int64_t part, int64_t &begin, int64_t &end) {
-    begin = std::min<int64_t>(part * share, count);
-    end = std::min<int64_t>(begin + share, count);
-  };
+  auto impl = std::make_unique<Impl>(std::max(threads, 1u), count,
+                                     std::move(buffer));
   // Touch: each thread writes the share it will read.
-  pool.parallelFor(parts, [&](int64_t first, int64_t last) {
+  Impl &m = *impl;
+  m.pool.parallelFor(m.pool.size(), [&](int64_t first, int64_t last) {
     for (int64_t part = first; part < last; ++part) {
       int64_t begin, end;
-      range(part, begin, end);
-      std::fill(data + begin, data + end, 1.0f / 1024);
+      m.range(part, begin, end);
+      std::fill(m.buffer.get() + begin, m.buffer.get() + end, 1.0f / 1024);
     }
   });
+  return std::unique_ptr<ReadBandwidthProbe>(
+      new ReadBandwidthProbe(std::move(impl)));
+}
 
+double ReadBandwidthProbe::readSeconds() {
+  Impl &m = *impl;
+  auto start = std::chrono::steady_clock::now();
+  m.pool.parallelFor(m.pool.size(), [&](int64_t first, int64_t last) {
+    for (int64_t part = first; part < last; ++part) {
+      int64_t begin, end;
+      m.range(part, begin, end);
+      m.partial[size_t(part)] = sumFloats(m.buffer.get() + begin, end - begin);
+    }
+  });
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  float total = 0;
+  for (float p : m.partial)
+    total += p;
+  bandwidthSink = bandwidthSink + total;
+  return seconds;
+}
+
+uint64_t ReadBandwidthProbe::bytes() const {
+  return uint64_t(impl->count) * sizeof(float);
+}
+unsigned ReadBandwidthProbe::threads() const { return impl->pool.size(); }
+
+Expected<BandwidthResult> measureReadBandwidth(unsigned threads, uint64_t bytes,
+                                               int repetitions) {
+  auto probe = ReadBandwidthProbe::create(threads, bytes);
+  if (!probe)
+    return probe.takeError();
   BandwidthResult result;
-  result.bytes = uint64_t(count) * sizeof(float);
-  result.threads = parts;
-  result.repetitions = repetitions;
+  result.bytes = (*probe)->bytes();
+  result.threads = (*probe)->threads();
+  result.repetitions = std::max(repetitions, 1);
   result.bestSeconds = 1e30;
-  std::vector<float> partial(parts);
-  for (int rep = 0; rep < repetitions; ++rep) {
-    auto start = std::chrono::steady_clock::now();
-    pool.parallelFor(parts, [&](int64_t first, int64_t last) {
-      for (int64_t part = first; part < last; ++part) {
-        int64_t begin, end;
-        range(part, begin, end);
-        partial[size_t(part)] = sumFloats(data + begin, end - begin);
-      }
-    });
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
-    float total = 0;
-    for (float p : partial)
-      total += p;
-    bandwidthSink = bandwidthSink + total;
-    result.bestSeconds = std::min(result.bestSeconds, seconds);
-  }
+  for (int rep = 0; rep < result.repetitions; ++rep)
+    result.bestSeconds = std::min(result.bestSeconds, (*probe)->readSeconds());
   result.gbs = double(result.bytes) / result.bestSeconds / 1e9;
   return result;
 }

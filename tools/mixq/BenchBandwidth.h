@@ -5,6 +5,9 @@
 // exist and sit near them), then summed by `threads` threads of a
 // mixq::ThreadPool, each reading its contiguous share; the best of
 // `repetitions` passes gives the bandwidth in GB/s (1e9 bytes per second).
+// ReadBandwidthProbe keeps the buffer and threads, so that `mixq bench` can
+// read the bandwidth again beside each timed step: on a shared VM it moves
+// with the neighbours' load as much as the kernels do.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MIXQ_TOOLS_MIXQ_BENCHBANDWIDTH_H
@@ -13,6 +16,7 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <memory>
 
 namespace mixq::cli {
 
@@ -24,8 +28,28 @@ struct BandwidthResult {
   double gbs = 0;           ///< bytes / bestSeconds / 1e9
 };
 
-/// Measures the read bandwidth of `threads` threads over `bytes` bytes;
-/// fails only when the buffer cannot be allocated.
+/// A buffer of `bytes` bytes of floats, written once by the `threads`
+/// threads that read it, each its contiguous share.
+class ReadBandwidthProbe {
+public:
+  /// Fails only when the buffer cannot be allocated.
+  static llvm::Expected<std::unique_ptr<ReadBandwidthProbe>>
+  create(unsigned threads, uint64_t bytes = uint64_t(1) << 30);
+  ~ReadBandwidthProbe();
+  /// One timed pass: the threads sum their shares; seconds.
+  double readSeconds();
+  uint64_t bytes() const;
+  unsigned threads() const;
+
+private:
+  struct Impl;
+  explicit ReadBandwidthProbe(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl;
+};
+
+/// Measures the read bandwidth of `threads` threads over `bytes` bytes
+/// (the best of `repetitions` passes of a ReadBandwidthProbe); fails only
+/// when the buffer cannot be allocated.
 llvm::Expected<BandwidthResult>
 measureReadBandwidth(unsigned threads, uint64_t bytes = uint64_t(1) << 30,
                      int repetitions = 5);

@@ -8,7 +8,10 @@
 //
 // Speeds are measured in one process and reported against baselines
 // measured in the same run:
-//   1. memory read bandwidth (BenchBandwidth.h), the ceiling of a GEMV;
+//   1. memory read bandwidth (BenchBandwidth.h), the ceiling of a GEMV,
+//      measured at the start (best of 5) and again before each of a
+//      format's CPU decode steps (one pass); a format's shares of the
+//      bandwidth are against the median of those passes;
 //      and where unpacking makes a GEMV compute-bound, the ceiling its
 //      instruction count allows (BenchPeak.h: each AVX2 kernel family's
 //      per-weight sequence timed from L1 on the same threads), shown
@@ -385,12 +388,16 @@ struct FormatResult {
   /// one run of each sequence after each decode step; unset where the
   /// format has no instruction peak or none was measured.
   std::optional<double> peakRate;
+  /// The read bandwidth (GB/s), the median of one pass before each CPU
+  /// decode step; unset for GPU runs (the run's first measurement then).
+  std::optional<double> bandwidthGbs;
 };
 
 Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
                                    ArrayRef<uint8_t> tokenizer, WorkDir &work,
                                    unsigned nThreads, int64_t steps,
-                                   double bandwidthGbs, bool measurePeaks) {
+                                   double bandwidthGbs, bool measurePeaks,
+                                   ReadBandwidthProbe *probe) {
   FormatResult r;
   r.format = format.str();
   std::string packageFile = work.file((format + ".mixq").str());
@@ -503,8 +510,12 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
   }
   if (gpu)
     r.shapes.clear(); // no parallel sections to attribute time to
-  std::vector<double> peakRates;
+  std::vector<double> peakRates, bandwidths;
   for (int64_t step = 0; !gpu && step < steps; ++step) {
+    // The bandwidth in this step's moment, as the peak below.
+    if (probe)
+      bandwidths.push_back(double(probe->bytes()) / probe->readSeconds() /
+                           1e9);
     // The format's peak in this step's moment (see peakRate); every timed
     // step follows such a run, so each finds the session's workers and
     // caches the same way. One run of each sequence (20-80 ms): runs of a
@@ -552,6 +563,10 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
   }
   if (!peakRates.empty())
     r.peakRate = median(peakRates);
+  if (!bandwidths.empty()) {
+    r.bandwidthGbs = median(bandwidths);
+    bandwidthGbs = *r.bandwidthGbs;
+  }
   double step = median(stepSeconds);
   r.stepUs = step * 1e6;
   r.decodeTps = step > 0 ? 1.0 / step : 0;
@@ -1006,6 +1021,14 @@ json::Value toJSON(const BenchResults &b) {
           {"us", s.us},
           {"gbs", s.gbs},
           {"share_of_bandwidth", s.share},
+          {"bandwidth_gbs",
+           f.bandwidthGbs ? *f.bandwidthGbs
+                          : (b.bandwidth ? json::Value(b.bandwidth->gbs)
+                                         : json::Value(nullptr))},
+          {"bandwidth_measured",
+           f.bandwidthGbs ? "before each of the format's decode steps "
+                            "(median of one pass each)"
+                          : "at the start of the run"},
           {"instruction_peak_gbs", optionalNumber(peakGbs(b, f, s.bpw))},
           {"share_of_instruction_peak",
            optionalNumber(share(s.gbs, peakGbs(b, f, s.bpw)))},
@@ -1148,8 +1171,9 @@ void printTable(const BenchResults &b, raw_ostream &os) {
   } else if (b.ran7b) {
     os << formatv("\nGEMV kernels on Llama-2-7B shapes (decode, M = 1; median "
                   "over {0} steps x weights of {1}-layer synthetic "
-                  "packages; peak: the instruction-count peak, the median "
-                  "of runs after each step)\n",
+                  "packages; of bw: of the read bandwidth, the median of "
+                  "one pass before each step; peak: the instruction-count "
+                  "peak, the median of runs after each step)\n",
                   b.decodeSteps, unsigned(layers7b));
     os << formatv("{0,-10} {1,-11} {2,-12} {3,7} {4,9} {5,9} {6,7} {7,6} "
                   "{8,8} {9,8} {10,7} {11,7}\n",
@@ -1434,11 +1458,19 @@ int runBench() {
   if (run7b) {
     results.ran7b = true;
     LlamaConfig config = llama2_7bConfig(std::max(1u, unsigned(layers7b)));
+    std::unique_ptr<ReadBandwidthProbe> probe;
+    if (benchTarget == "cpu") {
+      auto created = ReadBandwidthProbe::create(nThreads, bandwidth->bytes);
+      if (!created)
+        return fail(created.takeError());
+      probe = std::move(*created);
+    }
     for (const std::string &f : formats) {
       auto r = benchFormat(f, config, tokenizer, **work, nThreads, decodeSteps,
                            bandwidth->gbs,
                            /*measurePeaks=*/results.peaks.skipped.empty() &&
-                               results.peaks.weightsPerSecond(f).has_value());
+                               results.peaks.weightsPerSecond(f).has_value(),
+                           probe.get());
       if (!r)
         return fail(r.takeError());
       results.formats.push_back(std::move(*r));

@@ -263,8 +263,8 @@ Value uniformTable(IRB &r, unsigned bits, Value zero, Value scale) {
   Value t = arith::ConstantOp::create(
       b, r.loc, DenseElementsAttr::get(type, ArrayRef<float>(lanes)));
   if (zero)
-    t = arith::SubFOp::create(b, r.loc, t,
-                              vector::BroadcastOp::create(b, r.loc, type, zero));
+    t = arith::SubFOp::create(
+        b, r.loc, t, vector::BroadcastOp::create(b, r.loc, type, zero));
   return arith::MulFOp::create(
       b, r.loc, t, vector::BroadcastOp::create(b, r.loc, type, scale));
 }
@@ -345,9 +345,9 @@ struct GroupView {
       outliers;
   /// The lookup path, where the decoder has one: `table(zeroApart)`
   /// (vector<16xf32>) maps an index to its weight with the scale applied,
-  /// and the zero unless `zeroApart` (the GEMV applies it per row); `indices(k)`
-  /// gives columns k..k+15 as indices, `planeIndices(k)` the planes of the
-  /// 16-byte block at k (the order of `planes`). Indices may carry higher
+  /// and the zero unless `zeroApart` (the GEMV applies it per row);
+  /// `indices(k)` gives columns k..k+15 as indices, `planeIndices(k)` the
+  /// planes of the 16-byte block at k (the order of `planes`). Indices may carry higher
   /// bits (a lookup uses the low `lookupBits`); tableLookup with
   /// `lookupIsa`.
   std::function<Value(IRB &, bool zeroApart)> table;
@@ -932,9 +932,9 @@ private:
   }
 
   /// The per-row terms of tile-group si of precision `prec`, column group
-  /// g (forEachTileGroup has its scales and zeros in runBuf[g]). Scaled zeros where
-  /// `zerosApart`: the views' tables or unpacked codes then leave the zero
-  /// out. Outlier slots of 2-bit row-groups: slot s of row-group i is
+  /// g (forEachTileGroup has its scales and zeros in runBuf[g]). Scaled
+  /// zeros where `zerosApart`: the views' tables or unpacked codes then
+  /// leave the zero out. Outlier slots of 2-bit row-groups: slot s of row-group i is
   /// element i * S + s of the slot streams, so a run of 16 rows' slots is
   /// one load of 16 * S elements, de-interleaved by a shuffle when S > 1.
   TileRows tileRows(const Precision &prec, Value g, Value si,

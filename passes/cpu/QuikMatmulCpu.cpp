@@ -95,10 +95,11 @@ Value emitActivationSums(IRB &r, Value xu, Value m, int64_t V, int64_t U) {
         [&](Value k, Value a) -> Value {
           Value u = vector::LoadOp::create(b, loc, bytesType, xu,
                                            ValueRange{mi, r.addI(k, U)});
-          Value sad = LLVM::CallIntrinsicOp::create(
-                          b, loc, sadType, b.getStringAttr("llvm.x86.avx2.psad.bw"),
-                          ValueRange{u, zeroBytes})
-                          .getResult(0);
+          Value sad =
+              LLVM::CallIntrinsicOp::create(
+                  b, loc, sadType, b.getStringAttr("llvm.x86.avx2.psad.bw"),
+                  ValueRange{u, zeroBytes})
+                  .getResult(0);
           return arith::AddIOp::create(b, loc, a, sad);
         });
     Value total = vector::ReductionOp::create(b, loc,
@@ -147,8 +148,9 @@ Value emitBlockedDot(IRB &r, IntDot isa, Value codes, Value xu, Value xf,
     };
     if (unsignedCodeDot(isa, bits)) {
       // w is w + 8 (unsigned), u is u - 128 (signed): |pair| <= 2 * 15 *
-      // 128, so vpmaddubsw cannot saturate. sum(w + 8) by vpsadbw (each
-      // 64-bit sum < 2^13, so the upper 32 bits stay zero).
+      // 128, so vpmaddubsw cannot saturate. sum(w + 8) by vpsadbw: each
+      // 64-bit lane sums 8 codes (at most 120), so its upper 32 bits are
+      // zero and the i32 lanes accumulate the sums.
       Value su = arith::XOrIOp::create(b, loc, u, splat(bytesType, -128));
       Value pairs = intrinsic(v16i16, "llvm.x86.avx2.pmadd.ub.sw",
                               ValueRange{w, su});

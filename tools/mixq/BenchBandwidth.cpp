@@ -107,20 +107,24 @@ uint64_t ReadBandwidthProbe::bytes() const {
 }
 unsigned ReadBandwidthProbe::threads() const { return impl->pool.size(); }
 
+BandwidthResult ReadBandwidthProbe::best(int repetitions) {
+  BandwidthResult result;
+  result.bytes = bytes();
+  result.threads = threads();
+  result.repetitions = std::max(repetitions, 1);
+  result.bestSeconds = 1e30;
+  for (int rep = 0; rep < result.repetitions; ++rep)
+    result.bestSeconds = std::min(result.bestSeconds, readSeconds());
+  result.gbs = double(result.bytes) / result.bestSeconds / 1e9;
+  return result;
+}
+
 Expected<BandwidthResult> measureReadBandwidth(unsigned threads, uint64_t bytes,
                                                int repetitions) {
   auto probe = ReadBandwidthProbe::create(threads, bytes);
   if (!probe)
     return probe.takeError();
-  BandwidthResult result;
-  result.bytes = (*probe)->bytes();
-  result.threads = (*probe)->threads();
-  result.repetitions = std::max(repetitions, 1);
-  result.bestSeconds = 1e30;
-  for (int rep = 0; rep < result.repetitions; ++rep)
-    result.bestSeconds = std::min(result.bestSeconds, (*probe)->readSeconds());
-  result.gbs = double(result.bytes) / result.bestSeconds / 1e9;
-  return result;
+  return (*probe)->best(repetitions);
 }
 
 double measureCoreClockGhz(unsigned threads, int repetitions) {

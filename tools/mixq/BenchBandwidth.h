@@ -38,6 +38,8 @@ public:
   ~ReadBandwidthProbe();
   /// One timed pass: the threads sum their shares; seconds.
   double readSeconds();
+  /// The best of `repetitions` passes.
+  BandwidthResult best(int repetitions);
   uint64_t bytes() const;
   unsigned threads() const;
 

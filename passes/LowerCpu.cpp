@@ -15,6 +15,7 @@
 // are updated in place; the last product writes the logits buffer directly.
 //
 //===----------------------------------------------------------------------===//
+#include "codegen/Host/HostCodegen.h"
 #include "passes/LlamaModule.h"
 #include "passes/Passes.h"
 #include "passes/cpu/CpuKernels.h"
@@ -701,18 +702,6 @@ void LowerCpuPass::runOnOperation() {
   MLIRContext *ctx = &getContext();
   OpBuilder b(ctx);
   Location loc = module.getLoc();
-  // Whether `+name` is on: the last "+name" or "-name" in the list wins, as
-  // in LLVM's feature strings (the host's features, then the user's).
-  auto hasFeature = [&](StringRef plusName) {
-    SmallVector<StringRef> list;
-    StringRef(features).split(list, ',');
-    StringRef name = plusName.drop_front();
-    bool on = false;
-    for (StringRef f : list)
-      if (f.size() > 1 && f.drop_front() == name)
-        on = f.front() == '+';
-    return on;
-  };
   b.setInsertionPointToStart(module.getBody());
   memref::GlobalOp rope = buildRopeTable(b, loc, dims, /*alignment=*/64);
 
@@ -728,11 +717,14 @@ void LowerCpuPass::runOnOperation() {
     env.table = &table;
     env.module = module;
     env.tasks = &tasks;
-    env.vnni = hasFeature("+avx512vnni") && hasFeature("+avx512bw");
-    env.avxVnni = hasFeature("+avxvnni");
-    env.avx2 = hasFeature("+avx2");
-    env.avx512 = hasFeature("+avx512f");
-    env.vbmi = hasFeature("+avx512vbmi");
+    // `features` lists the host's features, then the user's; the last
+    // mention of each wins (featureIsOn).
+    env.vnni = featureIsOn(features, "avx512vnni") &&
+               featureIsOn(features, "avx512bw");
+    env.avxVnni = featureIsOn(features, "avxvnni");
+    env.avx2 = featureIsOn(features, "avx2");
+    env.avx512 = featureIsOn(features, "avx512f");
+    env.vbmi = featureIsOn(features, "avx512vbmi");
     FunctionLowering lowering(src, dst, env, dims, rope, isDecode);
     if (failed(lowering.run(bytes[isDecode][0], bytes[isDecode][1])))
       return signalPassFailure();
@@ -747,7 +739,7 @@ void LowerCpuPass::runOnOperation() {
   SmallVector<std::string> vectorFeatures;
   for (StringRef f : {"avx2", "fma", "f16c", "avx512f", "avx512bw",
                       "avx512vl", "avx512vbmi", "avx512vnni", "avxvnni"})
-    if (hasFeature(("+" + f).str()))
+    if (featureIsOn(features, f))
       vectorFeatures.push_back(("+" + f).str());
   if (!vectorFeatures.empty())
     target += ":" + llvm::join(vectorFeatures, ",");

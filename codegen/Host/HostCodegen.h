@@ -55,6 +55,19 @@ struct ResolvedHostTarget {
   std::string features; ///< "+f1,-f2,..." (may be empty)
 };
 
+/// Whether a "+f1,-f2,..." feature string turns `name` ("avx512f", no sign)
+/// on: the last mention wins, as in LLVM's subtarget features.
+inline bool featureIsOn(llvm::StringRef features, llvm::StringRef name) {
+  bool on = false;
+  while (!features.empty()) {
+    auto [f, rest] = features.split(',');
+    if (f.size() > 1 && f.drop_front() == name)
+      on = f.front() == '+';
+    features = rest;
+  }
+  return on;
+}
+
 /// Resolves `target`; an unknown CPU name or feature is an error.
 llvm::Expected<ResolvedHostTarget> resolveHostTarget(const HostTarget &target);
 

@@ -201,13 +201,7 @@ Expected<bool> targetUsesAvx512(const HostTarget &target) {
   auto resolved = resolveHostTarget(target);
   if (!resolved)
     return resolved.takeError();
-  SmallVector<StringRef> features;
-  StringRef(resolved->features).split(features, ',', -1, false);
-  bool avx512 = false;
-  for (StringRef f : features)
-    if (f.drop_front() == "avx512f")
-      avx512 = f.front() == '+';
-  return avx512;
+  return featureIsOn(resolved->features, "avx512f");
 }
 
 /// Tokens of every prefill, decode steps of the stories15M runs.

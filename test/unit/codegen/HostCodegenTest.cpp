@@ -284,6 +284,21 @@ TEST_F(HostCodegenTest, UnknownCPUOrFeatureIsAnError) {
       << featureMessage;
 }
 
+TEST(FeatureString, TheLastMentionOfAFeatureWins) {
+  EXPECT_TRUE(featureIsOn("+avx2,+fma", "avx2"));
+  EXPECT_TRUE(featureIsOn("+avx2,+fma", "fma"));
+  EXPECT_FALSE(featureIsOn("+avx2,+fma", "avx512f"));
+  EXPECT_FALSE(featureIsOn("", "avx2"));
+  // The host's "+avx512f", then the user's "-avx512f", then on again.
+  EXPECT_FALSE(featureIsOn("+avx512f,+avx2,-avx512f", "avx512f"));
+  EXPECT_TRUE(featureIsOn("+avx512f,-avx512f,+avx512f", "avx512f"));
+  // Whole names only: "avx512f" is not "avx512fp16", nor a prefix of it.
+  EXPECT_FALSE(featureIsOn("+avx512fp16", "avx512f"));
+  EXPECT_FALSE(featureIsOn("+avx512f", "avx512"));
+  // Empty entries and bare signs are skipped.
+  EXPECT_TRUE(featureIsOn(",+,+avx2,", "avx2"));
+}
+
 TEST_F(HostCodegenTest, LinkingGarbageFailsWithTheLinkerOutput) {
   std::string library = tempPath("libgarbage.so");
   llvm::Error error = linkSharedLibrary("this is not an ELF object", library);

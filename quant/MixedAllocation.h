@@ -8,7 +8,8 @@
 //
 // Shape (chooseMixedShape): the layout verifier needs group | K and
 // tile | N with tile a multiple of 16. The group is options.mixedGroup when
-// it divides K, else the largest divisor of K below it (documented in the
+// it divides K, else the largest divisor of K below it, a multiple of 16
+// where K is one (fittingGroup; documented in the
 // package through the layout's `group`); the tile is options.tile when it
 // divides N, else the largest multiple of 16 below it that divides N. A
 // weight whose N is not a multiple of 16 cannot be stored as 'mixed' and is

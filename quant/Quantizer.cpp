@@ -156,6 +156,18 @@ int64_t mixq::fittingGroup(int64_t group, int64_t k) {
   if (group <= 0 || k <= 0)
     return 0;
   int64_t g = std::min(group, k);
+  if (k % g == 0)
+    return g;
+  // The CPU kernels (and the GPU's) read a group 16 columns at a time: where
+  // K is a multiple of 16 the fallback is one too (K = 1376 with group 128
+  // gets 32, not 86), else any divisor will do (no kernel takes that K).
+  const int64_t lanes = 16;
+  if (g >= lanes && k % lanes == 0) {
+    g -= g % lanes;
+    while (k % g != 0)
+      g -= lanes;
+    return g;
+  }
   while (k % g != 0)
     --g;
   return g;

@@ -114,7 +114,10 @@ quantizeQuikScheme(llvm::StringRef name, llvm::ArrayRef<float> w, int64_t n,
 
 /// The group size used for a K-wide weight when `group` is asked: `group`
 /// if it divides K, else the largest divisor of K below it (so K = 288 with
-/// group 64 gets 48, not per-row scales); 0 (per row) stays 0.
+/// group 64 gets 48, not per-row scales); 0 (per row) stays 0. Where K is a
+/// multiple of 16 and `group` at least 16, that divisor is the largest
+/// multiple of 16 below it, since the kernels read groups 16 columns at a
+/// time (K = 1376, stories42M's FFN width, with group 128 gets 32, not 86).
 int64_t fittingGroup(int64_t group, int64_t k);
 
 /// QUIK's FP16 columns of an input: the `count` columns with the largest

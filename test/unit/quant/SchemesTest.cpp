@@ -336,6 +336,28 @@ TEST(MixedAllocation, GreedyPromotesBySensitivityWithExactAccounting) {
   EXPECT_GT(*bitsPerWeight(more, n, k), 3.0);
 }
 
+TEST(Groups, FallBackToDivisorsTheKernelsRead) {
+  EXPECT_EQ(fittingGroup(128, 4096), 128); // divides K
+  EXPECT_EQ(fittingGroup(24, 288), 24);    // divides K, kept as asked
+  EXPECT_EQ(fittingGroup(64, 288), 48);    // stories15M
+  EXPECT_EQ(fittingGroup(128, 1376), 32);  // stories42M's w2: 86 has no kernel
+  EXPECT_EQ(fittingGroup(64, 1376), 32);   // 43 neither
+  EXPECT_EQ(fittingGroup(40, 288), 32);    // 36 neither
+  EXPECT_EQ(fittingGroup(500, 96), 96);    // above K: K
+  EXPECT_EQ(fittingGroup(0, 96), 0);       // per row stays per row
+  // K not a multiple of 16: any divisor (no CPU or GPU kernel takes it).
+  EXPECT_EQ(fittingGroup(16, 264), 12);
+  EXPECT_EQ(fittingGroup(128, 344), 86);
+  EXPECT_EQ(fittingGroup(8, 1376), 8); // below 16: as asked where it divides
+  for (int64_t k : {288, 768, 1376, 2048, 5632, 11008, 13824})
+    for (int64_t g : {16, 32, 48, 64, 100, 128, 256}) {
+      int64_t got = fittingGroup(g, k);
+      EXPECT_EQ(k % got, 0) << g << " " << k;
+      EXPECT_EQ(got % 16, 0) << g << " " << k;
+      EXPECT_LE(got, g) << g << " " << k;
+    }
+}
+
 TEST(MixedScheme, GroupAndTileFallBack) {
   auto s = chooseMixedShape("x", 48, 96, 64, 32);
   ASSERT_TRUE(bool(s));

@@ -381,10 +381,12 @@ LogicalResult FunctionLowering::lowerOp(Operation *op, int64_t index) {
     buffers[e.getResult()] = out;
     const WeightInfo &w = weights[e.getTable()];
     if (failed(emitEmbed(*r, env, w, buffers[e.getTokens()], out, m)))
-      return op->emitOpError() << "-mixq-lower-cpu: the embedding table '"
-                               << w.name << "' has a layout the CPU kernels "
-                                  "cannot read by row ("
-                               << formatLayout(w.layout) << ")";
+      return op->emitOpError()
+             << "-mixq-lower-cpu: the embedding table '" << w.name
+             << "' has a layout the CPU kernels cannot read by row ("
+             << formatLayout(w.layout) << ", rows of " << w.cols
+             << " columns; they read quantized rows in groups of a multiple "
+                "of 16 columns)";
     return success();
   }
   if (auto dq = dyn_cast<DequantOp>(op)) {

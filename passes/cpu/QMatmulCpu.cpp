@@ -1815,10 +1815,17 @@ LogicalResult emitQMatmul(IRB &r, FunctionEnv &env, const ProductSpec &product,
   Operation *op = product.op;
   int64_t K = w.cols, N = w.rows;
   int64_t G = groupWidth(product, w);
+  if (K % L != 0)
+    return op->emitOpError()
+           << "the CPU kernels read weights " << L << " columns at a time; '"
+           << w.name << "' has K = " << K << " columns, so no layout of it "
+           << "compiles for the CPU";
   if (G % L != 0 || K % G != 0)
-    return op->emitOpError() << "the CPU kernels need K-groups that are a "
-                                "multiple of "
-                             << L << " columns; '" << w.name << "' has " << G;
+    return op->emitOpError()
+           << "the CPU kernels read groups " << L << " columns at a time; '"
+           << w.name << "' has groups of " << G << " columns: quantize it "
+           << "with a --group (or --mixed-group) that is a multiple of " << L
+           << " and divides K = " << K;
   if (l.outliers == OutlierKind::Csr && !product.excludeOutliers)
     return op->emitOpError("CSR outliers must be split off first "
                            "(-mixq-split-outliers)");

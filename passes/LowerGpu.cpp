@@ -358,20 +358,15 @@ private:
     return y;
   }
 
-  /// QUIK with activations kept in floating point: the split kernel
-  /// compacts x into the quantized and the outlier columns, the GEMV of the
-  /// codes runs on the first, the GEMV of the FP16 columns on the second,
-  /// accumulated onto it. The K split of the plan is not used (one kernel
+  /// QUIK: the split kernel compacts x into the quantized and the outlier
+  /// columns; where the layout quantizes activations (act 4 or 8) a kernel
+  /// quantizes each row of the first; the GEMV of the codes runs on it, the
+  /// GEMV of the FP16 columns on the second, accumulated onto it. The K split of the plan is not used (one kernel
   /// takes all columns).
   FailureOr<Value> lowerQuik(QMatmulTileOp tile, const GemvSpec &whole,
                              Value x) {
     Location loc = tile.getLoc();
     const WeightInfo &w = whole.w;
-    if (w.layout.act.bits < 16)
-      return tile.emitOpError()
-             << "-mixq-lower-gpu: '" << w.name
-             << "': QUIK activation quantization (act = "
-             << w.layout.act.bits << " bits) has no GPU kernel yet";
     const int64_t M = whole.m, N = w.rows, C = w.layout.fp16Cols,
                   Q = w.cols - C;
     Type f32 = b.getF32Type();
@@ -392,6 +387,20 @@ private:
       xq = deviceAlloc(loc, MemRefType::get({M, Q}, f32));
       xo = deviceAlloc(loc, MemRefType::get({M, C}, f32));
       launch(loc, *split, {x, xq, xo});
+      codes.xElem = f32;
+    }
+    if (w.layout.act.bits < 16) {
+      std::string name = kernelName("quik_act_quant");
+      FailureOr<KernelLaunch> quant =
+          build(tile, w.name, name, [&](std::string &why) {
+            return buildQuikActQuantKernel(b, loc, kernels, name, w, M,
+                                           codes.xElem, why);
+          });
+      if (failed(quant))
+        return failure();
+      Value xa = deviceAlloc(loc, MemRefType::get({M, Q}, f32));
+      launch(loc, *quant, {xq, xa});
+      xq = xa;
       codes.xElem = f32;
     }
     std::string name = kernelName("gemv");

@@ -327,10 +327,13 @@ def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
       `-mixq-split-outliers`): a third kernel, one warp per output row,
       writing `acc + x * S^T` into a new buffer.
 
-    - QUIK with floating-point activations (`act` 16): a kernel splits x
-      into its quantized and FP16 columns, the GEMV of the signed codes
-      (one scale per row) runs on the first, a GEMV of the FP16 columns
-      adds the second (the plan's K split is not used).
+    - QUIK: a kernel splits x into its quantized and FP16 columns; where
+      the layout quantizes activations (`act` 4 or 8) a second kernel, one
+      block per row, quantizes the first as the reference engine does
+      (block min/max, IEEE divisions, `cvt.rni`) and writes it back
+      dequantized; the GEMV of the signed codes (one scale per row) runs on
+      it, a GEMV of the FP16 columns adds the second (the plan's K split is
+      not used).
 
     - prefill (`kernel = gemm`, static M) of uniform 2/3/4/8-bit, LUT
       3/4-bit and mixed 2/4/16 weights:

@@ -18,10 +18,18 @@
 //                 block (128): thread k = 128 b + t counts the outlier
 //                 columns below k (a scan of col_index, C loads from the
 //                 cache) and copies x[m][k] for every m to xo[m][rank] when
-//                 k is one, else to xq[m][k - rank].
+//                 k is one, else to xq[m][k - rank];
+//   QUIK act      (act = 4 or 8) grid (m), block (128): block i quantizes
+//   quantize      row i of the compacted columns, bit for bit as the
+//                 reference engine (model/ActivationQuant.h): lo and hi by
+//                 block reductions (exact, so in any order), one IEEE
+//                 division for the scale and one per element, rounding
+//                 with cvt.rni (ties to even), and writes the dequantized
+//                 values (q - zero) * scale for the GEMVs and the GEMM.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/gpu/GpuKernels.h"
+#include "passes/gpu/LayerKernels.h"
 
 using namespace mlir;
 
@@ -129,6 +137,103 @@ FailureOr<KernelLaunch> buildQuikSplitKernel(OpBuilder &b, Location loc,
     r.store(r.loadF32(x, {r.addI(rowBase, mi), k}), xq,
             {r.addI(rowBase, mi), j});
   b.setInsertionPointToEnd(&func.getBody().back());
+  gpu::ReturnOp::create(b, loc);
+  return launch;
+}
+
+namespace {
+/// rint(v), ties to even: cvt.rni.f32.f32 (math.roundeven would call
+/// libdevice, and convert-gpu-to-nvvm rejects llvm.intr.roundeven).
+Value roundToEven(IRB &r, Value v) {
+  MLIRContext *ctx = r.b.getContext();
+  return LLVM::InlineAsmOp::create(
+             r.b, r.loc, r.b.getF32Type(), ValueRange{v},
+             r.b.getStringAttr("cvt.rni.f32.f32 $0, $1;"),
+             r.b.getStringAttr("=f,f"), UnitAttr(), UnitAttr(),
+             LLVM::TailCallKindAttr::get(
+                 ctx, LLVM::tailcallkind::TailCallKind::None),
+             LLVM::AsmDialectAttr(), ArrayAttr())
+      .getResult(0);
+}
+} // namespace
+
+FailureOr<KernelLaunch> buildQuikActQuantKernel(OpBuilder &b, Location loc,
+                                                gpu::GPUModuleOp module,
+                                                llvm::StringRef name,
+                                                const WeightInfo &w, int64_t m,
+                                                Type xElem, std::string &why,
+                                                int64_t rowCap) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  const Layout &l = w.layout;
+  if (l.scheme != Scheme::Quik || (l.act.bits != 4 && l.act.bits != 8)) {
+    why = "activation quantization needs a QUIK weight with act = 4 or 8";
+    return failure();
+  }
+  const int64_t cap = std::max(rowCap, m);
+  const int64_t Q = w.cols - l.fp16Cols;
+  KernelLaunch launch;
+  KernelSignature &sig = launch.signature;
+  unsigned xArg = sig.addOther(MemRefType::get({cap, Q}, xElem));
+  unsigned outArg = sig.addOther(MemRefType::get({cap, Q}, f32));
+  launch.block = {kRowThreads, 1, 1};
+  launch.grid = {m, 1, 1};
+  launch.func = createKernel(b, loc, module, name, sig, launch.block,
+                             {sharedBuffer(ctx, kRowThreads, f32)});
+  gpu::GPUFuncOp func = launch.func;
+  Value x = func.getArgument(xArg), out = func.getArgument(outArg);
+  Value red = func.getWorkgroupAttributions()[0];
+
+  IRB r{b, loc};
+  Value tid = threadIdX(r);
+  Value row = blockId(r, gpu::Dimension::x);
+  if (rowCap > 0)
+    row = r.add(r.mulI(blockId(r, gpu::Dimension::z), m), row);
+  auto minF = [&](Value a, Value c) -> Value {
+    return arith::MinimumFOp::create(b, loc, a, c);
+  };
+  auto maxF = [&](Value a, Value c) -> Value {
+    return arith::MaximumFOp::create(b, loc, a, c);
+  };
+  // lo = min(min x, 0), hi = max(max x, 0): exact, so the same in any
+  // order as the reference's left-to-right scan.
+  SmallVector<Value> local = r.forReduceN(
+      tid, r.idx(Q), kRowThreads, ValueRange{r.f32(0.0), r.f32(0.0)},
+      [&](Value j, ValueRange a) -> SmallVector<Value> {
+        Value v = r.loadF32(x, {row, j});
+        return {minF(a[0], v), maxF(a[1], v)};
+      });
+  Value lo = blockReduce(r, red, tid, local[0], minF);
+  Value hi = blockReduce(r, red, tid, local[1], maxF);
+  Value scale, zero, qlo, qhi;
+  if (l.act.asymmetric) {
+    double levels = double((1 << l.act.bits) - 1);
+    scale = arith::DivFOp::create(b, loc, arith::SubFOp::create(b, loc, hi, lo),
+                                  r.f32(levels));
+    zero = roundToEven(
+        r, arith::DivFOp::create(b, loc, arith::NegFOp::create(b, loc, lo),
+                                 scale));
+    qlo = r.f32(0.0);
+    qhi = r.f32(levels);
+  } else {
+    double qmax = double((1 << (l.act.bits - 1)) - 1);
+    Value amax = maxF(hi, arith::NegFOp::create(b, loc, lo));
+    scale = arith::DivFOp::create(b, loc, amax, r.f32(qmax));
+    zero = r.f32(0.0);
+    qlo = r.f32(-qmax);
+    qhi = r.f32(qmax);
+  }
+  // A row of zeros (or one with no finite scale) stays as it is.
+  Value valid = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, scale,
+                                      r.f32(0.0));
+  r.forLoop(tid, r.idx(Q), kRowThreads, [&](Value j) {
+    Value v = r.loadF32(x, {row, j});
+    Value q = r.fadd(roundToEven(r, arith::DivFOp::create(b, loc, v, scale)),
+                     zero);
+    q = minF(maxF(q, qlo), qhi);
+    Value dq = r.fmul(arith::SubFOp::create(b, loc, q, zero), scale);
+    r.store(arith::SelectOp::create(b, loc, valid, dq, v), out, {row, j});
+  });
   gpu::ReturnOp::create(b, loc);
   return launch;
 }

@@ -216,6 +216,21 @@ buildQuikSplitKernel(mlir::OpBuilder &b, mlir::Location loc,
                      const WeightInfo &w, int64_t m, mlir::Type xElem,
                      std::string &why, int64_t rowCap = 0);
 
+/// QUIK's run-time activation quantization of the quantized columns, as
+/// the reference engine simulates it (model/ActivationQuant.h, bit for
+/// bit): per row, lo = min(min x, 0) and hi = max(max x, 0) over the Q
+/// columns, scale = (hi - lo) / (2^b - 1) and zero = rint(-lo / scale)
+/// (asymmetric) or scale = max(hi, -lo) / (2^(b-1) - 1) and zero = 0, then
+/// out[m][j] = (clamp(rint(x / scale) + zero) - zero) * scale (x itself
+/// where scale is not positive). Arguments: x (memref<rows x Q x xElem>),
+/// out (memref<rows x Q x f32>). Grid (m), block 128: block i quantizes
+/// row i (rowCap as for buildQuikSplitKernel).
+mlir::FailureOr<KernelLaunch>
+buildQuikActQuantKernel(mlir::OpBuilder &b, mlir::Location loc,
+                        mlir::gpu::GPUModuleOp module, llvm::StringRef name,
+                        const WeightInfo &w, int64_t m, mlir::Type xElem,
+                        std::string &why, int64_t rowCap = 0);
+
 /// out = acc + x * S^T for the CSR outliers S of a LUT weight: one warp per
 /// output row. Arguments: csr_rowptr, csr_col, csr_value, x, acc, out.
 /// rowCap as for buildQuikSplitKernel.

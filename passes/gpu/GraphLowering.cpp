@@ -362,12 +362,8 @@ LogicalResult FunctionLowering::lowerProduct(Operation *op,
     return success();
   }
 
-  // QUIK with floating-point activations: split, codes GEMV, FP16 columns.
-  if (w.layout.act.bits < 16)
-    return op->emitOpError()
-           << "-mixq-lower-gpu: '" << w.name
-           << "': QUIK activation quantization (act = " << w.layout.act.bits
-           << " bits) has no GPU kernel yet";
+  // QUIK: split, activation quantization (act 4 or 8), codes GEMV (or
+  // GEMM), FP16 columns.
   const int64_t C = w.layout.fp16Cols, Q = K - C;
   GemvSpec codes = spec;
   codes.part = GemvSpec::Part::QuikCodes;
@@ -387,6 +383,20 @@ LogicalResult FunctionLowering::lowerProduct(Operation *op,
     xo = scratchBuf({cap, C}, index, index);
     launch(*split, w.name, {memref(x), memref(xq), memref(xo)}, Value(),
            chunks);
+    codes.xElem = b.getF32Type();
+  }
+  if (w.layout.act.bits < 16) {
+    FailureOr<KernelLaunch> quant = kernel(
+        op, "quik_act_quant|" + key, "quik_act_quant",
+        [&](StringRef name, std::string &why) {
+          return buildQuikActQuantKernel(b, r.loc, st.kernels, name, w, spec.m,
+                                         codes.xElem, why, spec.rowCap);
+        });
+    if (failed(quant))
+      return failure();
+    Buf xa = scratchBuf({cap, Q}, index, index);
+    launch(*quant, w.name, {memref(xq), memref(xa)}, Value(), chunks);
+    xq = xa;
     codes.xElem = b.getF32Type();
   }
   Buf y = C > 0 ? scratchBuf({cap, N}, index, index) : out;

@@ -15,12 +15,12 @@ using namespace mlir;
 
 namespace mixq::device {
 
-namespace {
-
 MemRefType sharedBuffer(MLIRContext *ctx, int64_t n, Type elem) {
   auto space = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   return MemRefType::get({n}, elem, MemRefLayoutAttrInterface(), space);
 }
+
+namespace {
 
 Value cmp(IRB &r, arith::CmpIPredicate p, Value a, Value c) {
   return arith::CmpIOp::create(r.b, r.loc, p, a, c);
@@ -34,8 +34,18 @@ void ifThen(IRB &r, Value cond, llvm::function_ref<void()> body) {
   body();
 }
 
-/// Thread 0 combines the `kRowThreads` values of `red` with `combine` and
-/// stores the result at red[0]; every thread then reads it (two barriers).
+Value f64Const(IRB &r, double v) {
+  return arith::ConstantFloatOp::create(r.b, r.loc, r.b.getF64Type(),
+                                        APFloat(v));
+}
+
+/// The global thread index of a 1-D launch with `threads` per block.
+Value globalThread(IRB &r, int64_t threads) {
+  return r.add(r.mulI(blockId(r, gpu::Dimension::x), threads), threadIdX(r));
+}
+
+} // namespace
+
 Value blockReduce(IRB &r, Value red, Value tid, Value mine,
                   llvm::function_ref<Value(Value, Value)> combine) {
   r.store(mine, red, tid);
@@ -54,18 +64,6 @@ Value blockReduce(IRB &r, Value red, Value tid, Value mine,
   gpu::BarrierOp::create(r.b, r.loc);
   return v;
 }
-
-Value f64Const(IRB &r, double v) {
-  return arith::ConstantFloatOp::create(r.b, r.loc, r.b.getF64Type(),
-                                        APFloat(v));
-}
-
-/// The global thread index of a 1-D launch with `threads` per block.
-Value globalThread(IRB &r, int64_t threads) {
-  return r.add(r.mulI(blockId(r, gpu::Dimension::x), threads), threadIdX(r));
-}
-
-} // namespace
 
 Value expF32(IRB &r, Value x) {
   MLIRContext *ctx = r.b.getContext();

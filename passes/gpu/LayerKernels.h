@@ -27,6 +27,19 @@ namespace mixq::device {
 constexpr int64_t kRowThreads = 128;
 constexpr int64_t kElementThreads = 256;
 
+/// A workgroup (shared-memory) buffer of `n` elements.
+mlir::MemRefType sharedBuffer(mlir::MLIRContext *ctx, int64_t n,
+                              mlir::Type elem);
+/// The `kRowThreads` values `mine` of a block's threads combined with
+/// `combine` (thread 0 folds `red` in thread order, so the result is the
+/// same on every run); every thread gets it. Three barriers; `red` holds
+/// kRowThreads elements of mine's type.
+mlir::Value blockReduce(IRB &r, mlir::Value red, mlir::Value tid,
+                        mlir::Value mine,
+                        llvm::function_ref<mlir::Value(mlir::Value,
+                                                       mlir::Value)>
+                            combine);
+
 /// out[i][:] = row tokens[i] of the table (dense, uniform or LUT; quantized
 /// rows decoded with the GEMV's ChunkDecoder). grid (m), block (128): block
 /// i reads token i (clamped to the table), thread t writes columns t, t +

@@ -209,10 +209,22 @@ func.func @prefill(%x: tensor<?x288xf32>) -> tensor<?x768xf32> {
 
 // -----
 
+// QUIK with 4-bit activations: the split, then one block per row
+// quantizing the 224 quantized columns into a new buffer, which the codes'
+// GEMV reads; the FP16 columns' GEMV adds the rest.
 !q = !mixq.qweight<256x256, #mixq.layout<quik, bits = 4, fp16_cols = 32, act = <4, per_token, asym>>>
+// CHECK-LABEL: func.func @quik
+// CHECK: %[[XQ:.*]] = gpu.alloc () : memref<1x224xf32>
+// CHECK: %[[XO:.*]] = gpu.alloc () : memref<1x32xf32>
+// CHECK: gpu.launch_func @mixq_kernels::@[[SPLIT:mixq_quik_split_[0-9]+]] {{.*}} args({{.*}}, %[[XQ]] : memref<1x224xf32>, %[[XO]] : memref<1x32xf32>)
+// CHECK: %[[XA:.*]] = gpu.alloc () : memref<1x224xf32>
+// CHECK: gpu.launch_func @mixq_kernels::@[[QUANT:mixq_quik_act_quant_[0-9]+]] blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) args(%[[XQ]] : memref<1x224xf32>, %[[XA]] : memref<1x224xf32>)
+// CHECK: gpu.launch_func @mixq_kernels::@mixq_gemv_{{[0-9]+}} {{.*}} args({{.*}}, %[[XA]] : memref<1x224xf32>, %[[Y:.*]] : memref<1x256xf32>)
+// CHECK: gpu.launch_func @mixq_kernels::@mixq_gemv_{{[0-9]+}} {{.*}} args({{.*}}, %[[XO]] : memref<1x32xf32>, %[[Y]] : memref<1x256xf32>, %{{.*}} : memref<1x256xf32>)
+// CHECK: gpu.func @[[QUANT]]({{.*}}memref<1x224xf32>{{.*}}memref<1x224xf32>{{.*}}) workgroup({{.*}}memref<128xf32, #gpu.address_space<workgroup>>
+// CHECK-COUNT-3: gpu.barrier
 func.func @quik(%x: tensor<1x256xf32>) -> tensor<1x256xf32> {
   %w = mixq.weight "q" : !q
-  // expected-error @+1 {{-mixq-lower-gpu: 'q': QUIK activation quantization (act = 4 bits) has no GPU kernel yet}}
   %y = mixq.qmatmul %x, %w : tensor<1x256xf32>, !q -> tensor<1x256xf32>
   return %y : tensor<1x256xf32>
 }

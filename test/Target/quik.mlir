@@ -55,3 +55,56 @@ func.func @quik8(%x: tensor<2x288xf32>) -> tensor<2x128xf32> {
   %y = mixq.qmatmul %x, %w : tensor<2x288xf32>, !mixq.qweight<128x288, #mixq.layout<quik, bits = 8, fp16_cols = 32, act = <16, per_token, asym>>> -> tensor<2x128xf32>
   return %y : tensor<2x128xf32>
 }
+
+// Activations quantized at run time (act = 4, asymmetric): after the split,
+// one block per row finds lo = min(min x, 0) and hi = max(max x, 0) by
+// block reductions, then, exactly as the reference engine: scale = (hi -
+// lo) / 15 and zero = rint(-lo / scale) by IEEE divisions (div.rn), each
+// value rounded ties-to-even (cvt.rni), clamped to [0, 15], and written
+// back dequantized, (q - zero) * scale, or unchanged where scale is not
+// positive. The GEMVs then run as with act = 16.
+// PTX-LABEL: .visible .entry mixq_quik_split_6(
+// PTX-LABEL: .visible .entry mixq_quik_act_quant_7(
+// PTX-COUNT-2: .param .u64 .ptr .align 16
+// PTX: min.NaN.f32
+// PTX: max.NaN.f32
+// PTX: bar.sync
+// PTX: div.rn.f32 {{.*}}, 0f41700000;
+// PTX: div.rn.f32
+// PTX: cvt.rni.f32.f32
+// PTX: div.rn.f32
+// PTX: cvt.rni.f32.f32
+// PTX: add.rn.f32
+// PTX: max.NaN.f32 {{.*}}, 0f00000000;
+// PTX: min.NaN.f32 {{.*}}, 0f41700000;
+// PTX: sub.rn.f32
+// PTX: mul.rn.f32
+// PTX: selp.f32
+// PTX: st.global.b32
+// PTX-LABEL: .visible .entry mixq_gemv_8(
+// PTX: xor.b32 {{.*}}, 1258291208;
+// PTX-LABEL: .visible .entry mixq_gemv_9(
+func.func @quik_act4(%x: tensor<1x256xf32>) -> tensor<1x128xf32> {
+  %w = mixq.weight "qa4" : !mixq.qweight<128x256, #mixq.layout<quik, bits = 4, fp16_cols = 32, act = <4, per_token, asym>>>
+  %y = mixq.qmatmul %x, %w : tensor<1x256xf32>, !mixq.qweight<128x256, #mixq.layout<quik, bits = 4, fp16_cols = 32, act = <4, per_token, asym>>> -> tensor<1x128xf32>
+  return %y : tensor<1x128xf32>
+}
+
+// Symmetric 8-bit activations and no FP16 columns (M = 3): no split; the
+// kernel reads x (f16) directly, scale = max(hi, -lo) / 127, codes clamped
+// to [-127, 127].
+// PTX-LABEL: .visible .entry mixq_quik_act_quant_10(
+// PTX: cvt.f32.f16
+// PTX: neg.f32
+// PTX: max.NaN.f32
+// PTX: div.rn.f32 {{.*}}, 0f42FE0000;
+// PTX: cvt.rni.f32.f32
+// PTX: max.NaN.f32 {{.*}}, 0fC2FE0000;
+// PTX: min.NaN.f32 {{.*}}, 0f42FE0000;
+// PTX-LABEL: .visible .entry mixq_gemv_11(
+// PTX-NOT: .entry mixq_quik_split
+func.func @quik_act8(%x: tensor<3x256xf16>) -> tensor<3x64xf32> {
+  %w = mixq.weight "qa8" : !mixq.qweight<64x256, #mixq.layout<quik, bits = 8, act = <8, per_token, sym>>>
+  %y = mixq.qmatmul %x, %w : tensor<3x256xf16>, !mixq.qweight<64x256, #mixq.layout<quik, bits = 8, act = <8, per_token, sym>>> -> tensor<3x64xf32>
+  return %y : tensor<3x64xf32>
+}

@@ -2,14 +2,15 @@
 //
 // content_sha256 = SHA-256 over every metadata entry except itself, in key
 // order, as "key=value\n", followed by the data section. The writer and the
-// reader both use this class, so they cannot disagree.
+// reader both use this class, so they cannot disagree. SHA-256 itself is
+// model/Sha256.h (the x86 SHA extensions where the CPU has them).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MIXQ_MODEL_PACKAGEHASH_H
 #define MIXQ_MODEL_PACKAGEHASH_H
 
 #include "llvm/ADT/ArrayRef.h"
-#include "llvm/Support/SHA256.h"
+#include "model/Sha256.h"
 
 #include <map>
 #include <string>
@@ -25,7 +26,7 @@ public:
   std::string finalHex();
 
 private:
-  llvm::SHA256 sha;
+  Sha256 sha;
 };
 
 /// Lower-case hex SHA-256 of a whole file's bytes.

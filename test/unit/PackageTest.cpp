@@ -205,6 +205,50 @@ TEST_F(PackageTest, ContentHashCatchesAnyChangedByte) {
   EXPECT_EQ(openError(/*verify=*/false), "");
 }
 
+TEST_F(PackageTest, NonFiniteValuesAreFoundAnywhere) {
+  // 100 x 100 dense values, zero but one: a NaN (FP16) or an infinity (FP32)
+  // at each place a blocked scan could miss (first, last, block edges).
+  struct Case {
+    int64_t bits;
+    size_t at;
+    const char *what;
+  };
+  for (Case c : {Case{16, 0, " NaN"}, Case{16, 4095, " NaN"},
+                 Case{16, 4096, " NaN"}, Case{16, 9999, " NaN"},
+                 Case{32, 4097, "n infinite"}, Case{32, 9999, "n infinite"}}) {
+    SCOPED_TRACE(std::to_string(c.bits) + " bits, element " +
+                 std::to_string(c.at));
+    Package p = tinyPackage();
+    PackageTensor big;
+    big.shape = {100, 100};
+    big.data.name = "big.weight";
+    big.data.rows = 100;
+    big.data.cols = 100;
+    big.data.layout.bits = {c.bits};
+    size_t size = c.bits / 8;
+    Stream values;
+    values.type = c.bits == 16 ? StreamType::F16 : StreamType::F32;
+    values.bytes.assign(10000 * size, 0);
+    uint8_t *v = values.bytes.data() + c.at * size;
+    if (c.bits == 16) {
+      v[0] = 0x01; // 0x7E01: a NaN
+      v[1] = 0x7E;
+    } else {
+      v[2] = 0x80; // 0x7F800000: +infinity
+      v[3] = 0x7F;
+    }
+    big.data.streams["values"] = std::move(values);
+    p.tensors.push_back(big);
+    ASSERT_FALSE(bool(writePackage(p, path)));
+    std::string message = openError(/*verify=*/false);
+    EXPECT_NE(message.find("tensor 'big.weight': stream 'values' has a" +
+                           std::string(c.what) + " value at element " +
+                           std::to_string(c.at)),
+              std::string::npos)
+        << message;
+  }
+}
+
 TEST_F(PackageTest, RejectsTruncatedAndForeignFiles) {
   ASSERT_FALSE(bool(writePackage(tinyPackage(), path)));
   std::vector<uint8_t> good = readAll();

@@ -17,6 +17,8 @@
 //===----------------------------------------------------------------------===//
 #include "tools/mixq/Fetch.h"
 
+#include "model/PackageHash.h"
+
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
@@ -24,7 +26,6 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/Program.h"
-#include "llvm/Support/SHA256.h"
 
 #include <cstdlib>
 #include <optional>
@@ -120,11 +121,6 @@ Error programFailed(const Twine &what, int status, StringRef stderrFile,
   std::string tail = fileTail(stderrFile);
   return makeError(what + " failed with exit status " + Twine(status) + hint +
                    (tail.empty() ? "" : ":\n" + tail));
-}
-
-std::string sha256Hex(ArrayRef<uint8_t> bytes) {
-  std::array<uint8_t, 32> digest = SHA256::hash(bytes);
-  return toHex(digest, /*LowerCase=*/true);
 }
 
 /// Writes `bytes` to `finalPath` through a uniquely named temporary file in

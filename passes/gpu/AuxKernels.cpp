@@ -141,22 +141,6 @@ FailureOr<KernelLaunch> buildQuikSplitKernel(OpBuilder &b, Location loc,
   return launch;
 }
 
-namespace {
-/// rint(v), ties to even: cvt.rni.f32.f32 (math.roundeven would call
-/// libdevice, and convert-gpu-to-nvvm rejects llvm.intr.roundeven).
-Value roundToEven(IRB &r, Value v) {
-  MLIRContext *ctx = r.b.getContext();
-  return LLVM::InlineAsmOp::create(
-             r.b, r.loc, r.b.getF32Type(), ValueRange{v},
-             r.b.getStringAttr("cvt.rni.f32.f32 $0, $1;"),
-             r.b.getStringAttr("=f,f"), UnitAttr(), UnitAttr(),
-             LLVM::TailCallKindAttr::get(
-                 ctx, LLVM::tailcallkind::TailCallKind::None),
-             LLVM::AsmDialectAttr(), ArrayAttr())
-      .getResult(0);
-}
-} // namespace
-
 FailureOr<KernelLaunch> buildQuikActQuantKernel(OpBuilder &b, Location loc,
                                                 gpu::GPUModuleOp module,
                                                 llvm::StringRef name,
@@ -210,7 +194,7 @@ FailureOr<KernelLaunch> buildQuikActQuantKernel(OpBuilder &b, Location loc,
     double levels = double((1 << l.act.bits) - 1);
     scale = arith::DivFOp::create(b, loc, arith::SubFOp::create(b, loc, hi, lo),
                                   r.f32(levels));
-    zero = roundToEven(
+    zero = roundToNearestEven(
         r, arith::DivFOp::create(b, loc, arith::NegFOp::create(b, loc, lo),
                                  scale));
     qlo = r.f32(0.0);
@@ -228,8 +212,8 @@ FailureOr<KernelLaunch> buildQuikActQuantKernel(OpBuilder &b, Location loc,
                                       r.f32(0.0));
   r.forLoop(tid, r.idx(Q), kRowThreads, [&](Value j) {
     Value v = r.loadF32(x, {row, j});
-    Value q = r.fadd(roundToEven(r, arith::DivFOp::create(b, loc, v, scale)),
-                     zero);
+    Value t = arith::DivFOp::create(b, loc, v, scale);
+    Value q = r.fadd(roundToNearestEven(r, t), zero);
     q = minF(maxF(q, qlo), qhi);
     Value dq = r.fmul(arith::SubFOp::create(b, loc, q, zero), scale);
     r.store(arith::SelectOp::create(b, loc, valid, dq, v), out, {row, j});

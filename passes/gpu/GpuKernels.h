@@ -318,6 +318,15 @@ KernelLaunch buildToHalfKernel(mlir::OpBuilder &b, mlir::Location loc,
 
 // PTX without an MLIR op (PtxAsm.cpp).
 
+/// One PTX instruction (or block) as llvm.inline_asm: `result` null for
+/// none, `constraints` in LLVM's syntax ("=f,f"), `sideEffects` for
+/// anything that must not be moved or removed (copies, barriers, fences).
+mlir::Value inlinePtx(IRB &r, mlir::Type result, mlir::ValueRange operands,
+                      llvm::StringRef text, llvm::StringRef constraints,
+                      bool sideEffects);
+/// rint(v) for an f32, ties to even: cvt.rni.f32.f32 (math.roundeven would
+/// call libdevice, and convert-gpu-to-nvvm rejects llvm.intr.roundeven).
+mlir::Value roundToNearestEven(IRB &r, mlir::Value v);
 /// The address (i64) `byteOffset` bytes into `memref`: a shared-window
 /// address for workgroup memory, a generic one for global memory.
 mlir::Value byteAddress(IRB &r, mlir::Value memref, mlir::Value byteOffset);

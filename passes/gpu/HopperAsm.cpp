@@ -23,15 +23,6 @@ namespace mixq::device {
 
 namespace {
 
-Value asmOp(IRB &r, Type result, ValueRange operands, llvm::StringRef text,
-            llvm::StringRef constraints, bool sideEffects = true) {
-  auto op = LLVM::InlineAsmOp::create(
-      r.b, r.loc, result, operands, text, constraints, sideEffects,
-      /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
-      LLVM::AsmDialectAttr(), ArrayAttr());
-  return result ? op.getResult(0) : Value();
-}
-
 Value toI32(IRB &r, Value v) {
   if (v.getType().isIndex())
     return arith::IndexCastOp::create(r.b, r.loc, r.b.getI32Type(), v);
@@ -41,61 +32,68 @@ Value toI32(IRB &r, Value v) {
 } // namespace
 
 void mbarrierInit(IRB &r, Value bar, int64_t count) {
-  asmOp(r, Type(), {bar, r.i32(count)},
-        "mbarrier.init.shared::cta.b64 [$0], $1;", "l,r");
+  inlinePtx(r, Type(), {bar, r.i32(count)},
+            "mbarrier.init.shared::cta.b64 [$0], $1;", "l,r",
+            /*sideEffects=*/true);
 }
 
 void mbarrierInitFence(IRB &r) {
   // The inits visible to the TMA unit (async proxy) and to the cluster.
-  asmOp(r, Type(), {},
-        "fence.mbarrier_init.release.cluster;\nfence.proxy.async.shared::cta;",
-        "");
+  inlinePtx(
+      r, Type(), {},
+      "fence.mbarrier_init.release.cluster;\nfence.proxy.async.shared::cta;",
+      "", /*sideEffects=*/true);
 }
 
 void mbarrierArrive(IRB &r, Value bar) {
-  asmOp(r, Type(), {bar},
-        "{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [$0];\n}",
-        "l");
+  inlinePtx(r, Type(), {bar},
+            "{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [$0];\n}",
+            "l", /*sideEffects=*/true);
 }
 
 void mbarrierArriveExpectTx(IRB &r, Value bar, int64_t bytes) {
-  asmOp(r, Type(), {bar, r.i32(bytes)},
-        "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", "l,r");
+  inlinePtx(r, Type(), {bar, r.i32(bytes)},
+            "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", "l,r",
+            /*sideEffects=*/true);
 }
 
 void mbarrierWaitParity(IRB &r, Value bar, Value parity) {
   // Labels inside { } are local to the block, so the asm may be repeated.
-  asmOp(r, Type(), {bar, toI32(r, parity)},
-        "{\n.reg .pred p;\nMIXQ_WAIT:\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 p, [$0], $1;\n"
-        "@!p bra MIXQ_WAIT;\n}",
-        "l,r");
+  inlinePtx(r, Type(), {bar, toI32(r, parity)},
+            "{\n.reg .pred p;\nMIXQ_WAIT:\n"
+            "mbarrier.try_wait.parity.shared::cta.b64 p, [$0], $1;\n"
+            "@!p bra MIXQ_WAIT;\n}",
+            "l,r", /*sideEffects=*/true);
 }
 
 void cpAsyncMbarrierArrive(IRB &r, Value bar) {
-  asmOp(r, Type(), {bar},
-        "cp.async.mbarrier.arrive.noinc.shared::cta.b64 [$0];", "l");
+  inlinePtx(r, Type(), {bar},
+            "cp.async.mbarrier.arrive.noinc.shared::cta.b64 [$0];", "l",
+            /*sideEffects=*/true);
 }
 
 void tmaLoad2d(IRB &r, Value dst, Value tensorMap, Value c0, Value c1,
                Value bar) {
-  asmOp(r, Type(), {dst, tensorMap, toI32(r, c0), toI32(r, c1), bar},
-        "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::"
-        "complete_tx::bytes [$0], [$1, {$2, $3}], [$4];",
-        "l,l,r,r,l");
+  inlinePtx(r, Type(), {dst, tensorMap, toI32(r, c0), toI32(r, c1), bar},
+            "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::"
+            "complete_tx::bytes [$0], [$1, {$2, $3}], [$4];",
+            "l,l,r,r,l", /*sideEffects=*/true);
 }
 
 void wgmmaFence(IRB &r) {
-  asmOp(r, Type(), {}, "wgmma.fence.sync.aligned;", "");
+  inlinePtx(r, Type(), {}, "wgmma.fence.sync.aligned;", "",
+            /*sideEffects=*/true);
 }
 
 void wgmmaCommit(IRB &r) {
-  asmOp(r, Type(), {}, "wgmma.commit_group.sync.aligned;", "");
+  inlinePtx(r, Type(), {}, "wgmma.commit_group.sync.aligned;", "",
+            /*sideEffects=*/true);
 }
 
 void wgmmaWait(IRB &r, int64_t pending) {
-  asmOp(r, Type(), {},
-        "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";", "");
+  inlinePtx(r, Type(), {},
+            "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";",
+            "", /*sideEffects=*/true);
 }
 
 SmallVector<Value> wgmmaRegA(IRB &r, int64_t n, ArrayRef<Value> acc,
@@ -124,11 +122,12 @@ SmallVector<Value> wgmmaRegA(IRB &r, int64_t n, ArrayRef<Value> acc,
   operands.append(acc.begin(), acc.end());
   SmallVector<Type> fields(nAcc, b.getF32Type());
   auto type = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
-  Value out = asmOp(r, type, operands, text, constraints);
+  Value out =
+      inlinePtx(r, type, operands, text, constraints, /*sideEffects=*/true);
   SmallVector<Value> next;
   for (int64_t i = 0; i < nAcc; ++i)
-    next.push_back(LLVM::ExtractValueOp::create(b, r.loc, out,
-                                                ArrayRef<int64_t>{i}));
+    next.push_back(
+        LLVM::ExtractValueOp::create(b, r.loc, out, ArrayRef<int64_t>{i}));
   return next;
 }
 
@@ -139,8 +138,7 @@ Value wgmmaDescriptor128B(IRB &r, Value sharedAddr, int64_t sbo) {
   OpBuilder &b = r.b;
   Value addr = arith::AndIOp::create(b, r.loc, sharedAddr, r.i64(0x3FFFF));
   addr = arith::ShRUIOp::create(b, r.loc, addr, r.i64(4));
-  int64_t fixed = (int64_t(1) << 16) | ((sbo >> 4) << 32) |
-                  (int64_t(1) << 62);
+  int64_t fixed = (int64_t(1) << 16) | ((sbo >> 4) << 32) | (int64_t(1) << 62);
   return arith::OrIOp::create(b, r.loc, addr, r.i64(fixed));
 }
 

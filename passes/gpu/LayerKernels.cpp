@@ -66,16 +66,9 @@ Value blockReduce(IRB &r, Value red, Value tid, Value mine,
 }
 
 Value expF32(IRB &r, Value x) {
-  MLIRContext *ctx = r.b.getContext();
   Value t = r.fmul(x, r.f32(1.4426950408889634));
-  return LLVM::InlineAsmOp::create(
-             r.b, r.loc, r.b.getF32Type(), ValueRange{t},
-             r.b.getStringAttr("ex2.approx.ftz.f32 $0, $1;"),
-             r.b.getStringAttr("=f,f"), UnitAttr(), UnitAttr(),
-             LLVM::TailCallKindAttr::get(ctx,
-                                         LLVM::tailcallkind::TailCallKind::None),
-             LLVM::AsmDialectAttr(), ArrayAttr())
-      .getResult(0);
+  return inlinePtx(r, r.b.getF32Type(), {t}, "ex2.approx.ftz.f32 $0, $1;",
+                   "=f,f", /*sideEffects=*/false);
 }
 
 FailureOr<KernelLaunch> buildEmbedKernel(OpBuilder &b, Location loc,
@@ -193,13 +186,8 @@ KernelLaunch buildRmsNormKernel(OpBuilder &b, Location loc,
   Value var = arith::AddFOp::create(b, loc, mean, f64Const(r, double(epsilon)));
   // sqrt.rn.f64 (correctly rounded, as std::sqrt); math.sqrt would call
   // libdevice and convert-gpu-to-nvvm rejects llvm.intr.sqrt.
-  Value root =
-      LLVM::InlineAsmOp::create(
-          b, loc, f64, ValueRange{var}, b.getStringAttr("sqrt.rn.f64 $0, $1;"),
-          b.getStringAttr("=d,d"), UnitAttr(), UnitAttr(),
-          LLVM::TailCallKindAttr::get(ctx, LLVM::tailcallkind::TailCallKind::None),
-          LLVM::AsmDialectAttr(), ArrayAttr())
-          .getResult(0);
+  Value root = inlinePtx(r, f64, {var}, "sqrt.rn.f64 $0, $1;", "=d,d",
+                         /*sideEffects=*/false);
   Value scale = arith::DivFOp::create(b, loc, f64Const(r, 1.0), root);
   r.forLoop(tid, r.idx(dim), kRowThreads, [&](Value k) {
     Value v = arith::ExtFOp::create(b, loc, f64, r.load(x, {row, k}));

@@ -5,7 +5,10 @@
 // policy (evict-first for weights, read once) or a zero-filling source
 // size (activation rows past M), createpolicy, lop3 and the byte
 // addresses those copies take. Each is one llvm.inline_asm with side
-// effects where it has them. See GpuKernels.h.
+// effects where it has them, made by inlinePtx, which the other kernels
+// share (the wgmma and mbarrier instructions of HopperAsm.cpp, ex2 and
+// sqrt of the layer kernels, cvt.rni of QUIK's activation quantization).
+// See GpuKernels.h.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/gpu/GpuKernels.h"
@@ -16,10 +19,9 @@ using namespace mlir;
 
 namespace mixq::device {
 
-namespace {
-
-Value asmOp(IRB &r, Type result, ValueRange operands, llvm::StringRef text,
-            llvm::StringRef constraints, bool sideEffects) {
+Value inlinePtx(IRB &r, Type result, ValueRange operands,
+                llvm::StringRef text, llvm::StringRef constraints,
+                bool sideEffects) {
   auto op = LLVM::InlineAsmOp::create(
       r.b, r.loc, result, operands, text, constraints, sideEffects,
       /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
@@ -27,7 +29,10 @@ Value asmOp(IRB &r, Type result, ValueRange operands, llvm::StringRef text,
   return result ? op.getResult(0) : Value();
 }
 
-} // namespace
+Value roundToNearestEven(IRB &r, Value v) {
+  return inlinePtx(r, r.b.getF32Type(), {v}, "cvt.rni.f32.f32 $0, $1;",
+                   "=f,f", /*sideEffects=*/false);
+}
 
 Value byteAddress(IRB &r, Value memref, Value byteOffset) {
   Value base = memref::ExtractAlignedPointerAsIndexOp::create(r.b, r.loc,
@@ -36,7 +41,7 @@ Value byteAddress(IRB &r, Value memref, Value byteOffset) {
 }
 
 Value evictFirstPolicy(IRB &r) {
-  return asmOp(r, r.b.getI64Type(), {},
+  return inlinePtx(r, r.b.getI64Type(), {},
                "createpolicy.fractional.L2::evict_first.b64 $0, 1.0;", "=l",
                /*sideEffects=*/false);
 }
@@ -49,7 +54,7 @@ void cpAsyncEvictFirst(IRB &r, Value shared, Value global, int64_t bytes,
                      std::string(bytes == 16 ? "cg" : "ca") +
                      ".shared.global.L2::cache_hint [$0], [g], " +
                      std::to_string(bytes) + ", $2;\n}";
-  asmOp(r, Type(), {shared, global, policy}, text, "l,l,l",
+  inlinePtx(r, Type(), {shared, global, policy}, text, "l,l,l",
         /*sideEffects=*/true);
 }
 
@@ -60,12 +65,12 @@ void cpAsyncEvictFirstZeroFill(IRB &r, Value shared, Value global,
                      std::string(bytes == 16 ? "cg" : "ca") +
                      ".shared.global.L2::cache_hint [$0], [g], " +
                      std::to_string(bytes) + ", $2, $3;\n}";
-  asmOp(r, Type(), {shared, global, srcBytes, policy}, text, "l,l,r,l",
+  inlinePtx(r, Type(), {shared, global, srcBytes, policy}, text, "l,l,r,l",
         /*sideEffects=*/true);
 }
 
 void cpAsyncZeroFill(IRB &r, Value shared, Value global, Value srcBytes) {
-  asmOp(r, Type(), {shared, global, srcBytes},
+  inlinePtx(r, Type(), {shared, global, srcBytes},
         "{\n.reg .u64 g;\ncvta.to.global.u64 g, $1;\n"
         "cp.async.cg.shared.global [$0], [g], 16, $2;\n}",
         "l,l,r", /*sideEffects=*/true);
@@ -81,7 +86,7 @@ Value lop3(IRB &r, Value a, Value b, Value c, uint8_t lut) {
   char text[48];
   snprintf(text, sizeof(text), "lop3.b32 $0, $1, $2, $3, 0x%02X;",
            unsigned(lut));
-  return asmOp(r, r.b.getI32Type(), {a, b, c}, text, "=r,r,r,r",
+  return inlinePtx(r, r.b.getI32Type(), {a, b, c}, text, "=r,r,r,r",
                /*sideEffects=*/false);
 }
 

@@ -63,6 +63,9 @@ private:
   QMatmulTileOp tiledProduct(scf::ForallOp forall);
   LogicalResult lowerProduct(const ProductSpec &spec, Value input,
                              Value weight, Value result, int64_t index);
+  LogicalResult lowerProductOp(Operation *op, int64_t index);
+  Value productInput(Operation *op);
+  void batchProducts(Block &body);
   Value cacheLayer(Value cachePtr, int64_t layer);
   Value scalar(Value v) {
     auto it = scalars.find(v);
@@ -90,6 +93,10 @@ private:
   DenseMap<Value, Value> cacheRoot; // tensor (cache state) -> cache pointer
   DenseMap<Value, int64_t> lastUse;
   Value logitsValue;
+  /// Products batched into one parallel section (batchProducts): each
+  /// member's index -> the index of its batch's last member.
+  DenseMap<Operation *, int64_t> batchLast;
+  std::vector<DeferredParallelFor> pendingBatch;
 };
 
 Value FunctionLowering::newBuffer(Value tensor, int64_t index, Type elem) {
@@ -152,6 +159,53 @@ QMatmulTileOp FunctionLowering::tiledProduct(scf::ForallOp forall) {
   return tile;
 }
 
+Value FunctionLowering::productInput(Operation *op) {
+  if (auto q = dyn_cast<QMatmulOp>(op))
+    return q.getInput();
+  if (auto forall = dyn_cast<scf::ForallOp>(op))
+    if (QMatmulTileOp tile = tiledProduct(forall))
+      return tile.getInput();
+  return {};
+}
+
+void FunctionLowering::batchProducts(Block &body) {
+  // Runs of products that read the same input, with nothing but
+  // tensor.empty, tensor.dim and constants between them and none reading
+  // another's result (q, k, v;
+  // gate and up): their parallel_for calls become one (emitParallelBatch).
+  // The logits product stays alone (prefill takes its last rows only).
+  SmallVector<std::pair<Operation *, int64_t>> run;
+  Value runInput;
+  auto close = [&] {
+    if (run.size() > 1)
+      for (auto &[op, i] : run)
+        batchLast[op] = run.back().second;
+    run.clear();
+    runInput = Value();
+  };
+  int64_t index = 0;
+  for (Operation &op : body) {
+    int64_t i = index++;
+    if (isa<tensor::EmptyOp, tensor::DimOp, arith::ConstantOp>(op))
+      continue; // no code of their own
+    Value input = productInput(&op);
+    bool logits = op.getNumResults() == 1 && op.getResult(0) == logitsValue;
+    if (!input || logits) {
+      close();
+      continue;
+    }
+    bool readsRun = llvm::any_of(run, [&](auto &member) {
+      return llvm::is_contained(op.getOperands(),
+                                member.first->getResult(0));
+    });
+    if (input != runInput || readsRun)
+      close();
+    run.push_back({&op, i});
+    runInput = input;
+  }
+  close();
+}
+
 LogicalResult FunctionLowering::lowerProduct(const ProductSpec &spec,
                                              Value input, Value weight,
                                              Value result, int64_t index) {
@@ -164,7 +218,10 @@ LogicalResult FunctionLowering::lowerProduct(const ProductSpec &spec,
   auto view = x.getDefiningOp<memref::ViewOp>();
   Value tmp;
   if (int64_t perRow = qmatmulScratchBytesPerRow(w)) {
-    int64_t off = perRowArena.allocate(perRow, index, index);
+    // A batched product runs with its batch's last member: its scratch
+    // lives until then.
+    int64_t until = batchLast.lookup(spec.op);
+    int64_t off = perRowArena.allocate(perRow, index, std::max(index, until));
     tmp = memref::ViewOp::create(
         *builder, r->loc, MemRefType::get({ShapedType::kDynamic},
                                           builder->getI8Type()),
@@ -336,6 +393,26 @@ LogicalResult FunctionLowering::elementwise(Operation *op, ValueRange ins,
   return success();
 }
 
+LogicalResult FunctionLowering::lowerProductOp(Operation *op,
+                                               int64_t index) {
+  if (auto q = dyn_cast<QMatmulOp>(op)) {
+    ProductSpec spec{op, q.getPlanAttr(), q.getExcludeOutliers(),
+                     q.getPlanAttr() ? q.getPlanAttr().getTileN() : 16};
+    return lowerProduct(spec, q.getInput(), q.getWeight(), q.getResult(),
+                        index);
+  }
+  auto forall = cast<scf::ForallOp>(op);
+  QMatmulTileOp tile = tiledProduct(forall);
+  if (!tile)
+    return op->emitOpError("-mixq-lower-cpu: only the scf.forall of a "
+                           "product tiled by -mixq-tile over its N tiles "
+                           "is supported (split_k = 1)");
+  std::optional<int64_t> step = getConstantIntValue(forall.getMixedStep()[0]);
+  ProductSpec spec{op, tile.getPlan(), tile.getExcludeOutliers(), *step};
+  return lowerProduct(spec, tile.getInput(), tile.getWeight(),
+                      forall.getResult(0), index);
+}
+
 LogicalResult FunctionLowering::lowerOp(Operation *op, int64_t index) {
   OpBuilder &b = *builder;
   Location loc = op->getLoc();
@@ -437,22 +514,18 @@ LogicalResult FunctionLowering::lowerOp(Operation *op, int64_t index) {
                 n.getEpsilon().convertToFloat());
     return success();
   }
-  if (auto q = dyn_cast<QMatmulOp>(op)) {
-    ProductSpec spec{op, q.getPlanAttr(), q.getExcludeOutliers(),
-                     q.getPlanAttr() ? q.getPlanAttr().getTileN() : 16};
-    return lowerProduct(spec, q.getInput(), q.getWeight(), q.getResult(),
-                        index);
-  }
-  if (auto forall = dyn_cast<scf::ForallOp>(op)) {
-    QMatmulTileOp tile = tiledProduct(forall);
-    if (!tile)
-      return op->emitOpError("-mixq-lower-cpu: only the scf.forall of a "
-                             "product tiled by -mixq-tile over its N tiles "
-                             "is supported (split_k = 1)");
-    std::optional<int64_t> step = getConstantIntValue(forall.getMixedStep()[0]);
-    ProductSpec spec{op, tile.getPlan(), tile.getExcludeOutliers(), *step};
-    return lowerProduct(spec, tile.getInput(), tile.getWeight(),
-                        forall.getResult(0), index);
+  if (isa<QMatmulOp, scf::ForallOp>(op)) {
+    // A batch member leaves its parallel_for to the batch's last member.
+    auto last = batchLast.find(op);
+    env.batch = last == batchLast.end() ? nullptr : &pendingBatch;
+    LogicalResult lowered = lowerProductOp(op, index);
+    env.batch = nullptr;
+    if (succeeded(lowered) && last != batchLast.end() &&
+        last->second == index) {
+      emitParallelBatch(*r, env, pendingBatch);
+      pendingBatch.clear();
+    }
+    return lowered;
   }
   if (auto rope = dyn_cast<RopeOp>(op)) {
     if (rope.getTheta().convertToFloat() != dims.theta)
@@ -648,6 +721,7 @@ LogicalResult FunctionLowering::run(int64_t &perRowBytes, int64_t &fixedBytes) {
   // A view's lifetime extends its root's: map each view's uses onto it.
   for (auto [view, base] : root)
     lastUse[base] = std::max(lastUse[base], lastUse.lookup(view));
+  batchProducts(srcBody);
   index = 0;
   for (Operation &op : srcBody.without_terminator()) {
     if (failed(lowerOp(&op, index++)))

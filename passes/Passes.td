@@ -187,7 +187,8 @@ def MixQLowerCpu : Pass<"mixq-lower-cpu", "::mlir::ModuleOp"> {
     - each `mixq.qmatmul`, or the `scf.forall` of its `mixq.qmatmul_tile`s
       that `-mixq-tile` made, becomes a task for the runtime's
       `parallel_for` over its N tiles (the forall's step, else the plan's
-      `tile[1]`), each task running all M rows in register blocks after
+      `tile[1]`; products reading the same input, such as q, k and v, share
+      one `parallel_for` through a `mixq_batch_<k>` task), each task running all M rows in register blocks after
       decoding each weight row once (a split-K forall is refused: the x86
       plan never splits K): codes unpacked in vector registers
       (byte shuffles, shifts, masks), LUT entries gathered, scales and zeros

@@ -115,6 +115,12 @@ private:
 struct TaskRegistry;
 
 /// Per-function state of the lowering: the ABI values every kernel needs.
+/// A parallel_for call emitParallelFor leaves to emitParallelBatch: the
+/// task (!llvm.ptr), its argument array (!llvm.ptr) and block count (i64).
+struct DeferredParallelFor {
+  mlir::Value task, args, n;
+};
+
 struct FunctionEnv {
   mlir::Value runtime;  ///< !llvm.ptr to mixq_runtime
   mlir::Value streams;  ///< !llvm.ptr to the stream table
@@ -126,6 +132,9 @@ struct FunctionEnv {
   bool avx2 = false;    ///< AVX2 (vpmaddubsw, vpmaddwd) may be used
   bool avx512 = false; ///< AVX-512F (vpermps on 16 lanes) may be used
   bool vbmi = false;   ///< AVX-512 VBMI (vpmultishiftqb) may be used
+  /// When set, emitParallelFor appends its call here instead of making it
+  /// (products batched into one parallel section, emitParallelBatch).
+  std::vector<DeferredParallelFor> *batch = nullptr;
 };
 
 /// A quantized product as the kernels take it: a `mixq.qmatmul`, or the
@@ -206,6 +215,16 @@ void emitParallelFor(
                             mlir::ValueRange dynamicSizes, mlir::Value begin,
                             mlir::Value end)>
         body);
+
+/// One parallel_for over the blocks of every call in `calls` (made by
+/// emitParallelFor with env.batch set), in order: block b of the batch is
+/// block b - (blocks of the calls before) of its call. A batch of one is
+/// its plain call; larger ones go through a task `mixq_batch_<k>` that
+/// maps a range of the batch's blocks onto the calls' ranges. One section
+/// for independent products that read the same input (q, k, v; gate and
+/// up) saves the pool's dispatch and join of each but the first.
+void emitParallelBatch(IRB &r, FunctionEnv &env,
+                       llvm::ArrayRef<DeferredParallelFor> calls);
 
 /// The task functions of a module, by body (CpuTasks.cpp). `intern`
 /// returns the symbol of a task already registered whose body is identical

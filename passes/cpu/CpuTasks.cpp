@@ -6,7 +6,8 @@
 // the calling function (InlineWeights) or as run-time task arguments
 // (TaskArgs: loaded once at the task's entry, stored by each call site).
 // emitParallelFor: outlines a loop body into a task function and calls the
-// runtime's parallel_for with it (runtime/ModuleABI.h); the task is shared
+// runtime's parallel_for with it (runtime/ModuleABI.h), or leaves the call
+// to emitParallelBatch, which makes one call of several; the task is shared
 // with every call whose body is the same (TaskRegistry),
 // which is what makes the layers of a model share their kernels: nothing
 // that differs between layers (stream table slots, stream sizes, where a
@@ -150,6 +151,21 @@ Value TaskArgs::index(IRB &r, int64_t v) {
   return i;
 }
 
+/// parallel_for(rt->ctx, n, task, args) through the runtime's table.
+static void callParallelFor(IRB &r, FunctionEnv &env, Value n, Value task,
+                            Value args) {
+  OpBuilder &b = r.b;
+  Location loc = r.loc;
+  MLIRContext *ctx = b.getContext();
+  auto ptrType = LLVM::LLVMPointerType::get(ctx);
+  Value rtCtx = loadPointerAt(b, loc, env.runtime, 0);
+  Value parallelFor = loadPointerAt(b, loc, env.runtime, 1);
+  auto pfType = LLVM::LLVMFunctionType::get(
+      LLVM::LLVMVoidType::get(ctx), {ptrType, b.getI64Type(), ptrType, ptrType});
+  LLVM::CallOp::create(b, loc, pfType,
+                       ValueRange{parallelFor, rtCtx, n, task, args});
+}
+
 void emitParallelFor(
     IRB &r, FunctionEnv &env, Value n, ValueRange captures,
     ValueRange dynamicSizes, llvm::StringRef name,
@@ -225,18 +241,95 @@ void emitParallelFor(
             int64_t(captures.size() + i));
   for (auto [i, value] : llvm::enumerate(callValues))
     storeAt(value(r), fixedSlots + int64_t(i));
-  Value rtCtx = loadPointerAt(b, loc, env.runtime, 0);
-  Value parallelFor = loadPointerAt(b, loc, env.runtime, 1);
   Value fn = func::ConstantOp::create(b, loc, taskType,
                                       FlatSymbolRefAttr::get(ctx, symbol));
   Value fnPtr =
       UnrealizedConversionCastOp::create(b, loc, TypeRange{ptrType}, fn)
           .getResult(0);
-  auto pfType = LLVM::LLVMFunctionType::get(
-      LLVM::LLVMVoidType::get(ctx), {ptrType, i64, ptrType, ptrType});
   Value nI64 = n.getType().isIndex() ? r.toI64(n) : n;
-  LLVM::CallOp::create(b, loc, pfType,
-                       ValueRange{parallelFor, rtCtx, nI64, fnPtr, args});
+  if (env.batch) {
+    env.batch->push_back({fnPtr, args, nI64});
+    return;
+  }
+  callParallelFor(r, env, nI64, fnPtr, args);
+}
+
+void emitParallelBatch(IRB &r, FunctionEnv &env,
+                       llvm::ArrayRef<DeferredParallelFor> calls) {
+  if (calls.empty())
+    return;
+  if (calls.size() == 1) {
+    callParallelFor(r, env, calls[0].n, calls[0].task, calls[0].args);
+    return;
+  }
+  OpBuilder &b = r.b;
+  Location loc = r.loc;
+  MLIRContext *ctx = b.getContext();
+  auto ptrType = LLVM::LLVMPointerType::get(ctx);
+  Type i64 = b.getI64Type();
+  const int64_t k = int64_t(calls.size());
+  // The batch task, once per module and size: (task, args, n) per call.
+  std::string name = "mixq_batch_" + std::to_string(k);
+  auto taskType = b.getFunctionType({ptrType, i64, i64}, {});
+  if (!env.module.lookupSymbol<func::FuncOp>(name)) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(env.module.getBody());
+    auto task = func::FuncOp::create(b, loc, name, taskType);
+    task.setPrivate();
+    task->setAttr("llvm.linkage",
+                  LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
+    Block *entry = task.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    Value table = entry->getArgument(0);
+    Value begin = entry->getArgument(1), end = entry->getArgument(2);
+    auto callType = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
+                                                {ptrType, i64, i64});
+    Value first = LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(0));
+    for (int64_t i = 0; i < k; ++i) {
+      Value fn = loadPointerAt(b, loc, table, 3 * i);
+      Value args = loadPointerAt(b, loc, table, 3 * i + 1);
+      Value n = loadI64At(b, loc, table, 3 * i + 2);
+      Value last = arith::AddIOp::create(b, loc, first, n);
+      // This call's blocks [first, last) within the range [begin, end).
+      Value lo = arith::MaxSIOp::create(b, loc, begin, first);
+      Value hi = arith::MinSIOp::create(b, loc, end, last);
+      Value some = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                         lo, hi);
+      auto ifSome = scf::IfOp::create(b, loc, some, /*withElse=*/false);
+      {
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPointToStart(ifSome.thenBlock());
+        LLVM::CallOp::create(
+            b, loc, callType,
+            ValueRange{fn, args, arith::SubIOp::create(b, loc, lo, first),
+                       arith::SubIOp::create(b, loc, hi, first)});
+      }
+      first = last;
+    }
+    func::ReturnOp::create(b, loc);
+  }
+  Value count =
+      LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(3 * k));
+  Value table = LLVM::AllocaOp::create(b, loc, ptrType, i64, count, 8);
+  auto storeAt = [&](Value v, int64_t i) {
+    Value addr = LLVM::GEPOp::create(b, loc, ptrType, i64, table,
+                                     ArrayRef<LLVM::GEPArg>{int32_t(i)});
+    LLVM::StoreOp::create(b, loc, v, addr);
+  };
+  Value total;
+  for (auto [i, c] : llvm::enumerate(calls)) {
+    storeAt(c.task, 3 * int64_t(i));
+    storeAt(c.args, 3 * int64_t(i) + 1);
+    storeAt(c.n, 3 * int64_t(i) + 2);
+    total = total ? arith::AddIOp::create(b, loc, total, c.n).getResult()
+                  : c.n;
+  }
+  Value fn = func::ConstantOp::create(b, loc, taskType,
+                                      FlatSymbolRefAttr::get(ctx, name));
+  Value fnPtr =
+      UnrealizedConversionCastOp::create(b, loc, TypeRange{ptrType}, fn)
+          .getResult(0);
+  callParallelFor(r, env, total, fnPtr, table);
 }
 
 /// A hash of a task's body: every op's name, attributes, properties and

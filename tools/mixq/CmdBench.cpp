@@ -210,20 +210,40 @@ constexpr int64_t kStoriesDecode = 128;
 /// Seed of the synthetic weights.
 constexpr uint64_t kWeightSeed = 20240601;
 
-/// A decode step's parallel sections per layer, in order; the linear roles
-/// name their tensor, attention has none.
+/// A decode step's parallel sections per layer, in order, as -mixq-lower-cpu
+/// makes them: each names the linear roles it computes ("layers.<l>." +
+/// role + ".weight"); attention computes none.
 struct Section {
   const char *name;
-  const char *tensor; ///< "layers.<l>." + tensor + ".weight", or null
+  std::vector<const char *> roles;
 };
-const Section kLayerSections[] = {
-    {"wq", "attention.wq"},    {"wk", "attention.wk"},
-    {"wv", "attention.wv"},    {"attention", nullptr},
-    {"wo", "attention.wo"},    {"w1", "feed_forward.w1"},
-    {"w3", "feed_forward.w3"}, {"w2", "feed_forward.w2"},
+using SectionLayout = std::vector<Section>;
+/// Products that read one input run as one section (emitParallelBatch):
+/// q, k and v; gate and up.
+const SectionLayout kBatchedSections = {
+    {"wq+wk+wv", {"attention.wq", "attention.wk", "attention.wv"}},
+    {"attention", {}},
+    {"wo", {"attention.wo"}},
+    {"w1+w3", {"feed_forward.w1", "feed_forward.w3"}},
+    {"w2", {"feed_forward.w2"}},
 };
-constexpr int64_t kSectionsPerLayer =
-    int64_t(sizeof(kLayerSections) / sizeof(kLayerSections[0]));
+/// One section a product, where something runs between them (a LUT
+/// product's CSR outliers, mixq.sparse_add).
+const SectionLayout kSeparateSections = {
+    {"wq", {"attention.wq"}},    {"wk", {"attention.wk"}},
+    {"wv", {"attention.wv"}},    {"attention", {}},
+    {"wo", {"attention.wo"}},    {"w1", {"feed_forward.w1"}},
+    {"w3", {"feed_forward.w3"}}, {"w2", {"feed_forward.w2"}},
+};
+
+/// The layout under which a step of `layers` layers runs `sections`
+/// parallel sections (the classifier last), or null.
+const SectionLayout *sectionLayout(size_t sections, int64_t layers) {
+  for (const SectionLayout *l : {&kBatchedSections, &kSeparateSections})
+    if (sections == l->size() * size_t(layers) + 1)
+      return l;
+  return nullptr;
+}
 
 using Clock = std::chrono::steady_clock;
 double secondsSince(Clock::time_point start) {
@@ -412,11 +432,11 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
     for (const PackageTensor &t : package->tensors)
       byName[t.data.name] = &t.data;
     for (int64_t l = 0; l < config.nLayers; ++l)
-      for (const Section &s : kLayerSections) {
-        if (!s.tensor)
+      for (const Section &s : kSeparateSections) {
+        if (s.roles.empty())
           continue;
         std::string name =
-            "layers." + std::to_string(l) + "." + s.tensor + ".weight";
+            "layers." + std::to_string(l) + "." + s.roles[0] + ".weight";
         auto it = byName.find(name);
         if (it == byName.end())
           return benchError("internal: the synthetic package lacks " + name);
@@ -491,7 +511,6 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
   double prefillSeconds = secondsSince(start);
   r.prefillTps = double(tokens.size()) / prefillSeconds;
 
-  int64_t expected = kSectionsPerLayer * config.nLayers + 1;
   std::vector<double> sections, stepSeconds, attention, classifier;
   int token = argmax(*logits);
   for (int64_t step = 0; gpu && step < steps; ++step) {
@@ -529,28 +548,45 @@ Expected<FormatResult> benchFormat(StringRef format, const LlamaConfig &config,
     s.setProfile(nullptr);
     if (!logits)
       return logits.takeError();
-    if (int64_t(sections.size()) != expected)
+    const SectionLayout *layout =
+        sectionLayout(sections.size(), config.nLayers);
+    if (!layout)
       return benchError(formatv(
           "{0}: decode step {1} ran {2} parallel sections, but bench expects "
-          "{3} ({4} per layer: wq, wk, wv, attention, wo, w1, w3, w2; then "
-          "the classifier); the module's sections changed, so kernel times "
-          "cannot be attributed",
-          moduleFile, step, sections.size(), expected, kSectionsPerLayer));
+          "{3} ({4} per layer: wq+wk+wv, attention, wo, w1+w3, w2) or {5} "
+          "({6} per layer: wq, wk, wv, attention, wo, w1, w3, w2), then the "
+          "classifier; the module's sections changed, so kernel times cannot "
+          "be attributed",
+          moduleFile, step, sections.size(),
+          kBatchedSections.size() * config.nLayers + 1,
+          kBatchedSections.size(),
+          kSeparateSections.size() * config.nLayers + 1,
+          kSeparateSections.size()));
     for (int64_t l = 0; l < config.nLayers; ++l)
-      for (int64_t j = 0; j < kSectionsPerLayer; ++j) {
-        double seconds = sections[size_t(l * kSectionsPerLayer + j)];
-        const Section &sec = kLayerSections[j];
-        if (!sec.tensor) {
+      for (size_t j = 0; j < layout->size(); ++j) {
+        double seconds = sections[l * layout->size() + j];
+        const Section &sec = (*layout)[j];
+        if (sec.roles.empty()) {
           attention.push_back(seconds);
           continue;
         }
-        std::string name =
-            "layers." + std::to_string(l) + "." + sec.tensor + ".weight";
-        const PackageTensorView *t = (*package)->find(name);
-        std::string label = formatv("{0}x{1}", t->rows, t->cols).str();
-        for (ShapeResult &shape : r.shapes)
-          if (shape.label == label)
-            shape.samples.push_back(seconds);
+        // A batched section's time goes to its products by their weights
+        // (the roles of one section share a layout here).
+        std::vector<const PackageTensorView *> views;
+        double weights = 0;
+        for (const char *role : sec.roles) {
+          std::string name =
+              "layers." + std::to_string(l) + "." + role + ".weight";
+          views.push_back((*package)->find(name));
+          weights += double(views.back()->rows) * double(views.back()->cols);
+        }
+        for (const PackageTensorView *t : views) {
+          std::string label = formatv("{0}x{1}", t->rows, t->cols).str();
+          double share = double(t->rows) * double(t->cols) / weights;
+          for (ShapeResult &shape : r.shapes)
+            if (shape.label == label)
+              shape.samples.push_back(seconds * share);
+        }
       }
     classifier.push_back(sections.back());
     token = argmax(*logits);
@@ -603,11 +639,12 @@ struct StepParts {
   std::vector<double> products, attention, classifier, outside;
 
   /// Adds a step: `sections` holds its parallel sections' times in call
-  /// order (kSectionsPerLayer per layer, then the classifier).
-  void add(ArrayRef<double> sections, double stepSeconds) {
+  /// order (`layout` per layer, then the classifier).
+  void add(const SectionLayout &layout, ArrayRef<double> sections,
+           double stepSeconds) {
     double p = 0, a = 0;
     for (size_t i = 0; i + 1 < sections.size(); ++i)
-      (kLayerSections[i % kSectionsPerLayer].tensor ? p : a) += sections[i];
+      (layout[i % layout.size()].roles.empty() ? a : p) += sections[i];
     products.push_back(p);
     attention.push_back(a);
     classifier.push_back(sections.back());
@@ -703,7 +740,7 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
   StepParts parts;
   // The profile (two clock reads per parallel section) stays on for the
   // CPU's timed steps, which it splits into kinds of work.
-  const int64_t expected = kSectionsPerLayer * (*module)->dims().n_layers + 1;
+  const int64_t layers = (*module)->dims().n_layers;
   bool profile = s.device().empty();
   std::vector<double> sections;
   for (int round = 0; round < std::max(1, int(rounds)); ++round) {
@@ -730,8 +767,9 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
       if (!logits)
         return logits.takeError();
       stepSeconds.push_back(seconds);
-      if (profile && int64_t(sections.size()) == expected)
-        parts.add(sections, seconds);
+      const SectionLayout *layout = sectionLayout(sections.size(), layers);
+      if (profile && layout)
+        parts.add(*layout, sections, seconds);
       else if (profile)
         profile = false; // sections changed: no breakdown (noted below)
     }
@@ -748,9 +786,10 @@ Error benchStories(StoriesResult &r, StringRef model, bool modelExists,
     r.classifierUs = median(parts.classifier) * 1e6;
     r.outsideUs = median(parts.outside) * 1e6;
   } else if (s.device().empty()) {
-    r.notes.push_back(formatv("a decode step did not run the {0} parallel "
-                              "sections bench expects; no breakdown",
-                              expected)
+    r.notes.push_back(formatv("a decode step did not run the {0} or {1} "
+                              "parallel sections bench expects; no breakdown",
+                              kBatchedSections.size() * layers + 1,
+                              kSeparateSections.size() * layers + 1)
                           .str());
   }
   r.haveMixq = true;

@@ -166,6 +166,53 @@ static void callParallelFor(IRB &r, FunctionEnv &env, Value n, Value task,
                        ValueRange{parallelFor, rtCtx, n, task, args});
 }
 
+/// A task function `void name(ptr args, i64 begin, i64 end)`, private and
+/// internal (not exported from the shared library), at the end of
+/// `module`, with the builder at the start of its entry block (the caller
+/// keeps an insertion guard).
+static func::FuncOp createTaskFunction(OpBuilder &b, Location loc,
+                                       ModuleOp module, llvm::StringRef name) {
+  MLIRContext *ctx = b.getContext();
+  auto ptrType = LLVM::LLVMPointerType::get(ctx);
+  Type i64 = b.getI64Type();
+  b.setInsertionPointToEnd(module.getBody());
+  auto task = func::FuncOp::create(b, loc, name,
+                                   b.getFunctionType({ptrType, i64, i64}, {}));
+  task.setPrivate();
+  task->setAttr("llvm.linkage",
+                LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
+  b.setInsertionPointToStart(task.addEntryBlock());
+  return task;
+}
+
+/// The address of task `symbol`, as parallel_for takes it.
+static Value taskPointer(OpBuilder &b, Location loc, llvm::StringRef symbol) {
+  MLIRContext *ctx = b.getContext();
+  auto ptrType = LLVM::LLVMPointerType::get(ctx);
+  Type i64 = b.getI64Type();
+  Value fn = func::ConstantOp::create(
+      b, loc, b.getFunctionType({ptrType, i64, i64}, {}),
+      FlatSymbolRefAttr::get(ctx, symbol));
+  return UnrealizedConversionCastOp::create(b, loc, TypeRange{ptrType}, fn)
+      .getResult(0);
+}
+
+/// A stack array of 8-byte slots holding `values` (pointers or i64), for a
+/// task's arguments.
+static Value slotArray(OpBuilder &b, Location loc, ArrayRef<Value> values) {
+  auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
+  Type i64 = b.getI64Type();
+  Value count = LLVM::ConstantOp::create(
+      b, loc, i64, b.getI64IntegerAttr(int64_t(values.size())));
+  Value array = LLVM::AllocaOp::create(b, loc, ptrType, i64, count, 8);
+  for (auto [i, v] : llvm::enumerate(values)) {
+    Value addr = LLVM::GEPOp::create(b, loc, ptrType, i64, array,
+                                     ArrayRef<LLVM::GEPArg>{int32_t(i)});
+    LLVM::StoreOp::create(b, loc, v, addr);
+  }
+  return array;
+}
+
 void emitParallelFor(
     IRB &r, FunctionEnv &env, Value n, ValueRange captures,
     ValueRange dynamicSizes, llvm::StringRef name,
@@ -174,25 +221,15 @@ void emitParallelFor(
         body) {
   OpBuilder &b = r.b;
   Location loc = r.loc;
-  MLIRContext *ctx = b.getContext();
-  auto ptrType = LLVM::LLVMPointerType::get(ctx);
-  Type i64 = b.getI64Type();
   int64_t fixedSlots = int64_t(captures.size() + dynamicSizes.size());
 
   // The task: void name(ptr args, i64 begin, i64 end).
-  auto taskType = b.getFunctionType({ptrType, i64, i64}, {});
   func::FuncOp task;
   std::vector<std::function<Value(IRB &)>> callValues;
   {
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToEnd(env.module.getBody());
-    task = func::FuncOp::create(b, loc, (name + "_new").str(), taskType);
-    task.setPrivate();
-    // Not exported from the shared library.
-    task->setAttr("llvm.linkage",
-                  LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
-    Block *entry = task.addEntryBlock();
-    b.setInsertionPointToStart(entry);
+    task = createTaskFunction(b, loc, env.module, (name + "_new").str());
+    Block *entry = &task.getBody().front();
     Value args = entry->getArgument(0);
     SmallVector<Value> sizes;
     for (size_t i = 0; i < dynamicSizes.size(); ++i)
@@ -225,27 +262,15 @@ void emitParallelFor(
   std::string symbol = env.tasks->intern(task, name);
 
   // The call: parallel_for(rt->ctx, n, &task, args).
-  int64_t slots = fixedSlots + int64_t(callValues.size());
-  Value count = LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(slots));
-  Value args = LLVM::AllocaOp::create(b, loc, ptrType, i64, count, 8);
-  auto storeAt = [&](Value v, int64_t i) {
-    Value addr = LLVM::GEPOp::create(b, loc, ptrType, i64, args,
-                                     ArrayRef<LLVM::GEPArg>{int32_t(i)});
-    LLVM::StoreOp::create(b, loc, v, addr);
-  };
-  for (auto [i, c] : llvm::enumerate(captures))
-    storeAt(isa<MemRefType>(c.getType()) ? pointerOf(b, loc, c) : c,
-            int64_t(i));
-  for (auto [i, s] : llvm::enumerate(dynamicSizes))
-    storeAt(s.getType().isIndex() ? r.toI64(s) : s,
-            int64_t(captures.size() + i));
-  for (auto [i, value] : llvm::enumerate(callValues))
-    storeAt(value(r), fixedSlots + int64_t(i));
-  Value fn = func::ConstantOp::create(b, loc, taskType,
-                                      FlatSymbolRefAttr::get(ctx, symbol));
-  Value fnPtr =
-      UnrealizedConversionCastOp::create(b, loc, TypeRange{ptrType}, fn)
-          .getResult(0);
+  SmallVector<Value> slots;
+  for (Value c : captures)
+    slots.push_back(isa<MemRefType>(c.getType()) ? pointerOf(b, loc, c) : c);
+  for (Value s : dynamicSizes)
+    slots.push_back(s.getType().isIndex() ? r.toI64(s) : s);
+  for (auto &value : callValues)
+    slots.push_back(value(r));
+  Value args = slotArray(b, loc, slots);
+  Value fnPtr = taskPointer(b, loc, symbol);
   Value nI64 = n.getType().isIndex() ? r.toI64(n) : n;
   if (env.batch) {
     env.batch->push_back({fnPtr, args, nI64});
@@ -270,16 +295,10 @@ void emitParallelBatch(IRB &r, FunctionEnv &env,
   const int64_t k = int64_t(calls.size());
   // The batch task, once per module and size: (task, args, n) per call.
   std::string name = "mixq_batch_" + std::to_string(k);
-  auto taskType = b.getFunctionType({ptrType, i64, i64}, {});
   if (!env.module.lookupSymbol<func::FuncOp>(name)) {
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToEnd(env.module.getBody());
-    auto task = func::FuncOp::create(b, loc, name, taskType);
-    task.setPrivate();
-    task->setAttr("llvm.linkage",
-                  LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
-    Block *entry = task.addEntryBlock();
-    b.setInsertionPointToStart(entry);
+    func::FuncOp task = createTaskFunction(b, loc, env.module, name);
+    Block *entry = &task.getBody().front();
     Value table = entry->getArgument(0);
     Value begin = entry->getArgument(1), end = entry->getArgument(2);
     auto callType = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
@@ -308,27 +327,15 @@ void emitParallelBatch(IRB &r, FunctionEnv &env,
     }
     func::ReturnOp::create(b, loc);
   }
-  Value count =
-      LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(3 * k));
-  Value table = LLVM::AllocaOp::create(b, loc, ptrType, i64, count, 8);
-  auto storeAt = [&](Value v, int64_t i) {
-    Value addr = LLVM::GEPOp::create(b, loc, ptrType, i64, table,
-                                     ArrayRef<LLVM::GEPArg>{int32_t(i)});
-    LLVM::StoreOp::create(b, loc, v, addr);
-  };
+  SmallVector<Value> slots;
+  for (const DeferredParallelFor &c : calls)
+    slots.append({c.task, c.args, c.n});
+  Value table = slotArray(b, loc, slots);
   Value total;
-  for (auto [i, c] : llvm::enumerate(calls)) {
-    storeAt(c.task, 3 * int64_t(i));
-    storeAt(c.args, 3 * int64_t(i) + 1);
-    storeAt(c.n, 3 * int64_t(i) + 2);
+  for (const DeferredParallelFor &c : calls)
     total = total ? arith::AddIOp::create(b, loc, total, c.n).getResult()
                   : c.n;
-  }
-  Value fn = func::ConstantOp::create(b, loc, taskType,
-                                      FlatSymbolRefAttr::get(ctx, name));
-  Value fnPtr =
-      UnrealizedConversionCastOp::create(b, loc, TypeRange{ptrType}, fn)
-          .getResult(0);
+  Value fnPtr = taskPointer(b, loc, name);
   callParallelFor(r, env, total, fnPtr, table);
 }
 

@@ -171,9 +171,9 @@ Value FunctionLowering::productInput(Operation *op) {
 void FunctionLowering::batchProducts(Block &body) {
   // Runs of products that read the same input, with nothing but
   // tensor.empty, tensor.dim and constants between them and none reading
-  // another's result (q, k, v;
-  // gate and up): their parallel_for calls become one (emitParallelBatch).
-  // The logits product stays alone (prefill takes its last rows only).
+  // another's result (q, k, v; gate and up): their parallel_for calls
+  // become one (emitParallelBatch). The logits product stays alone
+  // (prefill takes its last rows only).
   SmallVector<std::pair<Operation *, int64_t>> run;
   Value runInput;
   auto close = [&] {

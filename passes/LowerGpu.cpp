@@ -361,8 +361,8 @@ private:
   /// QUIK: the split kernel compacts x into the quantized and the outlier
   /// columns; where the layout quantizes activations (act 4 or 8) a kernel
   /// quantizes each row of the first; the GEMV of the codes runs on it, the
-  /// GEMV of the FP16 columns on the second, accumulated onto it. The K split of the plan is not used (one kernel
-  /// takes all columns).
+  /// GEMV of the FP16 columns on the second, accumulated onto it. The K
+  /// split of the plan is not used (one kernel takes all columns).
   FailureOr<Value> lowerQuik(QMatmulTileOp tile, const GemvSpec &whole,
                              Value x) {
     Location loc = tile.getLoc();

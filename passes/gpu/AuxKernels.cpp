@@ -99,8 +99,7 @@ FailureOr<KernelLaunch> buildQuikSplitKernel(OpBuilder &b, Location loc,
         xq = func.getArgument(xqArg), xo = func.getArgument(xoArg);
 
   IRB r{b, loc};
-  Value rowBase = rowCap > 0 ? r.mulI(blockId(r, gpu::Dimension::z), m)
-                          : r.idx(0);
+  Value rowBase = chunkRowBase(r, m, rowCap);
   Value k = r.add(r.mulI(blockId(r, gpu::Dimension::x), threads),
                   threadIdX(r));
   Value inside =
@@ -170,9 +169,8 @@ FailureOr<KernelLaunch> buildQuikActQuantKernel(OpBuilder &b, Location loc,
 
   IRB r{b, loc};
   Value tid = threadIdX(r);
-  Value row = blockId(r, gpu::Dimension::x);
-  if (rowCap > 0)
-    row = r.add(r.mulI(blockId(r, gpu::Dimension::z), m), row);
+  Value row =
+      r.add(chunkRowBase(r, m, rowCap), blockId(r, gpu::Dimension::x));
   auto minF = [&](Value a, Value c) -> Value {
     return arith::MinimumFOp::create(b, loc, a, c);
   };
@@ -252,8 +250,7 @@ FailureOr<KernelLaunch> buildSparseAddKernel(OpBuilder &b, Location loc,
         acc = func.getArgument(accArg), out = func.getArgument(outArg);
 
   IRB r{b, loc};
-  Value rowBase = rowCap > 0 ? r.mulI(blockId(r, gpu::Dimension::z), m)
-                          : r.idx(0);
+  Value rowBase = chunkRowBase(r, m, rowCap);
   Value tid = threadIdX(r);
   Value lane = r.remI(tid, kWarp), warp = r.divI(tid, kWarp);
   Value row = r.add(r.mulI(blockId(r, gpu::Dimension::x), kWarpsPerBlock),

@@ -172,11 +172,13 @@ int64_t GemvSpec::cols() const {
   return w.cols;
 }
 
-Value GemvSpec::rowBase(IRB &r) const {
+Value chunkRowBase(IRB &r, int64_t m, int64_t rowCap) {
   if (rowCap <= 0)
     return r.idx(0);
   return r.mulI(blockId(r, gpu::Dimension::z), m);
 }
+
+Value GemvSpec::rowBase(IRB &r) const { return chunkRowBase(r, m, rowCap); }
 
 Value threadIdX(IRB &r) {
   return gpu::ThreadIdOp::create(r.b, r.loc, gpu::Dimension::x);

@@ -416,6 +416,9 @@ mlir::FailureOr<MixedStreams> addMixedStreams(mlir::MLIRContext *ctx,
 /// gpu.thread_id x / gpu.block_id {x, y} as index.
 mlir::Value threadIdX(IRB &r);
 mlir::Value blockId(IRB &r, mlir::gpu::Dimension dim);
+/// The first row of a kernel's chunk of `m` rows: m * blockIdx.z when the
+/// buffers hold rowCap > 0 rows in chunks (prefill), else 0.
+mlir::Value chunkRowBase(IRB &r, int64_t m, int64_t rowCap);
 /// The sum of `v` (f32 or i32) over groups of `width` consecutive lanes (a power
 /// of two <= 32): butterfly shuffles with offsets width/2 .. 1; every lane
 /// of a group gets the sum.

@@ -170,10 +170,11 @@ Value FunctionLowering::productInput(Operation *op) {
 
 void FunctionLowering::batchProducts(Block &body) {
   // Runs of products that read the same input, with nothing but
-  // tensor.empty, tensor.dim and constants between them and none reading
-  // another's result (q, k, v; gate and up): their parallel_for calls
-  // become one (emitParallelBatch). The logits product stays alone
-  // (prefill takes its last rows only).
+  // tensor.empty, tensor.dim and constants between them (q, k, v; gate
+  // and up): their parallel_for calls become one (emitParallelBatch). A
+  // product reading another's result has that result as its input, so it
+  // starts a new run. The logits product stays alone (prefill takes its
+  // last rows only).
   SmallVector<std::pair<Operation *, int64_t>> run;
   Value runInput;
   auto close = [&] {
@@ -194,11 +195,7 @@ void FunctionLowering::batchProducts(Block &body) {
       close();
       continue;
     }
-    bool readsRun = llvm::any_of(run, [&](auto &member) {
-      return llvm::is_contained(op.getOperands(),
-                                member.first->getResult(0));
-    });
-    if (input != runInput || readsRun)
+    if (input != runInput)
       close();
     run.push_back({&op, i});
     runInput = input;

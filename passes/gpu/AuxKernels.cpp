@@ -25,7 +25,10 @@
 //                 block reductions (exact, so in any order), one IEEE
 //                 division for the scale and one per element, rounding
 //                 with cvt.rni (ties to even), and writes the dequantized
-//                 values (q - zero) * scale for the GEMVs and the GEMM.
+//                 values (q - zero) * scale for the GEMVs and the GEMM;
+//                 or, for the integer GEMM, the codes packed as signed
+//                 4- or 8-bit integers (q - 2^(b-1) where asymmetric),
+//                 32 bits a thread, and the row's scale and code zero.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/gpu/GpuKernels.h"
@@ -145,9 +148,10 @@ FailureOr<KernelLaunch> buildQuikActQuantKernel(OpBuilder &b, Location loc,
                                                 llvm::StringRef name,
                                                 const WeightInfo &w, int64_t m,
                                                 Type xElem, std::string &why,
-                                                int64_t rowCap) {
+                                                int64_t rowCap,
+                                                int64_t codeBits) {
   MLIRContext *ctx = b.getContext();
-  Type f32 = b.getF32Type();
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
   const Layout &l = w.layout;
   if (l.scheme != Scheme::Quik || (l.act.bits != 4 && l.act.bits != 8)) {
     why = "activation quantization needs a QUIK weight with act = 4 or 8";
@@ -155,10 +159,20 @@ FailureOr<KernelLaunch> buildQuikActQuantKernel(OpBuilder &b, Location loc,
   }
   const int64_t cap = std::max(rowCap, m);
   const int64_t Q = w.cols - l.fp16Cols;
+  if (codeBits && (codeBits < l.act.bits || (codeBits != 4 && codeBits != 8) ||
+                   Q * codeBits % 32)) {
+    why = "integer activation codes need 4 or 8 bits (at least act's) and "
+          "whole 32-bit words a row";
+    return failure();
+  }
   KernelLaunch launch;
   KernelSignature &sig = launch.signature;
   unsigned xArg = sig.addOther(MemRefType::get({cap, Q}, xElem));
-  unsigned outArg = sig.addOther(MemRefType::get({cap, Q}, f32));
+  unsigned outArg =
+      sig.addOther(codeBits ? MemRefType::get({cap, Q * codeBits / 32}, i32)
+                            : MemRefType::get({cap, Q}, f32));
+  unsigned paramsArg =
+      codeBits ? sig.addOther(MemRefType::get({cap, 2}, f32)) : 0;
   launch.block = {kRowThreads, 1, 1};
   launch.grid = {m, 1, 1};
   launch.func = createKernel(b, loc, module, name, sig, launch.block,
@@ -208,14 +222,50 @@ FailureOr<KernelLaunch> buildQuikActQuantKernel(OpBuilder &b, Location loc,
   // A row of zeros (or one with no finite scale) stays as it is.
   Value valid = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, scale,
                                       r.f32(0.0));
-  r.forLoop(tid, r.idx(Q), kRowThreads, [&](Value j) {
-    Value v = r.loadF32(x, {row, j});
+  auto quantize = [&](Value v) -> Value {
     Value t = arith::DivFOp::create(b, loc, v, scale);
     Value q = r.fadd(roundToNearestEven(r, t), zero);
-    q = minF(maxF(q, qlo), qhi);
-    Value dq = r.fmul(arith::SubFOp::create(b, loc, q, zero), scale);
-    r.store(arith::SelectOp::create(b, loc, valid, dq, v), out, {row, j});
+    return minF(maxF(q, qlo), qhi);
+  };
+  if (!codeBits) {
+    r.forLoop(tid, r.idx(Q), kRowThreads, [&](Value j) {
+      Value v = r.loadF32(x, {row, j});
+      Value dq = r.fmul(arith::SubFOp::create(b, loc, quantize(v), zero),
+                        scale);
+      r.store(arith::SelectOp::create(b, loc, valid, dq, v), out, {row, j});
+    });
+    gpu::ReturnOp::create(b, loc);
+    return launch;
+  }
+  // Signed codes: asymmetric q in [0, 2^b - 1] less 2^(b-1); symmetric q
+  // as it is. The zero moves with them; a row without a valid scale gets
+  // codes 0 and zero 0 (its products are 0 x scale).
+  const double offset = l.act.asymmetric ? double(1 << (l.act.bits - 1)) : 0;
+  const int64_t perWord = 32 / codeBits, mask = (int64_t(1) << codeBits) - 1;
+  r.forLoop(tid, r.idx(Q / perWord), kRowThreads, [&](Value wi) {
+    Value word = r.i32(0);
+    for (int64_t e = 0; e < perWord; ++e) {
+      Value v = r.loadF32(x, {row, r.add(r.mulI(wi, perWord), r.idx(e))});
+      Value q = arith::SubFOp::create(b, loc, quantize(v), r.f32(offset));
+      Value c = arith::FPToSIOp::create(b, loc, i32, q);
+      c = arith::AndIOp::create(b, loc, c, r.i32(mask));
+      if (e)
+        c = arith::ShLIOp::create(b, loc, c, r.i32(e * codeBits));
+      word = arith::OrIOp::create(b, loc, word, c);
+    }
+    r.store(arith::SelectOp::create(b, loc, valid, word, r.i32(0)), out,
+            {row, wi});
   });
+  Value params = func.getArgument(paramsArg);
+  Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid,
+                                      r.idx(0));
+  auto ifFirst = scf::IfOp::create(b, loc, first, /*withElse=*/false);
+  b.setInsertionPointToStart(ifFirst.thenBlock());
+  r.store(scale, params, {row, r.idx(0)});
+  Value codeZero = arith::SubFOp::create(b, loc, zero, r.f32(offset));
+  r.store(arith::SelectOp::create(b, loc, valid, codeZero, r.f32(0.0)), params,
+          {row, r.idx(1)});
+  b.setInsertionPointAfter(ifFirst);
   gpu::ReturnOp::create(b, loc);
   return launch;
 }

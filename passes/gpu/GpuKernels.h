@@ -225,11 +225,18 @@ buildQuikSplitKernel(mlir::OpBuilder &b, mlir::Location loc,
 /// where scale is not positive). Arguments: x (memref<rows x Q x xElem>),
 /// out (memref<rows x Q x f32>). Grid (m), block 128: block i quantizes
 /// row i (rowCap as for buildQuikSplitKernel).
+/// With `codeBits` (4 or 8, at least act's bits) the kernel writes the
+/// integer GEMM's operands instead: out (memref<rows x Q b / 32 x i32>)
+/// the codes as signed b-bit integers, q - 2^(act-1) (asymmetric) or q
+/// (symmetric), packed from bit 0 up, and params (memref<rows x 2 x f32>)
+/// the row's scale and its zero on the same scale (zero - 2^(act-1), or 0);
+/// a row without a positive scale gets codes 0 and zero 0.
 mlir::FailureOr<KernelLaunch>
 buildQuikActQuantKernel(mlir::OpBuilder &b, mlir::Location loc,
                         mlir::gpu::GPUModuleOp module, llvm::StringRef name,
                         const WeightInfo &w, int64_t m, mlir::Type xElem,
-                        std::string &why, int64_t rowCap = 0);
+                        std::string &why, int64_t rowCap = 0,
+                        int64_t codeBits = 0);
 
 /// out = acc + x * S^T for the CSR outliers S of a LUT weight: one warp per
 /// output row. Arguments: csr_rowptr, csr_col, csr_value, x, acc, out.
@@ -283,6 +290,22 @@ mlir::FailureOr<KernelLaunch>
 buildMmaGemmKernel(mlir::OpBuilder &b, mlir::Location loc,
                    mlir::gpu::GPUModuleOp module, llvm::StringRef name,
                    const GemmSpec &spec, std::string &why);
+
+/// QUIK's prefill GEMM on integer tensor cores (QuikGemmKernel.cpp):
+/// out[m][n] = x_scale[m] w_scale[n] (sum_k a[m][k] c[n][k] - zero[m]
+/// sum_k c[n][k]) over the compacted columns, with a and zero the codes
+/// and params of buildQuikActQuantKernel(codeBits = `operandBits`) and c
+/// the weight's signed 4- or 8-bit codes; mma.sync m16n8k64.s4 (4-bit
+/// operands) or m16n8k32.s8 (4-bit weight codes widened in registers) with
+/// s32 accumulators, the MmaGemmBase block mapping and pipelined K loop.
+/// Arguments: codes, scales, params, the activation codes (memref<rowCap
+/// x Q b / 32 x i32>), out (memref<rowCap x N x f32>), M (index). Fails
+/// with a reason for other weights and for Q not in whole K tiles.
+mlir::FailureOr<KernelLaunch>
+buildQuikIntGemmKernel(mlir::OpBuilder &b, mlir::Location loc,
+                       mlir::gpu::GPUModuleOp module, llvm::StringRef name,
+                       const GemmSpec &spec, int64_t operandBits,
+                       std::string &why);
 
 /// The sm_90a prefill GEMM (WgmmaGemmKernel.cpp; docs/Compiler.md "The
 /// sm_90a GEMM"): a uniform 2/3/4/8-bit weight (FP16 or second-order

@@ -104,6 +104,9 @@ private:
   LogicalResult lowerGemm(Operation *op, const WeightInfo &w, PlanAttr plan,
                           bool exclude, const Buf &x, const Buf &out,
                           int64_t index, bool quikCodes = false);
+  LogicalResult lowerQuikIntGemm(Operation *op, const WeightInfo &w,
+                                 PlanAttr plan, const Buf &xq, Type xElem,
+                                 const Buf &out, int64_t index);
   LogicalResult lowerSparseAdd(SparseAddOp op, int64_t index);
   LogicalResult lowerElementwise(Operation *op, ValueRange ins, Block *body,
                                  int64_t index);
@@ -281,6 +284,72 @@ LogicalResult FunctionLowering::lowerGemm(Operation *op, const WeightInfo &w,
   return success();
 }
 
+/// QUIK's prefill with quantized activations on integer tensor cores,
+/// where the integer GEMM takes the weight: the activation codes (4-bit
+/// operands on sm_80 where weight and activations are 4-bit and the
+/// columns fill 64-code steps, else 8-bit: sm_90a has no 4-bit MMA), then
+/// the GEMM. Fails quietly otherwise.
+LogicalResult FunctionLowering::lowerQuikIntGemm(Operation *op,
+                                                 const WeightInfo &w,
+                                                 PlanAttr plan, const Buf &xq,
+                                                 Type xElem, const Buf &out,
+                                                 int64_t index) {
+  if (plan.getKernel() != PlanKernel::Gemm &&
+      plan.getKernel() != PlanKernel::Wgmma)
+    return failure();
+  const Layout &l = w.layout;
+  const int64_t N = w.rows, Q = w.cols - l.fp16Cols;
+  const bool s4 = plan.getTarget() == PlanTarget::Sm80 &&
+                  l.bits.size() == 1 && l.bits[0] == 4 && l.act.bits == 4;
+  GemmSpec spec;
+  spec.w = w;
+  spec.rowCap = cap;
+  spec.stages = plan.getStages();
+  spec.quikCodes = true;
+  std::string key;
+  FailureOr<KernelLaunch> gemm = failure();
+  int64_t opBits = 0;
+  for (int64_t bits : {4, 8}) {
+    if (bits == 4 && !s4)
+      continue;
+    opBits = bits;
+    key.clear();
+    llvm::raw_string_ostream(key)
+        << formatLayout(l) << "|" << N << "x" << w.cols << "|" << cap << "|"
+        << spec.stages << "|s" << opBits;
+    gemm = kernel(
+        op, "quik_igemm|" + key, "quik_igemm",
+        [&](StringRef name, std::string &why) {
+          return buildQuikIntGemmKernel(b, r.loc, st.kernels, name, spec,
+                                        opBits, why);
+        },
+        /*report=*/false);
+    if (succeeded(gemm))
+      break;
+  }
+  if (failed(gemm))
+    return failure();
+  std::string xKey;
+  llvm::raw_string_ostream(xKey) << "|" << xElem;
+  FailureOr<KernelLaunch> quant = kernel(
+      op, "quik_act_codes|" + key + xKey, "quik_act_codes",
+      [&](StringRef name, std::string &why) {
+        return buildQuikActQuantKernel(b, r.loc, st.kernels, name, w,
+                                       kChunkRows, xElem, why, cap, opBits);
+      });
+  if (failed(quant))
+    return failure();
+  // Codes (Q b / 32 words a row) and per-row scale and zero.
+  Buf codes = scratchBuf({cap, Q * opBits / 32}, index, index);
+  codes.elem = b.getI32Type();
+  Buf params = scratchBuf({cap, 2}, index, index);
+  launch(*quant, w.name, {memref(xq), memref(codes), memref(params)}, Value(),
+         ceilDiv(m, kChunkRows));
+  launch(*gemm, w.name, {memref(params), memref(codes), memref(out), m},
+         Value(), ceilDiv(m, kGemmBlockM));
+  return success();
+}
+
 LogicalResult FunctionLowering::lowerProduct(Operation *op,
                                              QMatmulTileOp tile, Value input,
                                              Value weight, PlanAttr plan,
@@ -385,7 +454,14 @@ LogicalResult FunctionLowering::lowerProduct(Operation *op,
            chunks);
     codes.xElem = b.getF32Type();
   }
-  if (w.layout.act.bits < 16) {
+  Buf y = C > 0 ? scratchBuf({cap, N}, index, index) : out;
+  // Prefill with quantized activations: the integer GEMM where it takes
+  // the weight; else the activations dequantized for the f16 GEMM or the
+  // GEMV.
+  const bool integer =
+      !decode && w.layout.act.bits < 16 &&
+      succeeded(lowerQuikIntGemm(op, w, plan, xq, codes.xElem, y, index));
+  if (!integer && w.layout.act.bits < 16) {
     FailureOr<KernelLaunch> quant = kernel(
         op, "quik_act_quant|" + key, "quik_act_quant",
         [&](StringRef name, std::string &why) {
@@ -399,10 +475,9 @@ LogicalResult FunctionLowering::lowerProduct(Operation *op,
     xq = xa;
     codes.xElem = b.getF32Type();
   }
-  Buf y = C > 0 ? scratchBuf({cap, N}, index, index) : out;
   // Prefill: the codes on tensor cores where the GEMM takes them.
-  if (decode || failed(lowerGemm(op, w, plan, exclude, xq, y, index,
-                                 /*quikCodes=*/true))) {
+  if (!integer && (decode || failed(lowerGemm(op, w, plan, exclude, xq, y,
+                                             index, /*quikCodes=*/true)))) {
     FailureOr<KernelLaunch> k = kernel(
         op, "quik_codes|" + key + "|" + std::to_string(C), "gemv",
         [&](StringRef name, std::string &why) {

@@ -8,7 +8,10 @@
 // its weight copies and raw per-tile loads (phase `copy`), its scale
 // dequantization (phase `scales`) and its B fragments (phase `compute`):
 // uniform, LUT and QUIK codes in MmaGemmKernel.cpp, mixed 2/4/16 in
-// MixedGemmKernel.cpp.
+// MixedGemmKernel.cpp. The operands are f16 (mma.sync m16n8k16), or
+// signed 8- or 4-bit integer codes with s32 accumulators (m16n8k32,
+// m16n8k64: QUIK's quantized activations, QuikGemmKernel.cpp), whose
+// x tiles, ldmatrix and fragment registers are the same bytes.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MIXQ_PASSES_GPU_MMAGEMM_H
@@ -25,6 +28,22 @@ constexpr int64_t kStaticSmem = 48 * 1024;
 /// f16 of padding per x row in shared memory: rows 16 bytes apart modulo
 /// 128, so ldmatrix's 8 row reads hit distinct banks.
 constexpr int64_t kXPad = 8;
+
+/// What the tensor cores multiply: f16 x f16 into f32, or signed integer
+/// codes (both operands 8-bit, or both 4-bit) into s32.
+enum class MmaOperands { F16, S8, S4 };
+inline int64_t operandBits(MmaOperands o) {
+  return o == MmaOperands::F16 ? 16 : o == MmaOperands::S8 ? 8 : 4;
+}
+
+/// The widest cp.async (16, 8 or 4 bytes) that divides both a tile's
+/// `chunkBytes` of a code row and the row's `rowBytes`.
+int64_t codeCopyBytes(int64_t chunkBytes, int64_t rowBytes);
+
+/// The rows of a 2-D vector (or the elements of a 1-D vector of 32-bit
+/// values) reinterpreted as the rows of `type`, row by row (the NVVM
+/// lowering takes 1-D bitcasts only).
+mlir::Value bitcastRows(IRB &r, mlir::Value v, mlir::VectorType type);
 
 /// Shared-memory bytes of S stages of x (BK columns) and code rows
 /// (`codeStride` words), plus `extra`.
@@ -50,10 +69,14 @@ mlir::Value splatHalf(IRB &r, mlir::Value f32);
 
 class MmaGemmBase {
 public:
+  /// `bk`: the K tile in 16-bit units of x (f16 elements, or 2 or 4
+  /// integer codes).
   MmaGemmBase(mlir::OpBuilder &b, mlir::Location loc, const GemmSpec &spec,
-              int64_t bk, int64_t stages, int64_t codeStride)
+              int64_t bk, int64_t stages, int64_t codeStride,
+              MmaOperands operands = MmaOperands::F16)
       : b(b), r{b, loc}, spec(spec), l(spec.w.layout), N(spec.w.rows),
-        K(spec.cols()), bk(bk), S(stages), codeStride(codeStride) {}
+        K(spec.cols()), bk(bk), S(stages), codeStride(codeStride),
+        operands(operands), xUnits(K * operandBits(operands) / 16) {}
   virtual ~MmaGemmBase() = default;
 
   mlir::FailureOr<KernelLaunch> build(mlir::gpu::GPUModuleOp module,
@@ -61,7 +84,8 @@ public:
 
 protected:
   // The format's hooks.
-  /// Adds the weight's streams to `sig` (before x16, out and M).
+  /// Adds the weight's streams to `sig` (and any other argument before x,
+  /// out and M).
   virtual mlir::LogicalResult addStreams(KernelSignature &sig,
                                          std::string &why) = 0;
   /// Shared buffers beyond x and the code slots (attributions 2, ...).
@@ -78,10 +102,25 @@ protected:
               mlir::ValueRange state) = 0;
   /// Phase `scales`.
   virtual void dequantScales() {}
-  /// Phase `compute`: the B fragments (vector<2x2xf16>) of the warp's four
-  /// n8 fragments for k16 step `ks` of the tile in `slot`.
+  /// Phase `compute`: the B fragments (vector<2x2xf16>, vector<2x4xi8> or
+  /// vector<2x8xi4>) of the warp's four n8 fragments for MMA step `ks` (16
+  /// units of x) of the tile in `slot`.
   virtual llvm::SmallVector<mlir::Value> fragmentsB(mlir::Value slot,
                                                     int64_t ks) = 0;
+  /// Accumulators beyond the 16 of the product (zero-initialized, of the
+  /// same type, carried by the K loop) and the MMAs that update them after
+  /// each step's product, from its B fragments.
+  virtual int64_t extraAccumulators() const { return 0; }
+  virtual void extraMmas(llvm::ArrayRef<mlir::Value> fragsB,
+                         llvm::MutableArrayRef<mlir::Value> accs) {}
+  /// The epilogue: once with the final extra accumulators, then the value
+  /// stored for element e of n8 fragment j at x row `mRow` (`acc`, f32 or
+  /// i32, is the product's accumulator element).
+  virtual void prepareEpilogue(llvm::ArrayRef<mlir::Value> extraAccs) {}
+  virtual mlir::Value epilogueValue(mlir::Value acc, mlir::Value mRow,
+                                    int64_t j, int64_t e) {
+    return acc;
+  }
 
   // Shared pieces.
   mlir::Value addr(mlir::Value base, mlir::Value byteOffset);
@@ -97,12 +136,22 @@ protected:
   mlir::Value splatHalf(mlir::Value f32);
   /// vector<2x2xf16> from the two f16x2 halves of a B fragment.
   mlir::Value packB(mlir::Value lo, mlir::Value hi);
+  /// Phase `copy` of a row-major code tile: the block's 128 weight rows
+  /// (clamped to N - 1), `tileCodes` b-bit codes each from code k0 of the
+  /// row (`rowCodes` a row in the stream at `codeBase`), as `copyBytes`
+  /// cp.asyncs with the evict-first policy into cs[slot][row].
+  void copyCodeTile(mlir::Value codeBase, mlir::Value slot, mlir::Value k0,
+                    int64_t tileCodes, int64_t rowCodes, unsigned bits,
+                    int64_t copyBytes);
 
   mlir::OpBuilder &b;
   IRB r;
   const GemmSpec &spec;
   const Layout &l;
   const int64_t N, K, bk, S, codeStride;
+  const MmaOperands operands;
+  /// Columns of x in 16-bit units (K for f16).
+  const int64_t xUnits;
 
   mlir::Value x, out, M, xs, cs, xBase, xsBase, csBase, policy;
   /// The K loop's induction variable (the tile), for every phase.
@@ -114,7 +163,8 @@ protected:
 
 private:
   void emitXCopies(mlir::Value slot, mlir::Value k0);
-  void emitEpilogue(llvm::ArrayRef<mlir::Value> acc);
+  void emitEpilogue(llvm::ArrayRef<mlir::Value> acc,
+                    llvm::ArrayRef<mlir::Value> extraAccs);
 };
 
 /// Adds a uniform layout's scale streams through `stream` (which returns an

@@ -18,7 +18,11 @@
 //     compute  per k16 step: ldmatrix.x4 of the four x fragments, the
 //              format's four B fragments (thread g = lane / 4, t = lane % 4
 //              holds codes 2t, 2t+1, 2t+8, 2t+9 of its row g), 16 mma.sync
-//              m16n8k16 with f32 accumulation.
+//              m16n8k16 with f32 accumulation. Integer operands take the
+//              same bytes per step (32 per x row: 32 8-bit or 64 4-bit
+//              codes; ldmatrix gives thread (g, t) bytes 4t..4t+3 and
+//              16+4t.. of rows g and g + 8, the A fragment of
+//              m16n8k32.s8 and m16n8k64.s4) into s32 accumulators.
 //   Unpipelined (wait_group 0) the loop is already correct; the pass turns
 //   it into the S-stage software pipeline of KERNELS.md.
 //   The epilogue stores the accumulators with row (< M) and column (< N)
@@ -46,6 +50,28 @@ void tagSince(Block *block, Operation *mark, llvm::StringRef phase) {
 }
 
 } // namespace
+
+Value bitcastRows(IRB &r, Value v, VectorType type) {
+  OpBuilder &b = r.b;
+  auto rowType = VectorType::get({type.getDimSize(1)}, type.getElementType());
+  Value out = arith::ConstantOp::create(b, r.loc, type, b.getZeroAttr(type));
+  for (int64_t i = 0; i < type.getDimSize(0); ++i) {
+    Value row = vector::ExtractOp::create(b, r.loc, v, ArrayRef<int64_t>{i});
+    if (!isa<VectorType>(row.getType()))
+      row = vector::BroadcastOp::create(
+          b, r.loc, VectorType::get({1}, row.getType()), row);
+    row = vector::BitCastOp::create(b, r.loc, rowType, row);
+    out = vector::InsertOp::create(b, r.loc, row, out, ArrayRef<int64_t>{i});
+  }
+  return out;
+}
+
+int64_t codeCopyBytes(int64_t chunkBytes, int64_t rowBytes) {
+  int64_t bytes = 16;
+  while (bytes > 4 && (chunkBytes % bytes || rowBytes % bytes))
+    bytes /= 2;
+  return bytes;
+}
 
 Value MmaGemmBase::addr(Value base, Value byteOffset) {
   return arith::AddIOp::create(b, r.loc, base, r.toI64(byteOffset));
@@ -116,6 +142,25 @@ Value MmaGemmBase::packB(Value lo, Value hi) {
   return vector::InsertOp::create(b, r.loc, hi, frag, ArrayRef<int64_t>{1});
 }
 
+void MmaGemmBase::copyCodeTile(Value codeBase, Value slot, Value k0,
+                               int64_t tileCodes, int64_t rowCodes,
+                               unsigned bits, int64_t copyBytes) {
+  const int64_t BN = kGemmBlockN;
+  const int64_t copies = tileCodes * bits / 8 / copyBytes;
+  for (int64_t it = 0; it < BN * copies / kGemmThreads; ++it) {
+    Value i = r.addI(tid, it * kGemmThreads);
+    Value row = r.divI(i, copies), c = r.remI(i, copies);
+    Value nRow = r.minI(r.add(n0, row), r.idx(N - 1));
+    Value firstCode = r.add(r.mulI(nRow, rowCodes), k0);
+    Value src = addr(codeBase, r.add(r.divI(r.mulI(firstCode, bits), 8),
+                                     r.mulI(c, copyBytes)));
+    Value dst = addr(
+        csBase, r.add(r.mulI(r.add(r.mulI(slot, BN), row), codeStride * 4),
+                      r.mulI(c, copyBytes)));
+    cpAsyncEvictFirst(r, dst, src, copyBytes, policy);
+  }
+}
+
 void MmaGemmBase::emitXCopies(Value slot, Value k0) {
   const int64_t BM = kGemmBlockM, cap = spec.rowCap, stride = bk + kXPad;
   const int64_t perRow = bk / 8; // 16-byte copies
@@ -127,7 +172,8 @@ void MmaGemmBase::emitXCopies(Value slot, Value k0) {
                                         mRow, M);
     Value srcRow = r.minI(mRow, r.idx(cap - 1));
     Value src = addr(
-        xBase, r.mulI(r.add(r.mulI(srcRow, K), r.add(k0, r.mulI(c, 8))), 2));
+        xBase,
+        r.mulI(r.add(r.mulI(srcRow, xUnits), r.add(k0, r.mulI(c, 8))), 2));
     Value dst = addr(
         xsBase,
         r.mulI(r.add(r.mulI(r.add(r.mulI(slot, BM), row), stride),
@@ -139,7 +185,9 @@ void MmaGemmBase::emitXCopies(Value slot, Value k0) {
   }
 }
 
-void MmaGemmBase::emitEpilogue(ArrayRef<Value> acc) {
+void MmaGemmBase::emitEpilogue(ArrayRef<Value> acc,
+                               ArrayRef<Value> extraAccs) {
+  prepareEpilogue(extraAccs);
   for (int64_t mt = 0; mt < 4; ++mt)
     for (int64_t hr = 0; hr < 2; ++hr) {
       Value mRow = r.add(m0, r.add(r.idx(16 * mt + 8 * hr), g));
@@ -152,6 +200,7 @@ void MmaGemmBase::emitEpilogue(ArrayRef<Value> acc) {
         for (int64_t e = 0; e < 2; ++e) {
           Value v = vector::ExtractOp::create(b, r.loc, acc[mt * 4 + j],
                                               ArrayRef<int64_t>{hr, e});
+          v = epilogueValue(v, mRow, j, e);
           // Column 2t + e of fragment j: weight row n0 + 32 w + 8 j + 2t + e.
           Value col = r.add(r.add(n0, r.mulI(warp, 32)),
                             r.addI(r.mulI(tq, 2), 8 * j + e));
@@ -207,7 +256,12 @@ FailureOr<KernelLaunch> MmaGemmBase::build(gpu::GPUModuleOp module,
   if (failed(addStreams(sig, why)))
     return failure();
   Type f16 = b.getF16Type(), f32 = b.getF32Type(), i32 = b.getI32Type();
-  unsigned xArg = sig.addOther(MemRefType::get({cap, K}, f16));
+  const bool integer = operands != MmaOperands::F16;
+  const int64_t opBits = operandBits(operands);
+  // Integer codes: x rows of 32-bit words.
+  unsigned xArg = sig.addOther(
+      integer ? MemRefType::get({cap, xUnits / 2}, i32)
+              : MemRefType::get({cap, K}, f16));
   unsigned outArg = sig.addOther(MemRefType::get({cap, N}, f32));
   unsigned mArg = sig.addOther(b.getIndexType());
   launch.block = {kGemmThreads, 1, 1};
@@ -245,16 +299,24 @@ FailureOr<KernelLaunch> MmaGemmBase::build(gpu::GPUModuleOp module,
   }
   setup(func);
 
-  auto accType = VectorType::get({2, 2}, f32);
+  auto accType = VectorType::get({2, 2}, integer ? i32 : f32);
   Value zeroAcc = arith::ConstantOp::create(
-      b, r.loc, accType, DenseElementsAttr::get(accType, 0.0f));
-  SmallVector<Value> inits(16, zeroAcc);
+      b, r.loc, accType,
+      integer ? DenseElementsAttr::get(accType, int32_t(0))
+              : DenseElementsAttr::get(accType, 0.0f));
+  const int64_t E = extraAccumulators(), carriedAccs = 16 + E;
+  SmallVector<Value> inits(carriedAccs, zeroAcc);
   SmallVector<Value> extra = extraInits();
   inits.append(extra);
   auto fragA = VectorType::get({4, 2}, f16);
+  // The same 8 bytes a thread as the integer A fragment.
+  auto fragAInt = VectorType::get({4, 32 / opBits},
+                                  b.getIntegerType(unsigned(opBits)));
+  const int64_t mmaK = 16 * 16 / opBits;
 
   SmallVector<Value> results = r.forReduceN(
-      r.idx(0), r.idx(K / bk), 1, inits, [&](Value tile, ValueRange carried) {
+      r.idx(0), r.idx(xUnits / bk), 1, inits,
+      [&](Value tile, ValueRange carried) {
         kt = tile;
         Block *body = b.getInsertionBlock();
         auto mark = [&] { return body->empty() ? nullptr : &body->back(); };
@@ -263,7 +325,7 @@ FailureOr<KernelLaunch> MmaGemmBase::build(gpu::GPUModuleOp module,
         Value slot = r.remI(kt, S), k0 = r.mulI(kt, bk);
         emitXCopies(slot, k0);
         SmallVector<Value> state =
-            copyWeights(kt, slot, k0, carried.drop_front(16));
+            copyWeights(kt, slot, k0, carried.drop_front(carriedAccs));
         cpAsyncCommit(r);
         tagSince(body, before, kStageCopy);
         // scales
@@ -278,22 +340,26 @@ FailureOr<KernelLaunch> MmaGemmBase::build(gpu::GPUModuleOp module,
         // compute
         before = mark();
         Value cslot = r.remI(kt, S);
-        SmallVector<Value> next(carried.take_front(16));
+        SmallVector<Value> next(carried.take_front(carriedAccs));
         for (int64_t ks = 0; ks < bk / 16; ++ks) {
           SmallVector<Value> a;
           for (int64_t mt = 0; mt < 4; ++mt) {
             Value row = r.add(r.idx(16 * mt), r.remI(lane, 16));
             Value col = r.add(r.idx(16 * ks), r.mulI(r.divI(lane, 16), 8));
-            a.push_back(nvgpu::LdMatrixOp::create(
+            Value frag = nvgpu::LdMatrixOp::create(
                 b, r.loc, fragA, xs, ValueRange{cslot, row, col},
-                /*transpose=*/false, /*numTiles=*/4));
+                /*transpose=*/false, /*numTiles=*/4);
+            if (integer)
+              frag = bitcastRows(r, frag, fragAInt);
+            a.push_back(frag);
           }
           SmallVector<Value> frags = fragmentsB(cslot, ks);
           for (int64_t j = 0; j < 4; ++j)
             for (int64_t mt = 0; mt < 4; ++mt)
               next[mt * 4 + j] = nvgpu::MmaSyncOp::create(
                   b, r.loc, a[mt], frags[j], next[mt * 4 + j],
-                  ArrayRef<int64_t>{16, 8, 16});
+                  ArrayRef<int64_t>{16, 8, mmaK});
+          extraMmas(frags, MutableArrayRef<Value>(next).slice(16, E));
         }
         tagSince(body, before, kStageCompute);
         next.append(state);
@@ -301,7 +367,8 @@ FailureOr<KernelLaunch> MmaGemmBase::build(gpu::GPUModuleOp module,
       });
   auto loop = cast<scf::ForOp>(results.front().getDefiningOp());
   loop->setAttr(kPipelineAttr, b.getI64IntegerAttr(S));
-  emitEpilogue(ArrayRef<Value>(results).take_front(16));
+  emitEpilogue(ArrayRef<Value>(results).take_front(16),
+               ArrayRef<Value>(results).slice(16, E));
   gpu::ReturnOp::create(b, r.loc);
   return launch;
 }

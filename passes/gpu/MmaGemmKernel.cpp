@@ -62,9 +62,7 @@ FailureOr<Tiles> chooseTiles(const GemmSpec &spec, int64_t G,
     if (l.scheme == Scheme::Lut)
       t.lutBytes = kGemmBlockN * (int64_t(1) << bits) * 2;
     int64_t chunkBytes = bk * bits / 8, rowBytes = K * bits / 8;
-    t.copyBytes = 16;
-    while (chunkBytes % t.copyBytes || rowBytes % t.copyBytes)
-      t.copyBytes /= 2;
+    t.copyBytes = codeCopyBytes(chunkBytes, rowBytes);
     // The pad keeps every row copyBytes-aligned and gives 3-bit pairs that
     // straddle the last word a word to read.
     t.codeStride = chunkBytes / 4 + t.copyBytes / 4;
@@ -173,21 +171,7 @@ void RowMajorGemm::setup(gpu::GPUFuncOp func) {
 
 SmallVector<Value> RowMajorGemm::copyWeights(Value, Value slot, Value k0,
                                              ValueRange) {
-  // Codes: 128 rows of BK * bits / 8 bytes, copyBytes a copy.
-  const int64_t BN = kGemmBlockN;
-  const int64_t copies = bk * bits / 8 / t.copyBytes;
-  for (int64_t it = 0; it < BN * copies / kGemmThreads; ++it) {
-    Value i = r.addI(tid, it * kGemmThreads);
-    Value row = r.divI(i, copies), c = r.remI(i, copies);
-    Value nRow = r.minI(r.add(n0, row), r.idx(N - 1));
-    Value firstCode = r.add(r.mulI(nRow, K), k0);
-    Value src = addr(codeBase, r.add(r.divI(r.mulI(firstCode, bits), 8),
-                                     r.mulI(c, t.copyBytes)));
-    Value dst = addr(
-        csBase, r.add(r.mulI(r.add(r.mulI(slot, BN), row), codeStride * 4),
-                      r.mulI(c, t.copyBytes)));
-    cpAsyncEvictFirst(r, dst, src, t.copyBytes, policy);
-  }
+  copyCodeTile(codeBase, slot, k0, bk, K, bits, t.copyBytes);
   raw.clear();
   for (int64_t j = 0; j < 4 && !isLut(); ++j)
     for (int64_t s = 0; s < t.slots; ++s)

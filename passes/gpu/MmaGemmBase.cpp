@@ -359,7 +359,8 @@ FailureOr<KernelLaunch> MmaGemmBase::build(gpu::GPUModuleOp module,
               next[mt * 4 + j] = nvgpu::MmaSyncOp::create(
                   b, r.loc, a[mt], frags[j], next[mt * 4 + j],
                   ArrayRef<int64_t>{16, 8, mmaK});
-          extraMmas(frags, MutableArrayRef<Value>(next).slice(16, E));
+          if (E)
+            extraMmas(frags, MutableArrayRef<Value>(next).slice(16, E));
         }
         tagSince(body, before, kStageCompute);
         next.append(state);

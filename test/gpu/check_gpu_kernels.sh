@@ -7,7 +7,9 @@
 # a vocabulary of 274) is quantized with every scheme the GPU lowers (rtn
 # 2/3/4/8-bit with and without zeros and second-order scales, quantized
 # embeddings and head, mixed 2/4/16, SqueezeLLM, QUIK with FP16
-# activations and with 4-bit activations quantized at run time), compiled for this machine's chip and checked against the
+# activations and with 4- and 8-bit activations quantized at run time,
+# asymmetric and symmetric: the integer GEMM at prefill), compiled for
+# this machine's chip and checked against the
 # fp32 reference engine with `mixq verify` at prefill lengths 1, 5, 16, 64
 # and 512 (the GEMM at M = 1..512, partial row blocks included) and 7
 # decode steps (the GEMV at M = 1). On sm_90a a second model with K of 128
@@ -51,6 +53,9 @@ quantize mixed "$untied" --scheme mixed --bpw 3.5 --mixed-group 32 \
 quantize squeeze "$untied" --scheme squeeze "${calib[@]}"
 quantize quik "$tied" --scheme quik --act-bits 16 --fp16-cols 32 "${calib[@]}"
 quantize quik4 "$tied" --scheme quik --act-bits 4 --fp16-cols 32 "${calib[@]}"
+quantize quik8 "$tied" --scheme quik --act-bits 8 --fp16-cols 32 "${calib[@]}"
+quantize quik4s "$tied" --scheme quik --act-bits 4 --act-asym=false \
+  --fp16-cols 0 "${calib[@]}"
 
 # Which chip (sets target and device; exits 77 without a GPU).
 source "$src/test/gpu/probe_gpu.sh"
@@ -58,7 +63,7 @@ probe_gpu "$mixq" "$work/u4.mixq" "$work"
 echo "device: $device, chip $target"
 
 failed=()
-for pkg in u4 u4z u2 u3s u8 emb mixed squeeze quik quik4; do
+for pkg in u4 u4z u2 u3s u8 emb mixed squeeze quik quik4 quik8 quik4s; do
   if ! "$mixq" compile "$work/$pkg.mixq" --target=$target \
       -o "$work/$pkg.so" > "$work/$pkg.compile.log" 2>&1; then
     failed+=("$pkg: compile: $(tail -1 "$work/$pkg.compile.log")")
@@ -68,7 +73,7 @@ for pkg in u4 u4z u2 u3s u8 emb mixed squeeze quik quik4; do
   # Activations re-quantized per token (verify's bound for them, 1e-3):
   # an activation the GPU's last bits put on the other side of a rounding
   # tie moves a whole step, so the long prefill is left out.
-  [ $pkg = quik4 ] && prefills="1 5 16 64"
+  [[ $pkg = quik4* || $pkg = quik8 ]] && prefills="1 5 16 64"
   for prefill in $prefills; do
     # f16 tensor-core prefill and approximate exp: small, not last-bit,
     # differences from the fp32 reference.
@@ -124,7 +129,7 @@ sanitizer="$(command -v compute-sanitizer || true)"
 [ -z "$sanitizer" ] && [ -x /usr/local/cuda/bin/compute-sanitizer ] &&
   sanitizer=/usr/local/cuda/bin/compute-sanitizer
 if [ -n "$sanitizer" ]; then
-  for pkg in u4z u3s mixed squeeze quik quik4 w2z.wgmma w3s.wgmma; do
+  for pkg in u4z u3s mixed squeeze quik quik4 quik8 quik4s w2z.wgmma w3s.wgmma; do
     [ -f "$work/$pkg.so" ] || continue
     if "$sanitizer" --tool memcheck --error-exitcode 99 "$mixq" verify \
         "$work/$pkg.so" --package "$work/${pkg%%.*}.mixq" --text "$work/long.txt" \

@@ -239,7 +239,7 @@ private:
   /// A prefill product (kernel = gemm or wgmma, static M): x converted to
   /// f16 when it is f32, then the tensor-core GEMM (mma.sync: its K loop
   /// left for -mixq-pipeline-dequant; wgmma: x read through a TMA tensor
-  /// map made by the host code).
+  /// map made by the host code). QUIK weights: lowerQuikGemm.
   LogicalResult lowerGemmProduct(scf::ForallOp forall, QMatmulTileOp tile) {
     PlanAttr plan = tile.getPlan();
     Location loc = forall.getLoc();
@@ -252,30 +252,53 @@ private:
       return tile.emitOpError("-mixq-lower-gpu: a product on its own needs a "
                               "static M and an f32 result (a whole graph "
                               "handles a run-time M)");
-    const int64_t M = xType.getDimSize(0), K = w->cols, N = w->rows;
+    const int64_t M = xType.getDimSize(0), N = w->rows;
     GemmSpec spec;
     spec.w = *w;
     spec.rowCap = M;
     spec.stages = plan.getStages();
     spec.excludeOutliers = tile.getExcludeOutliers();
-    const bool wgmma = plan.getKernel() == PlanKernel::Wgmma;
+    b.setInsertionPoint(forall);
+    FailureOr<Value> x =
+        inputBuffer(tile, tile.getInput(), std::numeric_limits<int64_t>::max());
+    if (failed(x))
+      return failure();
+    FailureOr<Value> y =
+        w->layout.scheme == Scheme::Quik
+            ? lowerQuikGemm(tile, spec, *x, xType.getElementType())
+            : tensorCoreGemm(tile, spec, *x,
+                             plan.getKernel() == PlanKernel::Wgmma);
+    if (failed(y))
+      return failure();
+    auto result = bufferization::ToTensorOp::create(
+        b, loc, RankedTensorType::get({M, N}, b.getF32Type()), *y,
+        /*restrict=*/true);
+    lowered.insert(result);
+    forall.getResult(0).replaceAllUsesWith(result.getResult());
+    Value init = forall.getOutputs()[0];
+    forall.erase();
+    eraseIfDead(init.getDefiningOp());
+    return success();
+  }
+
+  /// The f16 tensor-core GEMM of `spec` over x (rowCap x cols(), f16 or
+  /// f32, converted to f16 first); returns the M x N result buffer.
+  FailureOr<Value> tensorCoreGemm(QMatmulTileOp tile, const GemmSpec &spec,
+                                  Value x, bool wgmma) {
+    Location loc = tile.getLoc();
+    const int64_t M = spec.rowCap, K = spec.cols(), N = spec.w.rows;
     std::string name = kernelName(wgmma ? "wgmma" : "gemm");
     FailureOr<KernelLaunch> k =
-        build(tile, w->name, name, [&](std::string &why) {
+        build(tile, spec.w.name, name, [&](std::string &why) {
           return wgmma
                      ? buildWgmmaGemmKernel(b, loc, kernels, name, spec, why)
                      : buildMmaGemmKernel(b, loc, kernels, name, spec, why);
         });
     if (failed(k))
       return failure();
-    b.setInsertionPoint(forall);
-    FailureOr<Value> x =
-        inputBuffer(tile, tile.getInput(), std::numeric_limits<int64_t>::max());
-    if (failed(x))
-      return failure();
     Value mValue = indexConst(loc, M);
-    Value x16 = *x;
-    if (!xType.getElementType().isF16()) {
+    Value x16 = x;
+    if (!cast<MemRefType>(x.getType()).getElementType().isF16()) {
       if (K % 4)
         return tile.emitOpError("-mixq-lower-gpu: the f16 conversion of the "
                                 "GEMM's activations needs K % 4 == 0");
@@ -289,22 +312,128 @@ private:
                  .first;
       }
       x16 = deviceAlloc(loc, MemRefType::get({M, K}, b.getF16Type()));
-      launch(loc, it->second, {*x, x16, mValue});
+      launch(loc, it->second, {x, x16, mValue});
     }
     Value y = deviceAlloc(loc, MemRefType::get({M, N}, b.getF32Type()));
     if (wgmma)
       launch(loc, *k, {createActivationTensorMap(b, loc, x16), y, mValue});
     else
       launch(loc, *k, {x16, y, mValue});
-    auto result = bufferization::ToTensorOp::create(
-        b, loc, RankedTensorType::get({M, N}, b.getF32Type()), y,
-        /*restrict=*/true);
-    lowered.insert(result);
-    forall.getResult(0).replaceAllUsesWith(result.getResult());
-    Value init = forall.getOutputs()[0];
-    forall.erase();
-    eraseIfDead(init.getDefiningOp());
-    return success();
+    return y;
+  }
+
+  /// QUIK at prefill (static M): the split (with FP16 columns); with
+  /// quantized activations their integer codes and the integer GEMM (4-bit
+  /// operands on sm_80 where weight and activations are 4-bit, else 8-bit),
+  /// or, where it does not take the weight, the dequantized rows and the
+  /// f16 GEMM over the codes, as with FP16 activations; then the FP16
+  /// columns' GEMV in 16-row chunks (M a multiple of 16) accumulated onto
+  /// it.
+  FailureOr<Value> lowerQuikGemm(QMatmulTileOp tile, GemmSpec spec, Value x,
+                                 Type xElem) {
+    Location loc = tile.getLoc();
+    const WeightInfo &w = spec.w;
+    const Layout &l = w.layout;
+    const int64_t M = spec.rowCap, N = w.rows, C = l.fp16Cols,
+                  Q = w.cols - C;
+    Type f32 = b.getF32Type();
+    if (C > 0 && M % kChunkRows)
+      return tile.emitOpError()
+             << "-mixq-lower-gpu: '" << w.name << "': the GEMV of its " << C
+             << " FP16 columns runs in chunks of " << kChunkRows
+             << " rows; a product on its own needs M (" << M
+             << ") to be a multiple of them";
+    spec.quikCodes = true;
+    Value xq = x, xo;
+    if (C > 0) {
+      std::string name = kernelName("quik_split");
+      FailureOr<KernelLaunch> split =
+          build(tile, w.name, name, [&](std::string &why) {
+            return buildQuikSplitKernel(b, loc, kernels, name, w, M, xElem,
+                                        why);
+          });
+      if (failed(split))
+        return failure();
+      xq = deviceAlloc(loc, MemRefType::get({M, Q}, f32));
+      xo = deviceAlloc(loc, MemRefType::get({M, C}, f32));
+      launch(loc, *split, {x, xq, xo});
+      xElem = f32;
+    }
+    Value y;
+    if (l.act.bits < 16) {
+      const bool sm80 = tile.getPlan().getTarget() == PlanTarget::Sm80;
+      for (int64_t bits : {4, 8}) {
+        if (bits == 4 && !(sm80 && l.bits[0] == 4 && l.act.bits == 4))
+          continue;
+        std::string name = kernelName("quik_igemm"), why;
+        FailureOr<KernelLaunch> gemm;
+        {
+          OpBuilder::InsertionGuard guard(b);
+          gemm = buildQuikIntGemmKernel(b, loc, kernels, name, spec, bits,
+                                        why);
+        }
+        if (failed(gemm)) {
+          if (auto f = kernels.lookupSymbol<gpu::GPUFuncOp>(name))
+            f.erase();
+          continue;
+        }
+        std::string qname = kernelName("quik_act_codes");
+        FailureOr<KernelLaunch> quant =
+            build(tile, w.name, qname, [&](std::string &why) {
+              return buildQuikActQuantKernel(b, loc, kernels, qname, w, M,
+                                             xElem, why, 0, bits);
+            });
+        if (failed(quant))
+          return failure();
+        Value codes = deviceAlloc(
+            loc, MemRefType::get({M, Q * bits / 32}, b.getI32Type()));
+        Value params = deviceAlloc(loc, MemRefType::get({M, 2}, f32));
+        launch(loc, *quant, {xq, codes, params});
+        y = deviceAlloc(loc, MemRefType::get({M, N}, f32));
+        launch(loc, *gemm, {params, codes, y, indexConst(loc, M)});
+        break;
+      }
+      if (!y) {
+        std::string name = kernelName("quik_act_quant");
+        FailureOr<KernelLaunch> quant =
+            build(tile, w.name, name, [&](std::string &why) {
+              return buildQuikActQuantKernel(b, loc, kernels, name, w, M,
+                                             xElem, why);
+            });
+        if (failed(quant))
+          return failure();
+        Value xa = deviceAlloc(loc, MemRefType::get({M, Q}, f32));
+        launch(loc, *quant, {xq, xa});
+        xq = xa;
+      }
+    }
+    if (!y) {
+      FailureOr<Value> g = tensorCoreGemm(tile, spec, xq, /*wgmma=*/false);
+      if (failed(g))
+        return failure();
+      y = *g;
+    }
+    if (C == 0)
+      return y;
+    GemvSpec cols;
+    cols.w = w;
+    cols.m = kChunkRows;
+    cols.rowCap = M;
+    cols.xElem = f32;
+    cols.part = GemvSpec::Part::QuikFp16Cols;
+    cols.kSize = C;
+    cols.accumulate = true;
+    std::string name = kernelName("gemv");
+    FailureOr<KernelLaunch> kc =
+        build(tile, w.name, name, [&](std::string &why) {
+          return buildGemvKernel(b, loc, kernels, name, cols, why);
+        });
+    if (failed(kc))
+      return failure();
+    kc->grid[2] = M / kChunkRows;
+    Value out = deviceAlloc(loc, MemRefType::get({M, N}, f32));
+    launch(loc, *kc, {xo, y, out});
+    return out;
   }
 
   /// Builds a kernel or reports why not (and drops what was half built).

@@ -268,7 +268,8 @@ def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
       decode GEMV kernels below; prefill (`gemm` plans, M dynamic) of
       uniform, LUT, mixed and QUIK (codes) weights runs the tensor-core GEMM
       below over ceil(M / 64)
-      row blocks, other schemes the GEMV on chunks of 16 rows in grid z;
+      row blocks (QUIK with quantized activations the integer GEMM below),
+      other schemes the GEMV on chunks of 16 rows in grid z;
     - memory: the runtime's scratch buffer holds every intermediate tensor
       (first fit by liveness), tensors with one row per token planned for
       `max_seq_len` rows rounded up to 16, so every kernel argument has a
@@ -335,6 +336,16 @@ def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
       dequantized; the GEMV of the signed codes (one scale per row) runs on
       it, a GEMV of the FP16 columns adds the second (the plan's K split is
       not used).
+    - QUIK prefill (`kernel = gemm|wgmma`, static M): the split, then with
+      `act` 4 or 8 the activation codes (signed 4- or 8-bit integers, each
+      row's scale and zero) and the integer GEMM: mma.sync m16n8k64.s4 on
+      sm_80 where weight and activations are 4-bit, else m16n8k32.s8
+      (sm_90a has no 4-bit MMA; 4-bit weight codes widened in registers),
+      the zero's correction from MMAs with an all-ones A, an s32 epilogue
+      times both scales, its K loop tagged for `-mixq-pipeline-dequant`;
+      with `act` 16 (or where the integer GEMM does not take the weight)
+      the f16 GEMM over the codes; the FP16 columns' GEMV in 16-row chunks
+      adds the rest (M a multiple of 16 when there are FP16 columns).
 
     - prefill (`kernel = gemm`, static M) of uniform 2/3/4/8-bit, LUT
       3/4-bit and mixed 2/4/16 weights:
@@ -352,9 +363,9 @@ def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
       `wgmma.mma_async` m64n64k16 with x as B from shared memory. It
       pipelines itself; `-mixq-pipeline-dequant` leaves it alone.
 
-    QUIK activation quantization (`act` 4 or 8) and the prefill GEMM of
-    other schemes are errors for now (a whole graph runs those on the
-    chunked GEMV); products planned for x86 are left alone.
+    The prefill GEMM of other schemes is an error for now (a whole graph
+    runs those on the chunked GEMV); products planned for x86 are left
+    alone.
 
     Input (after `-mixq-plan{target=sm_80} -mixq-tile`):
     ```mlir

@@ -45,6 +45,8 @@ constexpr int64_t kWarp = 32;
 constexpr int64_t kWarpsPerBlock = 4;
 /// Output rows one warp of the row-streaming GEMV computes together.
 constexpr int64_t kRowsPerWarp = 4;
+/// Rows of x per chunk where prefill runs the decode GEMV (grid z).
+constexpr int64_t kChunkRows = 16;
 
 /// Why a weight's group of `group` columns (K = `k`) rules out the GPU
 /// GEMV, and how to quantize it so that it does not: `quantizeOption`

@@ -46,7 +46,6 @@ namespace mixq::device {
 namespace {
 
 constexpr int64_t kAlign = 256;
-constexpr int64_t kChunkRows = 16; // rows per prefill GEMV chunk
 
 int64_t roundUp(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
 

@@ -228,3 +228,15 @@ func.func @quik(%x: tensor<1x256xf32>) -> tensor<1x256xf32> {
   %y = mixq.qmatmul %x, %w : tensor<1x256xf32>, !q -> tensor<1x256xf32>
   return %y : tensor<1x256xf32>
 }
+
+// -----
+
+// QUIK at prefill on its own: the FP16 columns' GEMV runs in 16-row
+// chunks, so M must be a multiple of 16 (a whole graph pads its rows).
+!qp = !mixq.qweight<128x288, #mixq.layout<quik, bits = 4, fp16_cols = 32, act = <4, per_token, asym>>>
+func.func @quik_prefill_rows(%x: tensor<65x288xf32>) -> tensor<65x128xf32> {
+  %w = mixq.weight "qp" : !qp
+  // expected-error @+1 {{-mixq-lower-gpu: 'qp': the GEMV of its 32 FP16 columns runs in chunks of 16 rows; a product on its own needs M (65) to be a multiple of them}}
+  %y = mixq.qmatmul %x, %w : tensor<65x288xf32>, !qp -> tensor<65x128xf32>
+  return %y : tensor<65x128xf32>
+}

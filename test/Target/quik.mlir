@@ -108,3 +108,37 @@ func.func @quik_act8(%x: tensor<3x256xf16>) -> tensor<3x64xf32> {
   %y = mixq.qmatmul %x, %w : tensor<3x256xf16>, !mixq.qweight<64x256, #mixq.layout<quik, bits = 8, act = <8, per_token, sym>>> -> tensor<3x64xf32>
   return %y : tensor<3x64xf32>
 }
+
+// Prefill (M = 64) with FP16 columns and 4-bit activations: the split, the
+// integer GEMM over the 256 quantized columns (sm_80: 4-bit operands,
+// m16n8k64.s4; sm_90a: 8-bit, m16n8k32.s8 with the weight codes widened),
+// built before the activation codes it reads (launched first), then the
+// FP16 columns' GEMV in 4 chunks of 16 rows (grid z) adding onto it.
+// PTX-LABEL: .visible .entry mixq_quik_split_12(
+// PTX-LABEL: .visible .entry mixq_quik_igemm_13(
+// PTX: cp.async.cg.shared.global.L2::cache_hint
+// PTX: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// SM80: mma.sync.aligned.m16n8k64.row.col.satfinite.s32.s4.s4.s32
+// SM90: mma.sync.aligned.m16n8k32.row.col.satfinite.s32.s8.s8.s32
+// PTX: cvt.rn.f32.s32
+// PTX-LABEL: .visible .entry mixq_quik_act_codes_14(
+// PTX: cvt.rzi.s32.f32
+// PTX-LABEL: .visible .entry mixq_gemv_15(
+// PTX: %ctaid.z
+func.func @quik_prefill(%x: tensor<64x288xf32>) -> tensor<64x128xf32> {
+  %w = mixq.weight "qp" : !mixq.qweight<128x288, #mixq.layout<quik, bits = 4, fp16_cols = 32, act = <4, per_token, asym>>>
+  %y = mixq.qmatmul %x, %w : tensor<64x288xf32>, !mixq.qweight<128x288, #mixq.layout<quik, bits = 4, fp16_cols = 32, act = <4, per_token, asym>>> -> tensor<64x128xf32>
+  return %y : tensor<64x128xf32>
+}
+
+// Prefill with FP16 activations: the f16 GEMM over the codes (sign bits
+// flipped, lop3) after their f16 conversion; no FP16 columns.
+// PTX-LABEL: .visible .entry mixq_gemm_16(
+// PTX: xor.b32 {{.*}}, 136;
+// PTX: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+// PTX-LABEL: .visible .entry mixq_to_half_64x256(
+func.func @quik_prefill16(%x: tensor<64x256xf32>) -> tensor<64x128xf32> {
+  %w = mixq.weight "qp16" : !mixq.qweight<128x256, #mixq.layout<quik, bits = 4, act = <16, per_token, asym>>>
+  %y = mixq.qmatmul %x, %w : tensor<64x256xf32>, !mixq.qweight<128x256, #mixq.layout<quik, bits = 4, act = <16, per_token, asym>>> -> tensor<64x128xf32>
+  return %y : tensor<64x128xf32>
+}

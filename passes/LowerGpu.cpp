@@ -362,15 +362,23 @@ private:
     Value y;
     if (l.act.bits < 16) {
       const bool sm80 = tile.getPlan().getTarget() == PlanTarget::Sm80;
-      for (int64_t bits : {4, 8}) {
-        if (bits == 4 && !(sm80 && l.bits[0] == 4 && l.act.bits == 4))
+      const bool wgmmaPlan =
+          tile.getPlan().getKernel() == PlanKernel::Wgmma;
+      // Candidates: the s8 wgmma kernel (wgmma plans), s4 mma.sync (sm_80,
+      // 4-bit weight and activations), s8 mma.sync.
+      for (int64_t kind : {0, 4, 8}) {
+        if ((kind == 0 && !wgmmaPlan) ||
+            (kind == 4 && !(sm80 && l.bits[0] == 4 && l.act.bits == 4)))
           continue;
-        std::string name = kernelName("quik_igemm"), why;
+        const int64_t bits = kind ? kind : 8;
+        std::string name = kernelName(kind ? "quik_igemm" : "quik_iwgmma"),
+                    why;
         FailureOr<KernelLaunch> gemm;
         {
           OpBuilder::InsertionGuard guard(b);
-          gemm = buildQuikIntGemmKernel(b, loc, kernels, name, spec, bits,
-                                        why);
+          gemm = kind ? buildQuikIntGemmKernel(b, loc, kernels, name, spec,
+                                               bits, why)
+                      : buildWgmmaGemmKernel(b, loc, kernels, name, spec, why);
         }
         if (failed(gemm)) {
           if (auto f = kernels.lookupSymbol<gpu::GPUFuncOp>(name))
@@ -385,12 +393,26 @@ private:
             });
         if (failed(quant))
           return failure();
-        Value codes = deviceAlloc(
-            loc, MemRefType::get({M, Q * bits / 32}, b.getI32Type()));
+        // One buffer of codes, as words for the quantization and the
+        // mma.sync kernel, as f16 pairs for wgmma's tensor map.
+        Value bytes = deviceAlloc(
+            loc, MemRefType::get({M * Q * bits / 8}, b.getI8Type()));
+        auto view = [&](MemRefType type) -> Value {
+          return memref::ViewOp::create(b, loc, type, bytes,
+                                        indexConst(loc, 0), ValueRange{});
+        };
+        Value codes =
+            view(MemRefType::get({M, Q * bits / 32}, b.getI32Type()));
         Value params = deviceAlloc(loc, MemRefType::get({M, 2}, f32));
         launch(loc, *quant, {xq, codes, params});
         y = deviceAlloc(loc, MemRefType::get({M, N}, f32));
-        launch(loc, *gemm, {params, codes, y, indexConst(loc, M)});
+        Value operand =
+            kind ? codes
+                 : createActivationTensorMap(
+                       b, loc,
+                       view(MemRefType::get({M, Q * bits / 16},
+                                            b.getF16Type())));
+        launch(loc, *gemm, {params, operand, y, indexConst(loc, M)});
         break;
       }
       if (!y) {

@@ -75,7 +75,9 @@ def MixQPlan : Pass<"mixq-plan"> {
     on `sm_90a` the prefill kernel is `wgmma` (TMA, mbarriers, wgmma with
     the weight in registers) where it covers the weight: uniform 2, 3, 4 or
     8-bit codes, K a multiple of 64 and a group of a multiple of 16 columns
-    that divides K (or per-row scales). `sm90-gemm=mma` keeps the mma.sync
+    that divides K (or per-row scales); QUIK 4-bit codes with activations
+    quantized to 4 or 8 bits whose K - fp16_cols quantized columns fill
+    128-code tiles (s8 wgmma). `sm90-gemm=mma` keeps the mma.sync
     `gemm` kernel on `sm_90a` for every weight (the A/B switch and the
     fallback while the wgmma kernel is unproven on a GPU).
 
@@ -343,6 +345,9 @@ def MixQLowerGpu : Pass<"mixq-lower-gpu", "::mlir::ModuleOp"> {
       (sm_90a has no 4-bit MMA; 4-bit weight codes widened in registers),
       the zero's correction from MMAs with an all-ones A, an s32 epilogue
       times both scales, its K loop tagged for `-mixq-pipeline-dequant`;
+      with `kernel = wgmma` the Hopper kernel below on 8-bit activation
+      codes (TMA, `wgmma.mma_async` m64n64k32.s32.s8.s8 with the widened
+      weight codes in A registers, dp4a row sums for the zero);
       with `act` 16 (or where the integer GEMM does not take the weight)
       the f16 GEMM over the codes; the FP16 columns' GEMV in 16-row chunks
       adds the rest (M a multiple of 16 when there are FP16 columns).

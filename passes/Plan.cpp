@@ -38,9 +38,15 @@ int64_t alignTileN(int64_t tileN, LayoutAttr layout) {
 
 /// Whether the sm_90a wgmma GEMM (passes/gpu/WgmmaGemmKernel.cpp) covers
 /// the weight: uniform 2/3/4/8-bit codes, K in whole 64-column tiles,
-/// groups of a multiple of 16 columns that divide K (or per-row scales).
+/// groups of a multiple of 16 columns that divide K (or per-row scales);
+/// QUIK 4-bit codes with activations quantized to 4 or 8 bits, their
+/// K - fp16_cols quantized columns in whole 128-code tiles (s8 wgmma).
 bool wgmmaCovers(QWeightType weight) {
   LayoutAttr layout = weight.getLayout();
+  if (layout.getScheme() == Scheme::Quik)
+    return layout.getBits().size() == 1 && layout.getBits()[0] == 4 &&
+           (layout.getActBits() == 4 || layout.getActBits() == 8) &&
+           (weight.getK() - layout.getFp16Cols()) % 128 == 0;
   if (layout.getScheme() != Scheme::Uniform)
     return false;
   llvm::ArrayRef<int64_t> bits = layout.getBits();

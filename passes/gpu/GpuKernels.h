@@ -405,11 +405,12 @@ void wgmmaWait(IRB &r, int64_t pending);
 /// wgmma.mma_async m64n`n`k16 f32 += f16 x f16 with A from registers (`a`:
 /// four f16x2 words as i32, the m16n8k16 A layout per warp) and B from the
 /// shared-memory descriptor `descB` (K-major); `acc`: n / 2 f32 per thread.
-/// Returns the new accumulators.
+/// Returns the new accumulators. With `s8`: m64n`n`k32 s32 += s8 x s8 (`a`:
+/// four words of 4 codes, the m16n8k32 A layout per warp; `acc` i32).
 llvm::SmallVector<mlir::Value> wgmmaRegA(IRB &r, int64_t n,
                                          llvm::ArrayRef<mlir::Value> acc,
                                          llvm::ArrayRef<mlir::Value> a,
-                                         mlir::Value descB);
+                                         mlir::Value descB, bool s8 = false);
 /// The wgmma descriptor (i64) of a K-major tile at `sharedAddr` (i64)
 /// written with the 128-byte swizzle, `sbo` bytes between 8-row groups.
 mlir::Value wgmmaDescriptor128B(IRB &r, mlir::Value sharedAddr, int64_t sbo);

@@ -287,7 +287,8 @@ LogicalResult FunctionLowering::lowerGemm(Operation *op, const WeightInfo &w,
 /// where the integer GEMM takes the weight: the activation codes (4-bit
 /// operands on sm_80 where weight and activations are 4-bit and the
 /// columns fill 64-code steps, else 8-bit: sm_90a has no 4-bit MMA), then
-/// the GEMM. Fails quietly otherwise.
+/// the GEMM: the s8 wgmma kernel where the plan says wgmma and it takes the
+/// weight, else mma.sync. Fails quietly otherwise.
 LogicalResult FunctionLowering::lowerQuikIntGemm(Operation *op,
                                                  const WeightInfo &w,
                                                  PlanAttr plan, const Buf &xq,
@@ -308,8 +309,22 @@ LogicalResult FunctionLowering::lowerQuikIntGemm(Operation *op,
   std::string key;
   FailureOr<KernelLaunch> gemm = failure();
   int64_t opBits = 0;
+  bool wgmma = plan.getKernel() == PlanKernel::Wgmma;
+  if (wgmma) {
+    opBits = 8;
+    llvm::raw_string_ostream(key)
+        << formatLayout(l) << "|" << N << "x" << w.cols << "|" << cap << "|"
+        << spec.stages << "|wgmma";
+    gemm = kernel(
+        op, "quik_iwgmma|" + key, "quik_iwgmma",
+        [&](StringRef name, std::string &why) {
+          return buildWgmmaGemmKernel(b, r.loc, st.kernels, name, spec, why);
+        },
+        /*report=*/false);
+    wgmma = succeeded(gemm);
+  }
   for (int64_t bits : {4, 8}) {
-    if (bits == 4 && !s4)
+    if (wgmma || (bits == 4 && !s4))
       continue;
     opBits = bits;
     key.clear();
@@ -344,6 +359,20 @@ LogicalResult FunctionLowering::lowerQuikIntGemm(Operation *op,
   Buf params = scratchBuf({cap, 2}, index, index);
   launch(*quant, w.name, {memref(xq), memref(codes), memref(params)}, Value(),
          ceilDiv(m, kChunkRows));
+  if (wgmma) {
+    // The codes as f16 pairs, rows ending at M: the tensor map's box and
+    // swizzle are those of the f16 activations.
+    Value rows = cpu::memrefFromPointer(
+        b, r.loc, codes.ptr,
+        MemRefType::get({ShapedType::kDynamic, Q * opBits / 16},
+                        b.getF16Type()),
+        {m});
+    launch(*gemm, w.name,
+           {memref(params), createActivationTensorMap(b, r.loc, rows),
+            memref(out), m},
+           Value(), ceilDiv(m, kGemmBlockM));
+    return success();
+  }
   launch(*gemm, w.name, {memref(params), memref(codes), memref(out), m},
          Value(), ceilDiv(m, kGemmBlockM));
   return success();

@@ -97,30 +97,30 @@ void wgmmaWait(IRB &r, int64_t pending) {
 }
 
 SmallVector<Value> wgmmaRegA(IRB &r, int64_t n, ArrayRef<Value> acc,
-                             ArrayRef<Value> a, Value descB) {
+                             ArrayRef<Value> a, Value descB, bool s8) {
   OpBuilder &b = r.b;
   const int64_t nAcc = n / 2;
   assert(int64_t(acc.size()) == nAcc && a.size() == 4 && "wgmma operands");
   std::string text = "wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) +
-                     "k16.f32.f16.f16 {";
+                     (s8 ? "k32.s32.s8.s8 {" : "k16.f32.f16.f16 {");
   std::string constraints;
   for (int64_t i = 0; i < nAcc; ++i) {
     text += (i ? ", $" : "$") + std::to_string(i);
-    constraints += "=f,";
+    constraints += s8 ? "=r," : "=f,";
   }
   text += "}, {";
   for (int64_t i = 0; i < 4; ++i)
     text += (i ? ", $" : "$") + std::to_string(nAcc + i);
-  // scale-d 1 (accumulate), scale-a 1, scale-b 1, B not transposed
-  // (K-major: x rows are K-contiguous).
-  text += "}, $" + std::to_string(nAcc + 4) + ", 1, 1, 1, 0;";
+  // scale-d 1 (accumulate); f16: scale-a 1, scale-b 1, B not transposed
+  // (K-major: x rows are K-contiguous; integer operands are K-major only).
+  text += "}, $" + std::to_string(nAcc + 4) + (s8 ? ", 1;" : ", 1, 1, 1, 0;");
   constraints += "r,r,r,r,l";
   for (int64_t i = 0; i < nAcc; ++i)
     constraints += "," + std::to_string(i);
   SmallVector<Value> operands(a.begin(), a.end());
   operands.push_back(descB);
   operands.append(acc.begin(), acc.end());
-  SmallVector<Type> fields(nAcc, b.getF32Type());
+  SmallVector<Type> fields(nAcc, s8 ? Type(b.getI32Type()) : b.getF32Type());
   auto type = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
   Value out =
       inlinePtx(r, type, operands, text, constraints, /*sideEffects=*/true);

@@ -45,6 +45,11 @@ int64_t codeCopyBytes(int64_t chunkBytes, int64_t rowBytes);
 /// lowering takes 1-D bitcasts only).
 mlir::Value bitcastRows(IRB &r, mlir::Value v, mlir::VectorType type);
 
+/// Four 4-bit two's-complement codes (bits 0..15 of `half`, i32) as four
+/// bytes of 16 c each: each nibble moved to the top of its byte, exact in
+/// s8 (the caller divides the product by 16).
+mlir::Value widenCodeNibbles(IRB &r, mlir::Value half);
+
 /// Shared-memory bytes of S stages of x (BK columns) and code rows
 /// (`codeStride` words), plus `extra`.
 inline int64_t gemmSmemBytes(int64_t stages, int64_t bk, int64_t codeStride,

@@ -66,6 +66,18 @@ Value bitcastRows(IRB &r, Value v, VectorType type) {
   return out;
 }
 
+Value widenCodeNibbles(IRB &r, Value half) {
+  OpBuilder &b = r.b;
+  Value out;
+  for (int64_t i = 0; i < 4; ++i) {
+    // Nibble i (bits 4i..4i+3) to bits 8i+4..8i+7.
+    Value n = arith::AndIOp::create(b, r.loc, half, r.i32(0xF << (4 * i)));
+    n = arith::ShLIOp::create(b, r.loc, n, r.i32(4 * i + 4));
+    out = out ? arith::OrIOp::create(b, r.loc, out, n) : n;
+  }
+  return out;
+}
+
 int64_t codeCopyBytes(int64_t chunkBytes, int64_t rowBytes) {
   int64_t bytes = 16;
   while (bytes > 4 && (chunkBytes % bytes || rowBytes % bytes))

@@ -73,8 +73,6 @@ private:
   /// The B register of row `rowLocal` holding codes from `code` (the
   /// tile's code index) on: a word of the tile, or a 16-bit half widened.
   Value bRegister(Value slot, Value rowLocal, Value code);
-  /// 4 4-bit codes (bits 0..15) as 4 bytes of 16 c each.
-  Value widenNibbles(Value half);
 
   const IntTiles t;
   const unsigned wBits, opBits;
@@ -119,17 +117,6 @@ SmallVector<Value> QuikIntGemm::copyWeights(Value, Value slot, Value k0,
   return {};
 }
 
-Value QuikIntGemm::widenNibbles(Value half) {
-  Value out;
-  for (int64_t i = 0; i < 4; ++i) {
-    // Nibble i (bits 4i..4i+3) to bits 8i+4..8i+7.
-    Value n = arith::AndIOp::create(b, r.loc, half, r.i32(0xF << (4 * i)));
-    n = arith::ShLIOp::create(b, r.loc, n, r.i32(4 * i + 4));
-    out = out ? arith::OrIOp::create(b, r.loc, out, n) : n;
-  }
-  return out;
-}
-
 Value QuikIntGemm::bRegister(Value slot, Value rowLocal, Value code) {
   Value bit = r.mulI(code, wBits);
   Value word = r.load(cs, {slot, rowLocal, r.divI(bit, 32)});
@@ -139,7 +126,7 @@ Value QuikIntGemm::bRegister(Value slot, Value rowLocal, Value code) {
   Value shift = arith::IndexCastOp::create(b, r.loc, b.getI32Type(),
                                            r.remI(bit, 32));
   Value half = arith::ShRUIOp::create(b, r.loc, word, shift);
-  return widenNibbles(half);
+  return widenCodeNibbles(r, half);
 }
 
 SmallVector<Value> QuikIntGemm::fragmentsB(Value slot, int64_t ks) {

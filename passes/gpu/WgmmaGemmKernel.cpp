@@ -37,6 +37,20 @@
 //   m = 8 j + 2 t + e; the epilogue stores them to out[m][n] under m < M
 //   and n < N.
 //
+// QUIK's codes with quantized activations (GemmSpec::quikCodes, act 4 or
+// 8, 4-bit weight codes): the same block, roles and barriers over 8-bit
+// activation codes (buildQuikActQuantKernel, codeBits 8), whose x tile of
+// 64 rows x 128 bytes is 128 codes a row (the tensor map views the codes as
+// f16 pairs: the same box and swizzle); per stage 128 weight codes a row.
+// Per k32 step (32 bytes, as an f16 k16 step) the A fragment is the codes
+// k = 32 ks + {4t, 16 + 4t} .. +3 of rows g, g + 8, each 16-bit half of
+// the code words widened to bytes of 16 c; 4 x wgmma.m64n64k32.s32.s8.s8.
+// dp4a of each A register with 0x01010101 sums the thread's codes of its
+// two rows; the epilogue adds them over the row's 4 lanes and stores
+// sx[m] sw[n] / 16 (acc - z[m] rowsum[n]) (QuikGemmKernel.cpp's formula).
+// 8-bit weights (two stages of 128-byte rows pass 48 KiB) are left to the
+// mma.sync kernel.
+//
 // Not run on a GPU yet: numerics are unverified (docs/Compiler.md).
 //
 //===----------------------------------------------------------------------===//
@@ -62,7 +76,8 @@ public:
   WgmmaGemm(OpBuilder &b, Location loc, const GemmSpec &spec)
       : b(b), r{b, loc}, spec(spec), l(spec.w.layout), N(spec.w.rows),
         K(spec.cols()), bits(unsigned(l.bits[0])),
-        G(l.group ? l.group : K) {}
+        G(l.group ? l.group : K), quik(spec.quikCodes),
+        tileCodes(quik ? 2 * kTileK : kTileK) {}
 
   FailureOr<KernelLaunch> build(gpu::GPUModuleOp module, StringRef name,
                                 std::string &why);
@@ -72,6 +87,12 @@ private:
   void producer();
   SmallVector<Value> consumerTile(Value kt, ValueRange acc);
   void epilogue(ArrayRef<Value> acc);
+  void quikEpilogue(ArrayRef<Value> acc);
+  LogicalResult planQuik(std::string &why);
+  /// QUIK: the A fragments of k32 step `ks` of slot `s` (codes widened to
+  /// bytes) and `rowSums` (rows g, g + 8) plus their codes.
+  SmallVector<Value> quikFragment(Value s, int64_t ks,
+                                  MutableArrayRef<Value> rowSums);
   Value bar(Value index) {
     return r.toI64(r.add(barBase, r.mulI(index, 8)));
   }
@@ -85,18 +106,46 @@ private:
   const int64_t N, K;
   const unsigned bits;
   const int64_t G;
+  /// QUIK codes on s8 wgmma; weight codes a stage (x units are 2 codes).
+  const bool quik;
+  const int64_t tileCodes;
   int64_t S = 0, codeStride = 0, copyBytes = 0, slots = 1, slotK = 0;
 
   int codesArg = -1, scalesArg = -1, scaleCodesArg = -1, metaArg = -1,
       zerosArg = -1;
+  unsigned paramsArg = 0;
   Value codes, zeros, tmap, out, M, xs, cs, codeBase, xsBase, csBase, barBase;
+  Value rowScales, params; ///< QUIK: FP16 row scales, x rows' scale and zero
   ScaleSource scales;
   Value tid, lane, warp, g, tq, n0, m0, cw;
   SmallVector<Value> rowsLocal, rowsGlobal; // the thread's rows g, g + 8
 };
 
+LogicalResult WgmmaGemm::planQuik(std::string &why) {
+  if (l.scheme != Scheme::Quik || l.scaleBits != 0 ||
+      (l.act.bits != 4 && l.act.bits != 8)) {
+    why = "the wgmma GEMM takes QUIK codes with activations quantized to 4 "
+          "or 8 bits";
+    return failure();
+  }
+  if (bits != 4) {
+    why = "the integer wgmma GEMM takes 4-bit weight codes (two stages of "
+          "8-bit ones pass 48 KiB)";
+    return failure();
+  }
+  if (K % tileCodes) {
+    why = "the integer wgmma GEMM needs the " + std::to_string(K) +
+          " quantized columns in whole tiles of 128";
+    return failure();
+  }
+  return success();
+}
+
 LogicalResult WgmmaGemm::plan(std::string &why) {
-  if (l.scheme != Scheme::Uniform || spec.quikCodes) {
+  if (quik) {
+    if (failed(planQuik(why)))
+      return failure();
+  } else if (l.scheme != Scheme::Uniform) {
     why = "the wgmma GEMM takes uniform weights";
     return failure();
   }
@@ -104,7 +153,7 @@ LogicalResult WgmmaGemm::plan(std::string &why) {
     why = "the wgmma GEMM takes 2, 3, 4 or 8-bit codes";
     return failure();
   }
-  if (K % kTileK || G % 16 || K % G) {
+  if (!quik && (K % kTileK || G % 16 || K % G)) {
     why = "the wgmma GEMM needs K (" + std::to_string(K) +
           ") a multiple of 64 and groups of a multiple of 16 that divide it";
     return failure();
@@ -113,7 +162,7 @@ LogicalResult WgmmaGemm::plan(std::string &why) {
     why = "the wgmma GEMM needs at least 2 stages and 1 row";
     return failure();
   }
-  const int64_t chunkBytes = kTileK * bits / 8, rowBytes = K * bits / 8;
+  const int64_t chunkBytes = tileCodes * bits / 8, rowBytes = K * bits / 8;
   copyBytes = 16;
   while (chunkBytes % copyBytes || rowBytes % copyBytes)
     copyBytes /= 2;
@@ -149,13 +198,14 @@ void WgmmaGemm::producer() {
   Value policy = evictFirstPolicy(r);
   Value lane0 = arith::CmpIOp::create(b, r.loc, arith::CmpIPredicate::eq, lane,
                                       r.idx(0));
-  const int64_t copies = kTileK * bits / 8 / copyBytes;
+  const int64_t copies = tileCodes * bits / 8 / copyBytes;
   const int64_t perLane = kGemmBlockN * copies / kWarp;
-  r.forLoop(r.idx(0), r.idx(K / kTileK), 1, [&](Value kt) {
+  r.forLoop(r.idx(0), r.idx(K / tileCodes), 1, [&](Value kt) {
     Value s = r.remI(kt, S);
     Value round = r.divI(kt, S);
     Value parity = arith::XOrIOp::create(b, r.loc, r.remI(round, 2), r.idx(1));
-    Value k0 = r.mulI(kt, kTileK);
+    // k0 counts codes; the tensor map's columns are 16-bit units.
+    Value k0 = r.mulI(kt, tileCodes);
     mbarrierWaitParity(r, emptyBar(s), parity);
     {
       auto ifLane = scf::IfOp::create(b, r.loc, lane0, /*withElse=*/false);
@@ -163,7 +213,7 @@ void WgmmaGemm::producer() {
       b.setInsertionPointToStart(ifLane.thenBlock());
       mbarrierArriveExpectTx(r, fullBar(s), kXTileBytes);
       Value dst = r.toI64(r.add(xsBase, r.mulI(s, kXTileBytes)));
-      tmaLoad2d(r, dst, tmap, k0, m0, fullBar(s));
+      tmaLoad2d(r, dst, tmap, r.mulI(kt, kTileK), m0, fullBar(s));
     }
     for (int64_t it = 0; it < perLane; ++it) {
       Value i = r.add(lane, r.idx(it * kWarp));
@@ -184,10 +234,53 @@ void WgmmaGemm::producer() {
   });
 }
 
+SmallVector<Value> WgmmaGemm::quikFragment(Value s, int64_t ks,
+                                           MutableArrayRef<Value> rowSums) {
+  SmallVector<Value> a;
+  for (int64_t half = 0; half < 2; ++half)
+    for (int64_t h = 0; h < 2; ++h) {
+      // Codes 32 ks + 16 half + 4t .. +3: 16 bits of a code word.
+      Value bit = r.mulI(r.add(r.idx(32 * ks + 16 * half), r.mulI(tq, 4)),
+                         bits);
+      Value word = r.load(cs, {s, rowsLocal[h], r.divI(bit, 32)});
+      Value shift = arith::IndexCastOp::create(b, r.loc, b.getI32Type(),
+                                               r.remI(bit, 32));
+      Value reg = widenCodeNibbles(
+          r, arith::ShRUIOp::create(b, r.loc, word, shift));
+      rowSums[h] = inlinePtx(r, b.getI32Type(),
+                             ValueRange{reg, r.i32(0x01010101), rowSums[h]},
+                             "dp4a.s32.s32 $0, $1, $2, $3;", "=r,r,r,r",
+                             /*sideEffects=*/false);
+      a.push_back(reg);
+    }
+  return a;
+}
+
 SmallVector<Value> WgmmaGemm::consumerTile(Value kt, ValueRange acc) {
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
   Value s = r.remI(kt, S);
   Value parity = r.remI(r.divI(kt, S), 2);
+  if (quik) {
+    // acc: 32 accumulators, then the two row sums.
+    mbarrierWaitParity(r, fullBar(s), parity);
+    SmallVector<Value> sums(acc.take_back(2));
+    SmallVector<SmallVector<Value>> frags;
+    for (int64_t ks = 0; ks < kTileK / 16; ++ks)
+      frags.push_back(quikFragment(s, ks, sums));
+    Value xTile = r.toI64(r.add(xsBase, r.mulI(s, kXTileBytes)));
+    Value desc = wgmmaDescriptor128B(r, xTile, /*sbo=*/1024);
+    SmallVector<Value> next(acc.drop_back(2));
+    wgmmaFence(r);
+    for (int64_t ks = 0; ks < kTileK / 16; ++ks) {
+      Value d = arith::AddIOp::create(b, r.loc, desc, r.i64(ks * 32 / 16));
+      next = wgmmaRegA(r, kWgmmaN, next, frags[ks], d, /*s8=*/true);
+    }
+    wgmmaCommit(r);
+    wgmmaWait(r, 0);
+    mbarrierArrive(r, emptyBar(s));
+    next.append(sums);
+    return next;
+  }
   Value k0 = r.mulI(kt, kTileK);
   // Raw scale words (and zeros) of rows g, g + 8 for each group slot.
   struct Raw {
@@ -261,6 +354,36 @@ void WgmmaGemm::epilogue(ArrayRef<Value> acc) {
     }
 }
 
+void WgmmaGemm::quikEpilogue(ArrayRef<Value> acc) {
+  // Row sums over the row's 4 lanes; the weight rows' scales / 16 (the
+  // codes were widened to 16 c).
+  Value sum[2], sw[2];
+  for (int64_t h = 0; h < 2; ++h) {
+    sum[h] = warpSum(r, acc[kWgmmaN / 2 + h], 4);
+    sw[h] = r.fmul(r.loadF32(rowScales, {rowsGlobal[h]}), r.f32(1.0 / 16));
+  }
+  for (int64_t j = 0; j < kWgmmaN / 8; ++j)
+    for (int64_t e = 0; e < 2; ++e) {
+      Value mRow = r.add(m0, r.add(r.idx(8 * j + e), r.mulI(tq, 2)));
+      Value rowOk = arith::CmpIOp::create(b, r.loc, arith::CmpIPredicate::ult,
+                                          mRow, M);
+      auto ifRow = scf::IfOp::create(b, r.loc, rowOk, /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifRow.thenBlock());
+      Value sx = r.loadF32(params, {mRow, r.idx(0)});
+      Value zero = arith::FPToSIOp::create(b, r.loc, b.getI32Type(),
+                                           r.loadF32(params, {mRow, r.idx(1)}));
+      for (int64_t h = 0; h < 2; ++h) {
+        Value v = arith::SubIOp::create(
+            b, r.loc, acc[4 * j + 2 * h + e],
+            arith::MulIOp::create(b, r.loc, zero, sum[h]));
+        v = arith::SIToFPOp::create(b, r.loc, b.getF32Type(), v);
+        v = r.fmul(v, r.fmul(sx, sw[h]));
+        storeGuardedColumn(r, v, out, mRow, r.add(n0, rowsLocal[h]), N);
+      }
+    }
+}
+
 FailureOr<KernelLaunch> WgmmaGemm::build(gpu::GPUModuleOp module,
                                          StringRef name, std::string &why) {
   if (failed(plan(why)))
@@ -278,9 +401,11 @@ FailureOr<KernelLaunch> WgmmaGemm::build(gpu::GPUModuleOp module,
     return failure();
   if (!addScaleStreams(l, stream, scalesArg, scaleCodesArg, metaArg))
     return failure();
-  if (l.asymmetric && (zerosArg = stream("zeros")) < 0)
+  if (!quik && l.asymmetric && (zerosArg = stream("zeros")) < 0)
     return failure();
   const int64_t cap = spec.rowCap;
+  if (quik)
+    paramsArg = sig.addOther(MemRefType::get({cap, 2}, b.getF32Type()));
   unsigned mapArg = sig.addOther(LLVM::LLVMPointerType::get(ctx));
   unsigned outArg = sig.addOther(MemRefType::get({cap, N}, b.getF32Type()));
   unsigned mArg = sig.addOther(b.getIndexType());
@@ -302,6 +427,9 @@ FailureOr<KernelLaunch> WgmmaGemm::build(gpu::GPUModuleOp module,
   auto arg = [&](int i) { return i < 0 ? Value() : func.getArgument(i); };
   codes = arg(codesArg);
   scales = scaleSourceOf(func, l, scalesArg, scaleCodesArg, metaArg);
+  rowScales = arg(scalesArg);
+  if (quik)
+    params = func.getArgument(paramsArg);
   zeros = arg(zerosArg);
   tmap = LLVM::PtrToIntOp::create(b, r.loc, b.getI64Type(),
                                   func.getArgument(mapArg));
@@ -355,11 +483,16 @@ FailureOr<KernelLaunch> WgmmaGemm::build(gpu::GPUModuleOp module,
     rowsLocal.push_back(local);
     rowsGlobal.push_back(r.minI(r.add(n0, local), r.idx(N - 1)));
   }
-  SmallVector<Value> inits(kWgmmaN / 2, r.f32(0.0));
+  // QUIK: s32 accumulators and the two row sums after them.
+  SmallVector<Value> inits(kWgmmaN / 2 + (quik ? 2 : 0),
+                           quik ? r.i32(0) : r.f32(0.0));
   SmallVector<Value> acc = r.forReduceN(
-      r.idx(0), r.idx(K / kTileK), 1, inits,
+      r.idx(0), r.idx(K / tileCodes), 1, inits,
       [&](Value kt, ValueRange carried) { return consumerTile(kt, carried); });
-  epilogue(acc);
+  if (quik)
+    quikEpilogue(acc);
+  else
+    epilogue(acc);
   b.setInsertionPointAfter(role);
   gpu::ReturnOp::create(b, r.loc);
   return launch;

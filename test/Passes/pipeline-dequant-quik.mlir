@@ -1,6 +1,7 @@
 // RUN: mixq-opt %s --mixq-plan=target=sm_80 --mixq-tile --mixq-lower-gpu | FileCheck %s --check-prefix=PLAIN
 // RUN: mixq-opt %s --mixq-plan=target=sm_80 --mixq-tile --mixq-lower-gpu --mixq-pipeline-dequant | FileCheck %s
-// RUN: mixq-opt %s --mixq-plan=target=sm_90a --mixq-tile --mixq-lower-gpu --mixq-pipeline-dequant | FileCheck %s --check-prefix=S8
+// RUN: mixq-opt %s '--mixq-plan=target=sm_90a sm90-gemm=mma' --mixq-tile --mixq-lower-gpu --mixq-pipeline-dequant | FileCheck %s --check-prefix=S8
+// RUN: mixq-opt %s --mixq-plan=target=sm_90a --mixq-tile --mixq-lower-gpu --mixq-pipeline-dequant | FileCheck %s --check-prefix=WG
 // QUIK's integer GEMM at prefill (4-bit weights, 4-bit asymmetric
 // activations, K = 1024: 8 tiles of 128 codes): the activation codes
 // first, then the GEMM, whose K loop -mixq-pipeline-dequant schedules like
@@ -67,9 +68,10 @@
 // CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 64]}
 // CHECK: arith.sitofp
 
-// sm_90a has no 4-bit MMA: 8-bit activation codes (1024 / 4 words a row)
-// and s8 MMAs, each 4-bit weight code moved to the top of its byte
-// (nibble i shifted left by 4 i + 4); the epilogue divides by 16.
+// sm_90a has no 4-bit MMA. With --sm90-gemm=mma: 8-bit activation codes
+// (1024 / 4 words a row) and s8 MMAs, each 4-bit weight code moved to the
+// top of its byte (nibble i shifted left by 4 i + 4); the epilogue divides
+// by 16.
 // S8: gpu.launch_func @mixq_kernels::@mixq_quik_act_codes_1 {{.*}} memref<64x256xi32>
 // S8-LABEL: gpu.func @mixq_quik_igemm_0
 // S8-NOT: vector<4x8xi4>
@@ -81,6 +83,20 @@
 // S8: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 32]} : (vector<4x4xi8>, vector<2x4xi8>, vector<2x2xi32>) -> vector<2x2xi32>
 // S8: scf.yield
 // S8: arith.mulf {{.*}}, %cst{{.*}} : f32
+// By default the wgmma kernel: the codes' bytes viewed as f16 pairs for
+// the TMA tensor map, s8 wgmma with the widened codes in A registers; it
+// pipelines itself (no mixq.pipeline loop).
+// WG: %[[BYTES:.*]] = gpu.alloc () : memref<65536xi8>
+// WG: %[[CODES:.*]] = memref.view %[[BYTES]][%{{.*}}][] : memref<65536xi8> to memref<64x256xi32>
+// WG: gpu.launch_func @mixq_kernels::@mixq_quik_act_codes_1 {{.*}}, %[[CODES]] : memref<64x256xi32>,
+// WG: memref.view %[[BYTES]][%{{.*}}][] : memref<65536xi8> to memref<64x512xf16>
+// WG: nvgpu.tma.create.descriptor {{.*}} box[%{{.*}}, %{{.*}}] : memref<*xf16> -> <tensor = memref<64x64xf16, 3>, swizzle = swizzle_128b
+// WG: gpu.launch_func @mixq_kernels::@mixq_quik_iwgmma_0 blocks in ({{.*}}) threads in (%c384
+// WG-LABEL: gpu.func @mixq_quik_iwgmma_0
+// WG-NOT: mixq.pipeline
+// WG: dp4a.s32.s32
+// WG: wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8
+// WG: arith.sitofp
 func.func @quik_int(%x: tensor<64x1024xf32>) -> tensor<64x256xf32> {
   %w = mixq.weight "q4" : !w
   %y = mixq.qmatmul %x, %w : tensor<64x1024xf32>, !w -> tensor<64x256xf32>

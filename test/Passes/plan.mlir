@@ -137,3 +137,24 @@ func.func @planned(%x: tensor<1x4096xf16>) -> tensor<1x4096xf32> {
   %y = mixq.qmatmul %x, %w {plan = #mixq.plan<target = sm_80, kernel = gemv, tile = [16, 128, 256], split_k = 4, stages = 2>} : tensor<1x4096xf16>, !u4g128 -> tensor<1x4096xf32>
   return %y : tensor<1x4096xf32>
 }
+
+// QUIK on sm_90a: 4-bit codes with quantized activations whose quantized
+// columns (K - fp16_cols) fill 128-code tiles get the s8 wgmma kernel;
+// 8-bit codes, FP16 activations and other column counts keep gemm.
+// CHECK-LABEL: func.func @quik_sm90
+func.func @quik_sm90(%x: tensor<?x288xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>) {
+  %a = mixq.weight "qa" : !mixq.qweight<64x288, #mixq.layout<quik, bits = 4, fp16_cols = 32, act = <4, per_token, asym>>>
+  %b = mixq.weight "qb" : !mixq.qweight<64x288, #mixq.layout<quik, bits = 8, fp16_cols = 32, act = <4, per_token, asym>>>
+  %c = mixq.weight "qc" : !mixq.qweight<64x288, #mixq.layout<quik, bits = 4, fp16_cols = 32, act = <16, per_token, asym>>>
+  %d = mixq.weight "qd" : !mixq.qweight<64x288, #mixq.layout<quik, bits = 4, fp16_cols = 64, act = <8, per_token, sym>>>
+  // WG90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = wgmma,
+  // WG90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm,
+  // WG90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm,
+  // WG90: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm,
+  // MMA90-COUNT-4: mixq.qmatmul {{.*}} {plan = #mixq.plan<target = sm_90a, kernel = gemm,
+  %ya = mixq.qmatmul %x, %a : tensor<?x288xf32>, !mixq.qweight<64x288, #mixq.layout<quik, bits = 4, fp16_cols = 32, act = <4, per_token, asym>>> -> tensor<?x64xf32>
+  %yb = mixq.qmatmul %x, %b : tensor<?x288xf32>, !mixq.qweight<64x288, #mixq.layout<quik, bits = 8, fp16_cols = 32, act = <4, per_token, asym>>> -> tensor<?x64xf32>
+  %yc = mixq.qmatmul %x, %c : tensor<?x288xf32>, !mixq.qweight<64x288, #mixq.layout<quik, bits = 4, fp16_cols = 32, act = <16, per_token, asym>>> -> tensor<?x64xf32>
+  %yd = mixq.qmatmul %x, %d : tensor<?x288xf32>, !mixq.qweight<64x288, #mixq.layout<quik, bits = 4, fp16_cols = 64, act = <8, per_token, sym>>> -> tensor<?x64xf32>
+  return %ya, %yb, %yc, %yd : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>
+}

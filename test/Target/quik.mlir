@@ -110,17 +110,24 @@ func.func @quik_act8(%x: tensor<3x256xf16>) -> tensor<3x64xf32> {
 }
 
 // Prefill (M = 64) with FP16 columns and 4-bit activations: the split, the
-// integer GEMM over the 256 quantized columns (sm_80: 4-bit operands,
-// m16n8k64.s4; sm_90a: 8-bit, m16n8k32.s8 with the weight codes widened),
-// built before the activation codes it reads (launched first), then the
-// FP16 columns' GEMV in 4 chunks of 16 rows (grid z) adding onto it.
+// integer GEMM over the 256 quantized columns (sm_80: mma.sync with 4-bit
+// operands, m16n8k64.s4; sm_90a: the wgmma kernel on 8-bit activation
+// codes through TMA, the weight codes widened to bytes in wgmma's A
+// registers, dp4a for the rows' code sums, m64n64k32.s32.s8.s8), built
+// before the activation codes it reads (launched first), then the FP16
+// columns' GEMV in 4 chunks of 16 rows (grid z) adding onto it.
 // PTX-LABEL: .visible .entry mixq_quik_split_12(
-// PTX-LABEL: .visible .entry mixq_quik_igemm_13(
-// PTX: cp.async.cg.shared.global.L2::cache_hint
-// PTX: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// SM80-LABEL: .visible .entry mixq_quik_igemm_13(
+// SM80: cp.async.cg.shared.global.L2::cache_hint
+// SM80: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // SM80: mma.sync.aligned.m16n8k64.row.col.satfinite.s32.s4.s4.s32
-// SM90: mma.sync.aligned.m16n8k32.row.col.satfinite.s32.s8.s8.s32
+// SM90-LABEL: .visible .entry mixq_quik_iwgmma_13(
+// SM90: mbarrier.try_wait.parity.shared::cta.b64
+// SM90: dp4a.s32.s32
+// SM90: wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8
+// SM90: shfl.sync.bfly.b32
 // PTX: cvt.rn.f32.s32
+// SM90: cp.async.bulk.tensor.2d
 // PTX-LABEL: .visible .entry mixq_quik_act_codes_14(
 // PTX: cvt.rzi.s32.f32
 // PTX-LABEL: .visible .entry mixq_gemv_15(

@@ -13,7 +13,8 @@
 # fp32 reference engine with `mixq verify` at prefill lengths 1, 5, 16, 64
 # and 512 (the GEMM at M = 1..512, partial row blocks included) and 7
 # decode steps (the GEMV at M = 1). On sm_90a a second model with K of 128
-# and 192 runs the wgmma/TMA GEMM, A/B against --sm90-gemm=mma. Then
+# and 192 runs the wgmma/TMA GEMM (uniform weights and QUIK's integer
+# one), A/B against --sm90-gemm=mma. Then
 # compute-sanitizer memcheck, where
 # the toolkit has it, on a prefill of 64 and 3 decode steps. Every failure is
 # listed before the script exits 1. Exits 77 (ctest: skipped), printing why,
@@ -102,7 +103,11 @@ if [ "$target" = sm_90a ]; then
   quantize w3s "$work/w64/tiny.bin" --scheme rtn --bits 3 --group 32 --asym \
     --scale-bits 4 --scale-block 8
   quantize w8 "$work/w64/tiny.bin" --scheme rtn --bits 8 --group 0
-  for pkg in w4 w2z w3s w8; do
+  # QUIK's s8 wgmma kernel (K = 128: 128-code tiles; w2's 8-bit codes on
+  # the mma.sync kernel).
+  quantize qw4 "$work/w64/tiny.bin" --scheme quik --act-bits 4 \
+    --fp16-cols 0 "${calib[@]}"
+  for pkg in w4 w2z w3s w8 qw4; do
     for gemm in wgmma mma; do
       so="$work/$pkg.$gemm.so"
       if ! "$mixq" compile "$work/$pkg.mixq" --target=$target \
@@ -111,7 +116,10 @@ if [ "$target" = sm_90a ]; then
         failed+=("$pkg $gemm: compile: $(tail -1 "$work/$pkg.$gemm.compile.log")")
         continue
       fi
-      for prefill in 1 17 64 100 512; do
+      prefills="1 17 64 100 512"
+      # Re-quantized activations: rounding ties (see above).
+      [ $pkg = qw4 ] && prefills="1 17 64 100"
+      for prefill in $prefills; do
         log="$work/$pkg.$gemm.$prefill.log"
         if "$mixq" verify "$so" --package "$work/$pkg.mixq" \
             --text "$work/long.txt" --prefill $prefill --decode 3 \
@@ -129,7 +137,7 @@ sanitizer="$(command -v compute-sanitizer || true)"
 [ -z "$sanitizer" ] && [ -x /usr/local/cuda/bin/compute-sanitizer ] &&
   sanitizer=/usr/local/cuda/bin/compute-sanitizer
 if [ -n "$sanitizer" ]; then
-  for pkg in u4z u3s mixed squeeze quik quik4 quik8 quik4s w2z.wgmma w3s.wgmma; do
+  for pkg in u4z u3s mixed squeeze quik quik4 quik8 quik4s qw4.wgmma w2z.wgmma w3s.wgmma; do
     [ -f "$work/$pkg.so" ] || continue
     if "$sanitizer" --tool memcheck --error-exitcode 99 "$mixq" verify \
         "$work/$pkg.so" --package "$work/${pkg%%.*}.mixq" --text "$work/long.txt" \

@@ -469,7 +469,7 @@ LogicalResult FunctionLowering::lowerProduct(Operation *op,
   Buf xq = x, xo;
   if (C > 0) {
     FailureOr<KernelLaunch> split = kernel(
-        op, "quik_split|" + w.name + "|" + key, "quik_split",
+        op, "quik_split|" + key, "quik_split",
         [&](StringRef name, std::string &why) {
           return buildQuikSplitKernel(b, r.loc, st.kernels, name, w, spec.m,
                                       spec.xElem, why, spec.rowCap);

@@ -244,13 +244,8 @@ makeDecoder(MLIRContext *ctx, const GemvSpec &spec, KernelSignature &sig,
   const WeightInfo &w = spec.w;
   const Layout &l = w.layout;
   int64_t K = spec.cols();
-  auto stream = [&](llvm::StringRef name) -> int {
-    FailureOr<unsigned> i = sig.addStream(ctx, w, name);
-    if (failed(i)) {
-      why = "the layout has no stream '" + name.str() + "'";
-      return -1;
-    }
-    return int(*i);
+  auto stream = [&](llvm::StringRef name) {
+    return sig.addStreamOrWhy(ctx, w, name, why);
   };
   std::unique_ptr<ChunkDecoder> dec;
   if (spec.part == GemvSpec::Part::QuikFp16Cols) {

@@ -73,6 +73,16 @@ FailureOr<unsigned> KernelSignature::addStream(MLIRContext *ctx,
   return unsigned(streams.size() - 1);
 }
 
+int KernelSignature::addStreamOrWhy(MLIRContext *ctx, const WeightInfo &w,
+                                    llvm::StringRef stream, std::string &why) {
+  FailureOr<unsigned> i = addStream(ctx, w, stream);
+  if (failed(i)) {
+    why = "the layout has no stream '" + stream.str() + "'";
+    return -1;
+  }
+  return int(*i);
+}
+
 SmallVector<Type> KernelSignature::types() const {
   SmallVector<Type> all;
   for (const StreamArg &s : streams)

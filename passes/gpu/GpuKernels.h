@@ -85,6 +85,10 @@ struct KernelSignature {
   mlir::FailureOr<unsigned> addStream(mlir::MLIRContext *ctx,
                                       const WeightInfo &w,
                                       llvm::StringRef stream);
+  /// addStream's index as an int, or -1 with `why` naming the missing
+  /// stream.
+  int addStreamOrWhy(mlir::MLIRContext *ctx, const WeightInfo &w,
+                     llvm::StringRef stream, std::string &why);
   unsigned addOther(mlir::Type type) {
     others.push_back(type);
     return unsigned(streams.size() + others.size() - 1);

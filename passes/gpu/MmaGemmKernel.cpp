@@ -118,11 +118,8 @@ private:
 
 LogicalResult RowMajorGemm::addStreams(KernelSignature &sig,
                                        std::string &why) {
-  auto stream = [&](llvm::StringRef s) -> int {
-    FailureOr<unsigned> i = sig.addStream(b.getContext(), spec.w, s);
-    if (failed(i))
-      why = "the layout has no stream '" + s.str() + "'";
-    return failed(i) ? -1 : int(*i);
+  auto stream = [&](llvm::StringRef s) {
+    return sig.addStreamOrWhy(b.getContext(), spec.w, s, why);
   };
   codesArg = stream("codes");
   if (codesArg < 0)

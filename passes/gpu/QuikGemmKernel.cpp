@@ -87,14 +87,8 @@ private:
 
 LogicalResult QuikIntGemm::addStreams(KernelSignature &sig,
                                       std::string &why) {
-  auto stream = [&](llvm::StringRef s) -> int {
-    FailureOr<unsigned> i = sig.addStream(b.getContext(), spec.w, s);
-    if (failed(i))
-      why = "the layout has no stream '" + s.str() + "'";
-    return failed(i) ? -1 : int(*i);
-  };
-  codesArg = stream("codes");
-  scalesArg = stream("scales");
+  codesArg = sig.addStreamOrWhy(b.getContext(), spec.w, "codes", why);
+  scalesArg = sig.addStreamOrWhy(b.getContext(), spec.w, "scales", why);
   if (codesArg < 0 || scalesArg < 0)
     return failure();
   paramsArg =

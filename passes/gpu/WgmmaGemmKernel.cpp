@@ -87,7 +87,6 @@ private:
   void producer();
   SmallVector<Value> consumerTile(Value kt, ValueRange acc);
   void epilogue(ArrayRef<Value> acc);
-  void quikEpilogue(ArrayRef<Value> acc);
   LogicalResult planQuik(std::string &why);
   /// QUIK: the A fragments of k32 step `ks` of slot `s` (codes widened to
   /// bytes) and `rowSums` (rows g, g + 8) plus their codes.
@@ -339,26 +338,10 @@ SmallVector<Value> WgmmaGemm::consumerTile(Value kt, ValueRange acc) {
 }
 
 void WgmmaGemm::epilogue(ArrayRef<Value> acc) {
-  for (int64_t j = 0; j < kWgmmaN / 8; ++j)
-    for (int64_t e = 0; e < 2; ++e) {
-      Value mRow = r.add(m0, r.add(r.idx(8 * j + e), r.mulI(tq, 2)));
-      Value rowOk = arith::CmpIOp::create(b, r.loc, arith::CmpIPredicate::ult,
-                                          mRow, M);
-      auto ifRow = scf::IfOp::create(b, r.loc, rowOk, /*withElse=*/false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifRow.thenBlock());
-      for (int64_t h = 0; h < 2; ++h) {
-        Value v = acc[4 * j + 2 * h + e];
-        storeGuardedColumn(r, v, out, mRow, r.add(n0, rowsLocal[h]), N);
-      }
-    }
-}
-
-void WgmmaGemm::quikEpilogue(ArrayRef<Value> acc) {
-  // Row sums over the row's 4 lanes; the weight rows' scales / 16 (the
-  // codes were widened to 16 c).
+  // QUIK: the rows' code sums over their 4 lanes; the weight rows' scales
+  // / 16 (the codes were widened to 16 c).
   Value sum[2], sw[2];
-  for (int64_t h = 0; h < 2; ++h) {
+  for (int64_t h = 0; h < 2 && quik; ++h) {
     sum[h] = warpSum(r, acc[kWgmmaN / 2 + h], 4);
     sw[h] = r.fmul(r.loadF32(rowScales, {rowsGlobal[h]}), r.f32(1.0 / 16));
   }
@@ -370,15 +353,21 @@ void WgmmaGemm::quikEpilogue(ArrayRef<Value> acc) {
       auto ifRow = scf::IfOp::create(b, r.loc, rowOk, /*withElse=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifRow.thenBlock());
-      Value sx = r.loadF32(params, {mRow, r.idx(0)});
-      Value zero = arith::FPToSIOp::create(b, r.loc, b.getI32Type(),
-                                           r.loadF32(params, {mRow, r.idx(1)}));
+      Value sx, zero;
+      if (quik) {
+        sx = r.loadF32(params, {mRow, r.idx(0)});
+        zero = arith::FPToSIOp::create(b, r.loc, b.getI32Type(),
+                                       r.loadF32(params, {mRow, r.idx(1)}));
+      }
       for (int64_t h = 0; h < 2; ++h) {
-        Value v = arith::SubIOp::create(
-            b, r.loc, acc[4 * j + 2 * h + e],
-            arith::MulIOp::create(b, r.loc, zero, sum[h]));
-        v = arith::SIToFPOp::create(b, r.loc, b.getF32Type(), v);
-        v = r.fmul(v, r.fmul(sx, sw[h]));
+        Value v = acc[4 * j + 2 * h + e];
+        if (quik) {
+          // sx sw (acc - zero rowsum), the integer part exact.
+          v = arith::SubIOp::create(
+              b, r.loc, v, arith::MulIOp::create(b, r.loc, zero, sum[h]));
+          v = arith::SIToFPOp::create(b, r.loc, b.getF32Type(), v);
+          v = r.fmul(v, r.fmul(sx, sw[h]));
+        }
         storeGuardedColumn(r, v, out, mRow, r.add(n0, rowsLocal[h]), N);
       }
     }
@@ -391,11 +380,8 @@ FailureOr<KernelLaunch> WgmmaGemm::build(gpu::GPUModuleOp module,
   MLIRContext *ctx = b.getContext();
   KernelLaunch launch;
   KernelSignature &sig = launch.signature;
-  auto stream = [&](StringRef s) -> int {
-    FailureOr<unsigned> i = sig.addStream(ctx, spec.w, s);
-    if (failed(i))
-      why = "the layout has no stream '" + s.str() + "'";
-    return failed(i) ? -1 : int(*i);
+  auto stream = [&](StringRef s) {
+    return sig.addStreamOrWhy(ctx, spec.w, s, why);
   };
   if ((codesArg = stream("codes")) < 0)
     return failure();
@@ -489,10 +475,7 @@ FailureOr<KernelLaunch> WgmmaGemm::build(gpu::GPUModuleOp module,
   SmallVector<Value> acc = r.forReduceN(
       r.idx(0), r.idx(K / tileCodes), 1, inits,
       [&](Value kt, ValueRange carried) { return consumerTile(kt, carried); });
-  if (quik)
-    quikEpilogue(acc);
-  else
-    epilogue(acc);
+  epilogue(acc);
   b.setInsertionPointAfter(role);
   gpu::ReturnOp::create(b, r.loc);
   return launch;

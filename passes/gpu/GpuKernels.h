@@ -12,7 +12,8 @@
 //     2/4/16 weights (MixedGemvKernel.cpp), the split-K reduction, the CSR
 //     outlier kernel and QUIK's activation split (AuxKernels.cpp);
 //   - the prefill GEMM on tensor cores (MmaGemm.h, MmaGemmBase.cpp,
-//     MmaGemmKernel.cpp, MixedGemmKernel.cpp): cp.async
+//     MmaGemmKernel.cpp, MixedGemmKernel.cpp; QUIK's integer GEMM in
+//     QuikGemmKernel.cpp): cp.async
 //     stages, ldmatrix, mma.sync m16n8k16, dequantization in registers,
 //     its K loop marked for -mixq-pipeline-dequant; and the PTX it needs
 //     that MLIR has no op for (PtxAsm.cpp);

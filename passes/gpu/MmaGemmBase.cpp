@@ -321,7 +321,7 @@ FailureOr<KernelLaunch> MmaGemmBase::build(gpu::GPUModuleOp module,
   SmallVector<Value> extra = extraInits();
   inits.append(extra);
   auto fragA = VectorType::get({4, 2}, f16);
-  // The same 8 bytes a thread as the integer A fragment.
+  // The same 16 bytes a thread (four registers) as the integer A fragment.
   auto fragAInt = VectorType::get({4, 32 / opBits},
                                   b.getIntegerType(unsigned(opBits)));
   const int64_t mmaK = 16 * 16 / opBits;

@@ -371,6 +371,8 @@ private:
             (kind == 4 && !(sm80 && l.bits[0] == 4 && l.act.bits == 4)))
           continue;
         const int64_t bits = kind ? kind : 8;
+        // Codes a row: whole K tiles (Q itself on wgmma), zeros past Q.
+        const int64_t P = quikCodeColumns(Q, bits);
         std::string name = kernelName(kind ? "quik_igemm" : "quik_iwgmma"),
                     why;
         FailureOr<KernelLaunch> gemm;
@@ -396,13 +398,13 @@ private:
         // One buffer of codes, as words for the quantization and the
         // mma.sync kernel, as f16 pairs for wgmma's tensor map.
         Value bytes = deviceAlloc(
-            loc, MemRefType::get({M * Q * bits / 8}, b.getI8Type()));
+            loc, MemRefType::get({M * P * bits / 8}, b.getI8Type()));
         auto view = [&](MemRefType type) -> Value {
           return memref::ViewOp::create(b, loc, type, bytes,
                                         indexConst(loc, 0), ValueRange{});
         };
         Value codes =
-            view(MemRefType::get({M, Q * bits / 32}, b.getI32Type()));
+            view(MemRefType::get({M, P * bits / 32}, b.getI32Type()));
         Value params = deviceAlloc(loc, MemRefType::get({M, 2}, f32));
         launch(loc, *quant, {xq, codes, params});
         y = deviceAlloc(loc, MemRefType::get({M, N}, f32));
@@ -410,7 +412,7 @@ private:
             kind ? codes
                  : createActivationTensorMap(
                        b, loc,
-                       view(MemRefType::get({M, Q * bits / 16},
+                       view(MemRefType::get({M, P * bits / 16},
                                             b.getF16Type())));
         launch(loc, *gemm, {params, operand, y, indexConst(loc, M)});
         break;

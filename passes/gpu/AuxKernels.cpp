@@ -159,17 +159,17 @@ FailureOr<KernelLaunch> buildQuikActQuantKernel(OpBuilder &b, Location loc,
   }
   const int64_t cap = std::max(rowCap, m);
   const int64_t Q = w.cols - l.fp16Cols;
-  if (codeBits && (codeBits < l.act.bits || (codeBits != 4 && codeBits != 8) ||
-                   Q * codeBits % 32)) {
-    why = "integer activation codes need 4 or 8 bits (at least act's) and "
-          "whole 32-bit words a row";
+  if (codeBits && (codeBits < l.act.bits || (codeBits != 4 && codeBits != 8))) {
+    why = "integer activation codes need 4 or 8 bits (at least act's)";
     return failure();
   }
+  // Codes a row: whole K tiles of the integer GEMM, zeros past Q.
+  const int64_t P = codeBits ? quikCodeColumns(Q, codeBits) : Q;
   KernelLaunch launch;
   KernelSignature &sig = launch.signature;
   unsigned xArg = sig.addOther(MemRefType::get({cap, Q}, xElem));
   unsigned outArg =
-      sig.addOther(codeBits ? MemRefType::get({cap, Q * codeBits / 32}, i32)
+      sig.addOther(codeBits ? MemRefType::get({cap, P * codeBits / 32}, i32)
                             : MemRefType::get({cap, Q}, f32));
   unsigned paramsArg =
       codeBits ? sig.addOther(MemRefType::get({cap, 2}, f32)) : 0;
@@ -242,13 +242,20 @@ FailureOr<KernelLaunch> buildQuikActQuantKernel(OpBuilder &b, Location loc,
   // codes 0 and zero 0 (its products are 0 x scale).
   const double offset = l.act.asymmetric ? double(1 << (l.act.bits - 1)) : 0;
   const int64_t perWord = 32 / codeBits, mask = (int64_t(1) << codeBits) - 1;
-  r.forLoop(tid, r.idx(Q / perWord), kRowThreads, [&](Value wi) {
+  r.forLoop(tid, r.idx(P / perWord), kRowThreads, [&](Value wi) {
     Value word = r.i32(0);
     for (int64_t e = 0; e < perWord; ++e) {
-      Value v = r.loadF32(x, {row, r.add(r.mulI(wi, perWord), r.idx(e))});
+      Value j = r.add(r.mulI(wi, perWord), r.idx(e));
+      Value v = r.loadF32(x, {row, r.minI(j, r.idx(Q - 1))});
       Value q = arith::SubFOp::create(b, loc, quantize(v), r.f32(offset));
       Value c = arith::FPToSIOp::create(b, loc, i32, q);
       c = arith::AndIOp::create(b, loc, c, r.i32(mask));
+      if (P > Q)
+        c = arith::SelectOp::create(
+            b, loc,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, j,
+                                  r.idx(Q)),
+            c, r.i32(0));
       if (e)
         c = arith::ShLIOp::create(b, loc, c, r.i32(e * codeBits));
       word = arith::OrIOp::create(b, loc, word, c);

@@ -233,9 +233,10 @@ buildQuikSplitKernel(mlir::OpBuilder &b, mlir::Location loc,
 /// out (memref<rows x Q x f32>). Grid (m), block 128: block i quantizes
 /// row i (rowCap as for buildQuikSplitKernel).
 /// With `codeBits` (4 or 8, at least act's bits) the kernel writes the
-/// integer GEMM's operands instead: out (memref<rows x Q b / 32 x i32>)
-/// the codes as signed b-bit integers, q - 2^(act-1) (asymmetric) or q
-/// (symmetric), packed from bit 0 up, and params (memref<rows x 2 x f32>)
+/// integer GEMM's operands instead: out (memref<rows x P b / 32 x i32>,
+/// P = quikCodeColumns(Q, b), codes past Q zero) the codes as signed b-bit
+/// integers, q - 2^(act-1) (asymmetric) or q (symmetric), packed from bit
+/// 0 up, and params (memref<rows x 2 x f32>)
 /// the row's scale and its zero on the same scale (zero - 2^(act-1), or 0);
 /// a row without a positive scale gets codes 0 and zero 0.
 mlir::FailureOr<KernelLaunch>
@@ -269,7 +270,15 @@ struct GemmSpec {
   int64_t cols() const {
     return quikCodes ? w.cols - w.layout.fp16Cols : w.cols;
   }
+  /// > cols(): x's columns and the K loop's extent, whole K tiles; the
+  /// code rows read as zeros past cols() (QUIK's integer GEMM).
+  int64_t xCols = 0;
 };
+
+/// The columns of QUIK's activation codes for the integer GEMM with
+/// `operandBits` operands: the `q` quantized ones rounded up to whole K
+/// tiles of either size (128 4-bit or 64 8-bit codes), zeros past q.
+int64_t quikCodeColumns(int64_t q, int64_t operandBits);
 
 /// How the GEMM marks its K loop for -mixq-pipeline-dequant: the loop
 /// carries `mixq.pipeline = S` (stages), each op of its body `mixq.stage`,
@@ -306,8 +315,9 @@ buildMmaGemmKernel(mlir::OpBuilder &b, mlir::Location loc,
 /// operands) or m16n8k32.s8 (4-bit weight codes widened in registers) with
 /// s32 accumulators, the MmaGemmBase block mapping and pipelined K loop.
 /// Arguments: codes, scales, params, the activation codes (memref<rowCap
-/// x Q b / 32 x i32>), out (memref<rowCap x N x f32>), M (index). Fails
-/// with a reason for other weights and for Q not in whole K tiles.
+/// x P b / 32 x i32>, P = quikCodeColumns(Q, b)), out (memref<rowCap x N x
+/// f32>), M (index). Fails with a reason for other weights and for code
+/// rows that are not whole 32-bit words.
 mlir::FailureOr<KernelLaunch>
 buildQuikIntGemmKernel(mlir::OpBuilder &b, mlir::Location loc,
                        mlir::gpu::GPUModuleOp module, llvm::StringRef name,

@@ -353,8 +353,10 @@ LogicalResult FunctionLowering::lowerQuikIntGemm(Operation *op,
       });
   if (failed(quant))
     return failure();
-  // Codes (Q b / 32 words a row) and per-row scale and zero.
-  Buf codes = scratchBuf({cap, Q * opBits / 32}, index, index);
+  // Codes (whole K tiles of b-bit codes a row, zeros past Q; Q itself on
+  // wgmma) and per-row scale and zero.
+  const int64_t P = quikCodeColumns(Q, opBits);
+  Buf codes = scratchBuf({cap, P * opBits / 32}, index, index);
   codes.elem = b.getI32Type();
   Buf params = scratchBuf({cap, 2}, index, index);
   launch(*quant, w.name, {memref(xq), memref(codes), memref(params)}, Value(),
@@ -364,7 +366,7 @@ LogicalResult FunctionLowering::lowerQuikIntGemm(Operation *op,
     // swizzle are those of the f16 activations.
     Value rows = cpu::memrefFromPointer(
         b, r.loc, codes.ptr,
-        MemRefType::get({ShapedType::kDynamic, Q * opBits / 16},
+        MemRefType::get({ShapedType::kDynamic, P * opBits / 16},
                         b.getF16Type()),
         {m});
     launch(*gemm, w.name,

@@ -81,7 +81,8 @@ public:
               MmaOperands operands = MmaOperands::F16)
       : b(b), r{b, loc}, spec(spec), l(spec.w.layout), N(spec.w.rows),
         K(spec.cols()), bk(bk), S(stages), codeStride(codeStride),
-        operands(operands), xUnits(K * operandBits(operands) / 16) {}
+        operands(operands),
+        xUnits(std::max(K, spec.xCols) * operandBits(operands) / 16) {}
   virtual ~MmaGemmBase() = default;
 
   mlir::FailureOr<KernelLaunch> build(mlir::gpu::GPUModuleOp module,
@@ -144,10 +145,11 @@ protected:
   /// Phase `copy` of a row-major code tile: the block's 128 weight rows
   /// (clamped to N - 1), `tileCodes` b-bit codes each from code k0 of the
   /// row (`rowCodes` a row in the stream at `codeBase`), as `copyBytes`
-  /// cp.asyncs with the evict-first policy into cs[slot][row].
+  /// cp.asyncs with the evict-first policy into cs[slot][row]; with
+  /// `zeroPastRow` the bytes past the row's end are zeros.
   void copyCodeTile(mlir::Value codeBase, mlir::Value slot, mlir::Value k0,
                     int64_t tileCodes, int64_t rowCodes, unsigned bits,
-                    int64_t copyBytes);
+                    int64_t copyBytes, bool zeroPastRow = false);
 
   mlir::OpBuilder &b;
   IRB r;
@@ -155,7 +157,8 @@ protected:
   const Layout &l;
   const int64_t N, K, bk, S, codeStride;
   const MmaOperands operands;
-  /// Columns of x in 16-bit units (K for f16).
+  /// Columns of x in 16-bit units (K for f16; GemmSpec::xCols where
+  /// larger).
   const int64_t xUnits;
 
   mlir::Value x, out, M, xs, cs, xBase, xsBase, csBase, policy;

@@ -156,7 +156,8 @@ Value MmaGemmBase::packB(Value lo, Value hi) {
 
 void MmaGemmBase::copyCodeTile(Value codeBase, Value slot, Value k0,
                                int64_t tileCodes, int64_t rowCodes,
-                               unsigned bits, int64_t copyBytes) {
+                               unsigned bits, int64_t copyBytes,
+                               bool zeroPastRow) {
   const int64_t BN = kGemmBlockN;
   const int64_t copies = tileCodes * bits / 8 / copyBytes;
   for (int64_t it = 0; it < BN * copies / kGemmThreads; ++it) {
@@ -169,7 +170,25 @@ void MmaGemmBase::copyCodeTile(Value codeBase, Value slot, Value k0,
     Value dst = addr(
         csBase, r.add(r.mulI(r.add(r.mulI(slot, BN), row), codeStride * 4),
                       r.mulI(c, copyBytes)));
-    cpAsyncEvictFirst(r, dst, src, copyBytes, policy);
+    if (!zeroPastRow) {
+      cpAsyncEvictFirst(r, dst, src, copyBytes, policy);
+      continue;
+    }
+    // Bytes left in the row: all, some, or none (then the row's start is
+    // the address, read for nothing).
+    const int64_t rowBytes = rowCodes * bits / 8;
+    Value inRow = r.add(r.divI(r.mulI(k0, bits), 8), r.mulI(c, copyBytes));
+    Value left = r.sub(r.idx(rowBytes), r.minI(inRow, r.idx(rowBytes)));
+    Value n = r.minI(left, r.idx(copyBytes));
+    Value none = arith::CmpIOp::create(b, r.loc, arith::CmpIPredicate::eq, n,
+                                       r.idx(0));
+    Value rowStart = addr(codeBase, r.divI(r.mulI(r.mulI(nRow, rowCodes),
+                                                  bits),
+                                           8));
+    src = arith::SelectOp::create(b, r.loc, none, rowStart, src);
+    cpAsyncEvictFirstZeroFill(
+        r, dst, src, copyBytes,
+        arith::IndexCastOp::create(b, r.loc, b.getI32Type(), n), policy);
   }
 }
 

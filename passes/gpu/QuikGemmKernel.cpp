@@ -107,7 +107,7 @@ SmallVector<Value> QuikIntGemm::copyWeights(Value, Value slot, Value k0,
                                             ValueRange) {
   // k0 counts 16-bit units of x: 16 / b codes each.
   copyCodeTile(codeBase, slot, r.mulI(k0, 16 / opBits), t.tileCodes, K,
-               wBits, t.copyBytes);
+               wBits, t.copyBytes, /*zeroPastRow=*/spec.xCols > K);
   return {};
 }
 
@@ -193,11 +193,16 @@ Value QuikIntGemm::epilogueValue(Value acc, Value mRow, int64_t j,
 FailureOr<IntTiles> chooseIntTiles(const GemmSpec &spec, int64_t opBits,
                                    std::string &why) {
   const int64_t Q = spec.cols(), wBits = spec.w.layout.bits[0];
+  if (Q * wBits % 32) {
+    why = "the integer GEMM needs code rows of whole 32-bit words (" +
+          std::to_string(Q) + " " + std::to_string(wBits) + "-bit codes)";
+    return failure();
+  }
   for (int64_t bk : {32, 16}) {
     IntTiles t;
     t.bk = bk;
     t.tileCodes = bk * 16 / opBits;
-    if (Q % t.tileCodes)
+    if (spec.xCols % t.tileCodes)
       continue;
     int64_t chunkBytes = t.tileCodes * wBits / 8;
     t.copyBytes = codeCopyBytes(chunkBytes, Q * wBits / 8);
@@ -206,14 +211,17 @@ FailureOr<IntTiles> chooseIntTiles(const GemmSpec &spec, int64_t opBits,
     if (gemmSmemBytes(spec.stages, bk, t.codeStride) <= kStaticSmem)
       return t;
   }
-  why = "the integer GEMM needs the " + std::to_string(Q) +
-        " quantized columns in whole tiles of " +
-        std::to_string(256 / opBits) + " codes and " +
-        std::to_string(spec.stages) + " stages to fit 48 KiB";
+  why = "the integer GEMM needs " + std::to_string(spec.stages) +
+        " stages to fit 48 KiB";
   return failure();
 }
 
 } // namespace
+
+int64_t quikCodeColumns(int64_t q, int64_t operandBits) {
+  const int64_t tile = 512 / operandBits;
+  return (q + tile - 1) / tile * tile;
+}
 
 FailureOr<KernelLaunch> buildQuikIntGemmKernel(OpBuilder &b, Location loc,
                                                gpu::GPUModuleOp module,
@@ -245,10 +253,13 @@ FailureOr<KernelLaunch> buildQuikIntGemmKernel(OpBuilder &b, Location loc,
     why = "the integer GEMM needs at least 2 stages and 1 row";
     return failure();
   }
-  FailureOr<IntTiles> tiles = chooseIntTiles(spec, operandBits, why);
+  // x: the activation codes padded to whole tiles.
+  GemmSpec padded = spec;
+  padded.xCols = quikCodeColumns(spec.cols(), operandBits);
+  FailureOr<IntTiles> tiles = chooseIntTiles(padded, operandBits, why);
   if (failed(tiles))
     return failure();
-  QuikIntGemm gemm(b, loc, spec, *tiles,
+  QuikIntGemm gemm(b, loc, padded, *tiles,
                    operandBits == 4 ? MmaOperands::S4 : MmaOperands::S8);
   return gemm.build(module, name, why);
 }

@@ -361,15 +361,14 @@ private:
     }
     Value y;
     if (l.act.bits < 16) {
-      const bool sm80 = tile.getPlan().getTarget() == PlanTarget::Sm80;
-      const bool wgmmaPlan =
-          tile.getPlan().getKernel() == PlanKernel::Wgmma;
-      // Candidates: the s8 wgmma kernel (wgmma plans), s4 mma.sync (sm_80,
-      // 4-bit weight and activations), s8 mma.sync.
-      for (int64_t kind : {0, 4, 8}) {
-        if ((kind == 0 && !wgmmaPlan) ||
-            (kind == 4 && !(sm80 && l.bits[0] == 4 && l.act.bits == 4)))
-          continue;
+      // Candidates: the s8 wgmma kernel (kind 0, wgmma plans), then the
+      // mma.sync operand widths.
+      SmallVector<int64_t> kinds;
+      if (tile.getPlan().getKernel() == PlanKernel::Wgmma)
+        kinds.push_back(0);
+      kinds.append(quikOperandBits(
+          l, tile.getPlan().getTarget() == PlanTarget::Sm80));
+      for (int64_t kind : kinds) {
         const int64_t bits = kind ? kind : 8;
         // Codes a row: whole K tiles (Q itself on wgmma), zeros past Q.
         const int64_t P = quikCodeColumns(Q, bits);

@@ -275,6 +275,11 @@ struct GemmSpec {
   int64_t xCols = 0;
 };
 
+/// The operand widths the mma.sync integer GEMM tries for a QUIK layout on
+/// sm_80 (`sm80`) or sm_90a, best first: 4 then 8 on sm_80 where weight and activations are
+/// 4-bit, else 8 (sm_90a has no 4-bit MMA).
+llvm::SmallVector<int64_t, 2> quikOperandBits(const Layout &l, bool sm80);
+
 /// The columns of QUIK's activation codes for the integer GEMM with
 /// `operandBits` operands: the `q` quantized ones rounded up to whole K
 /// tiles of either size (128 4-bit or 64 8-bit codes), zeros past q.

@@ -299,8 +299,6 @@ LogicalResult FunctionLowering::lowerQuikIntGemm(Operation *op,
     return failure();
   const Layout &l = w.layout;
   const int64_t N = w.rows, Q = w.cols - l.fp16Cols;
-  const bool s4 = plan.getTarget() == PlanTarget::Sm80 &&
-                  l.bits.size() == 1 && l.bits[0] == 4 && l.act.bits == 4;
   GemmSpec spec;
   spec.w = w;
   spec.rowCap = cap;
@@ -323,9 +321,10 @@ LogicalResult FunctionLowering::lowerQuikIntGemm(Operation *op,
         /*report=*/false);
     wgmma = succeeded(gemm);
   }
-  for (int64_t bits : {4, 8}) {
-    if (wgmma || (bits == 4 && !s4))
-      continue;
+  for (int64_t bits :
+       quikOperandBits(l, plan.getTarget() == PlanTarget::Sm80)) {
+    if (wgmma)
+      break;
     opBits = bits;
     key.clear();
     llvm::raw_string_ostream(key)

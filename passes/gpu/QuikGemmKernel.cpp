@@ -218,6 +218,12 @@ FailureOr<IntTiles> chooseIntTiles(const GemmSpec &spec, int64_t opBits,
 
 } // namespace
 
+SmallVector<int64_t, 2> quikOperandBits(const Layout &l, bool sm80) {
+  if (sm80 && l.bits.size() == 1 && l.bits[0] == 4 && l.act.bits == 4)
+    return {4, 8};
+  return {8};
+}
+
 int64_t quikCodeColumns(int64_t q, int64_t operandBits) {
   const int64_t tile = 512 / operandBits;
   return (q + tile - 1) / tile * tile;

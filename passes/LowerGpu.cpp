@@ -372,20 +372,18 @@ private:
         const int64_t bits = kind ? kind : 8;
         // Codes a row: whole K tiles (Q itself on wgmma), zeros past Q.
         const int64_t P = quikCodeColumns(Q, bits);
-        std::string name = kernelName(kind ? "quik_igemm" : "quik_iwgmma"),
-                    why;
-        FailureOr<KernelLaunch> gemm;
-        {
-          OpBuilder::InsertionGuard guard(b);
-          gemm = kind ? buildQuikIntGemmKernel(b, loc, kernels, name, spec,
-                                               bits, why)
-                      : buildWgmmaGemmKernel(b, loc, kernels, name, spec, why);
-        }
-        if (failed(gemm)) {
-          if (auto f = kernels.lookupSymbol<gpu::GPUFuncOp>(name))
-            f.erase();
+        std::string name = kernelName(kind ? "quik_igemm" : "quik_iwgmma");
+        FailureOr<KernelLaunch> gemm = build(
+            tile, w.name, name,
+            [&](std::string &why) {
+              return kind ? buildQuikIntGemmKernel(b, loc, kernels, name,
+                                                   spec, bits, why)
+                          : buildWgmmaGemmKernel(b, loc, kernels, name, spec,
+                                                 why);
+            },
+            /*report=*/false);
+        if (failed(gemm))
           continue;
-        }
         std::string qname = kernelName("quik_act_codes");
         FailureOr<KernelLaunch> quant =
             build(tile, w.name, qname, [&](std::string &why) {
@@ -459,10 +457,12 @@ private:
     return out;
   }
 
-  /// Builds a kernel or reports why not (and drops what was half built).
+  /// Builds a kernel or reports why not (and drops what was half built;
+  /// `report` false: fails silently, for kernels with a fallback).
   FailureOr<KernelLaunch>
   build(Operation *diag, llvm::StringRef weight, llvm::StringRef name,
-        llvm::function_ref<FailureOr<KernelLaunch>(std::string &)> make) {
+        llvm::function_ref<FailureOr<KernelLaunch>(std::string &)> make,
+        bool report = true) {
     std::string why;
     FailureOr<KernelLaunch> k;
     {
@@ -472,6 +472,8 @@ private:
     if (failed(k)) {
       if (auto f = kernels.lookupSymbol<gpu::GPUFuncOp>(name))
         f.erase();
+      if (!report)
+        return failure();
       return diag->emitOpError()
              << "-mixq-lower-gpu: '" << weight << "': " << why;
     }
